@@ -1,0 +1,8 @@
+"""Optimizers and the Updater (``mx.optimizer``, also ``mx.opt``)."""
+
+from . import optimizer
+from .optimizer import (Optimizer, register, create, Updater, get_updater,
+                        SGD, NAG, Adam, RMSProp, AdaGrad)
+
+__all__ = ['Optimizer', 'register', 'create', 'Updater', 'get_updater',
+           'SGD', 'NAG', 'Adam', 'RMSProp', 'AdaGrad']
