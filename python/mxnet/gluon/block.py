@@ -243,14 +243,15 @@ class Block:
         ----------
         filename : str
         deduplicate : bool, default False
-            Save a parameter shared by several blocks once, under one of its names.
+            Save a parameter shared by several blocks once, under the last of its structural
+            names (as MXNet 1.9.1 does). Without it, every name gets a copy.
         """
         params = self._collect_params_with_prefix()
         if deduplicate:
-            first_name = {}
+            last_name = {}
             for name, param in params.items():
-                first_name.setdefault(param, name)
-            params = {name: param for param, name in first_name.items()}
+                last_name[param] = name
+            params = {name: param for param, name in last_name.items()}
         arg_dict = {name: param._reduce() for name, param in params.items()}
         nd.save(filename, arg_dict)
 
@@ -308,7 +309,7 @@ class Block:
         for name, value in loaded.items():
             if name not in params:
                 if not ignore_extra:
-                    raise AssertionError(
+                    raise ValueError(
                         "Parameter '%s' loaded from file '%s' is not present in this Block, "
                         "which contains parameters %s. Set ignore_extra=True to ignore."
                         % (name, filename, _brief_print_list(params.keys())))

@@ -40,6 +40,16 @@ def _batch_mean(F, loss, batch_axis):
     return F.mean(loss, axis=axes)
 
 
+def _batch_sum(F, loss, batch_axis):
+    """Sum ``loss`` over every axis except ``batch_axis``."""
+    ndim = len(loss.shape)
+    if ndim <= 1:
+        return loss
+    batch_axis = batch_axis % ndim
+    axes = tuple(axis for axis in range(ndim) if axis != batch_axis)
+    return F.sum(loss, axis=axes)
+
+
 class Loss(HybridBlock):
     """Base class of losses.
 
@@ -255,8 +265,10 @@ SoftmaxCELoss = SoftmaxCrossEntropyLoss
 
 
 class KLDivLoss(Loss):
-    r"""Kullback-Leibler divergence: :math:`L = \sum_i y_i (\log(y_i + 10^{-12}) - \log p_i)`,
-    averaged like the other losses.
+    r"""Kullback-Leibler divergence: :math:`L = \sum_i y_i (\log(y_i + 10^{-12}) - \log p_i)`.
+
+    Unlike the other losses, the terms are summed (not averaged) over the non-batch axes, as
+    in MXNet 1.9.1.
 
     Parameters
     ----------
@@ -285,7 +297,7 @@ class KLDivLoss(Loss):
             pred = F.log_softmax(pred, axis=self._axis)
         loss = label * (F.log(label + 1e-12) - pred)
         loss = _apply_weighting(F, loss, self._weight, sample_weight)
-        return _batch_mean(F, loss, self._batch_axis)
+        return _batch_sum(F, loss, self._batch_axis)
 
 
 class HuberLoss(Loss):

@@ -288,8 +288,8 @@ class SGD(Optimizer):
 class NAG(Optimizer):
     """Nesterov accelerated gradient.
 
-    With ``g = clip(rescale_grad*grad) + wd*w``: ``mom = momentum*mom + g`` and
-    ``w -= lr*(g + momentum*mom)``. Without momentum it is plain SGD.
+    With ``g = clip(rescale_grad*grad) + wd*w``: ``mom = momentum*mom - lr*g`` and
+    ``w += momentum*mom - lr*g``. Without momentum it is plain SGD.
 
     Parameters
     ----------
@@ -310,10 +310,14 @@ class NAG(Optimizer):
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         step = self._rescale_and_clip(grad) + wd * weight
-        if state is not None:
-            state[:] = self.momentum * state + step
-            step = step + self.momentum * state
-        weight[:] = weight - lr * step
+        if state is None:
+            weight[:] = weight - lr * step
+            return
+        # NOTE: MXNet 1.9.1's nag_mom_update, called with out=weight, reads the already
+        # updated weight for the wd term of the stored momentum. Here both use the old weight,
+        # so the momentum differs from MXNet's when wd != 0 (the weight after each step agrees).
+        state[:] = self.momentum * state - lr * step
+        weight[:] = weight + self.momentum * state - lr * step
 
 
 @register
