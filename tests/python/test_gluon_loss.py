@@ -1,0 +1,153 @@
+"""Gluon losses against numpy implementations of their formulas."""
+
+import numpy as np
+import pytest
+
+from mxnet import autograd, gluon, nd
+from mxnet.gluon import loss as gloss
+
+RNG = np.random.RandomState(11)
+PRED = RNG.randn(4, 3).astype(np.float32)
+LABEL01 = (RNG.rand(4, 3) > 0.5).astype(np.float32)
+SIGNED = LABEL01 * 2 - 1
+PROB = RNG.uniform(0.05, 0.95, size=(4, 3)).astype(np.float32)
+SAMPLE_WEIGHT = RNG.rand(4, 1).astype(np.float32)
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _check(loss_fn, args, expected_elementwise, rtol=1e-5):
+    out = loss_fn(*[nd.array(a) for a in args]).asnumpy()
+    expected = expected_elementwise.reshape(expected_elementwise.shape[0], -1).mean(axis=1)
+    assert out.shape == (expected_elementwise.shape[0],)
+    np.testing.assert_allclose(out, expected, rtol=rtol, atol=1e-6)
+
+
+def test_l2_loss():
+    _check(gloss.L2Loss(), (PRED, LABEL01), 0.5 * (LABEL01 - PRED) ** 2)
+    _check(gloss.L2Loss(weight=3.0), (PRED, LABEL01), 1.5 * (LABEL01 - PRED) ** 2)
+    one = gloss.L2Loss()(nd.array([[1.0]]), nd.array([[3.0]])).asnumpy()
+    np.testing.assert_allclose(one, [2.0])
+
+
+def test_l1_loss_with_sample_weight():
+    _check(gloss.L1Loss(), (PRED, LABEL01, SAMPLE_WEIGHT),
+           np.abs(LABEL01 - PRED) * SAMPLE_WEIGHT)
+
+
+def test_label_is_reshaped_like_pred():
+    pred = RNG.randn(5, 1).astype(np.float32)
+    label = RNG.randn(5).astype(np.float32)
+    _check(gloss.L2Loss(), (pred, label), 0.5 * (label.reshape(5, 1) - pred) ** 2)
+
+
+def test_sigmoid_bce_from_logits_is_stable():
+    expected = -(LABEL01 * np.log(1 / (1 + np.exp(-PRED)))
+                 + (1 - LABEL01) * np.log(1 - 1 / (1 + np.exp(-PRED))))
+    _check(gloss.SigmoidBinaryCrossEntropyLoss(), (PRED, LABEL01), expected)
+    assert gloss.SigmoidBCELoss is gloss.SigmoidBinaryCrossEntropyLoss
+    extreme = gloss.SigmoidBCELoss()(nd.array([[100.0, -100.0]]), nd.array([[0.0, 1.0]]))
+    np.testing.assert_allclose(extreme.asnumpy(), [100.0], rtol=1e-6)
+
+
+def test_sigmoid_bce_from_sigmoid_and_pos_weight():
+    eps = 1e-12
+    expected = -(LABEL01 * np.log(PROB + eps) + (1 - LABEL01) * np.log(1 - PROB + eps))
+    _check(gloss.SigmoidBCELoss(from_sigmoid=True), (PROB, LABEL01), expected)
+
+    pos_weight = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    sig = 1 / (1 + np.exp(-PRED))
+    weighted = -(pos_weight * LABEL01 * np.log(sig) + (1 - LABEL01) * np.log(1 - sig))
+    out = gloss.SigmoidBCELoss()(nd.array(PRED), nd.array(LABEL01), None,
+                                 nd.array(pos_weight)).asnumpy()
+    np.testing.assert_allclose(out, weighted.mean(axis=1), rtol=1e-5)
+
+
+def test_binary_cross_entropy_extension():
+    eps = 1e-12
+    expected = -(LABEL01 * np.log(PROB + eps) + (1 - LABEL01) * np.log(1 - PROB + eps))
+    _check(gloss.BinaryCrossEntropyLoss(), (PROB, LABEL01), expected)
+    # Probabilities of exactly 0 and 1 stay finite thanks to eps.
+    out = gloss.BinaryCrossEntropyLoss()(nd.array([[0.0, 1.0]]), nd.array([[1.0, 0.0]]))
+    assert np.isfinite(out.asnumpy()).all()
+
+
+def test_softmax_ce_sparse_and_dense():
+    labels = np.array([0, 2, 1, 1], dtype=np.float32)
+    log_prob = np.log(_softmax(PRED))
+    expected = -log_prob[np.arange(4), labels.astype(int)]
+    _check(gloss.SoftmaxCrossEntropyLoss(), (PRED, labels), expected.reshape(4, 1))
+    assert gloss.SoftmaxCELoss is gloss.SoftmaxCrossEntropyLoss
+
+    target = _softmax(PROB)
+    dense_expected = -(log_prob * target).sum(axis=1)
+    _check(gloss.SoftmaxCELoss(sparse_label=False), (PRED, target), dense_expected.reshape(4, 1))
+
+    from_logits = gloss.SoftmaxCELoss(from_logits=True)
+    _check(from_logits, (log_prob, labels), expected.reshape(4, 1))
+
+
+def test_softmax_ce_axis_1_on_3d():
+    pred = RNG.randn(2, 3, 4).astype(np.float32)
+    label = RNG.randint(0, 3, size=(2, 4)).astype(np.float32)
+    log_prob = np.log(_softmax(pred, axis=1))
+    picked = np.take_along_axis(log_prob, label.astype(int)[:, None, :], axis=1)
+    _check(gloss.SoftmaxCELoss(axis=1), (pred, label), -picked)
+
+
+def test_kl_div_loss_sums_over_classes():
+    log_pred = np.log(_softmax(PRED))
+    target = _softmax(PROB)
+    out = gloss.KLDivLoss()(nd.array(log_pred), nd.array(target)).asnumpy()
+    expected = (target * (np.log(target + 1e-12) - log_pred)).sum(axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+    raw = gloss.KLDivLoss(from_logits=False)(nd.array(PRED), nd.array(target)).asnumpy()
+    np.testing.assert_allclose(raw, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_huber_loss():
+    error = np.abs(LABEL01 - PRED)
+    rho = 0.7
+    expected = np.where(error > rho, error - 0.5 * rho, 0.5 / rho * error ** 2)
+    _check(gloss.HuberLoss(rho=rho), (PRED, LABEL01), expected)
+
+
+def test_hinge_and_squared_hinge():
+    _check(gloss.HingeLoss(), (PRED, SIGNED), np.maximum(0, 1 - PRED * SIGNED))
+    _check(gloss.SquaredHingeLoss(margin=2), (PRED, SIGNED),
+           np.maximum(0, 2 - PRED * SIGNED) ** 2)
+
+
+def test_logistic_loss_label_formats():
+    expected = np.log1p(np.exp(-PRED * SIGNED))
+    _check(gloss.LogisticLoss(), (PRED, SIGNED), expected)
+    _check(gloss.LogisticLoss(label_format='binary'), (PRED, LABEL01), expected)
+    with pytest.raises(ValueError, match='label_format'):
+        gloss.LogisticLoss(label_format='probability')
+
+
+def test_batch_axis_1():
+    pred = RNG.randn(3, 5).astype(np.float32)
+    label = RNG.randn(3, 5).astype(np.float32)
+    out = gloss.L1Loss(batch_axis=1)(nd.array(pred), nd.array(label)).asnumpy()
+    np.testing.assert_allclose(out, np.abs(label - pred).mean(axis=0), rtol=1e-6)
+
+
+def test_loss_gradient_through_block():
+    pred = nd.array(PRED)
+    pred.attach_grad()
+    with autograd.record():
+        value = gloss.L2Loss()(pred, nd.array(LABEL01))
+    value.backward()
+    # d/dpred of mean_j 0.5*(label-pred)^2 is (pred-label)/3.
+    np.testing.assert_allclose(pred.grad.asnumpy(), (PRED - LABEL01) / 3, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_repr_and_weight_type():
+    assert repr(gloss.L2Loss()) == 'L2Loss(batch_axis=0, w=1.0)'
+    with pytest.raises(TypeError, match='weight must be a number'):
+        gloss.L1Loss(weight='heavy')(nd.ones((1, 1)), nd.ones((1, 1)))
+    assert isinstance(gloss.L1Loss(), gluon.HybridBlock)
