@@ -51,6 +51,11 @@ class Optimizer:
 
     opt_registry = {}
 
+    # Order of the multi-precision state tuple: MXNet 1.9.1 stores (master, state) in the base
+    # class but (state, master) for SGD and NAG. Keeping its order keeps pickled states from
+    # save_states interchangeable.
+    _master_copy_last = False
+
     def __init__(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
                  learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,
                  multi_precision=False, param_dict=None):
@@ -127,6 +132,8 @@ class Optimizer:
         """Create the state, with a float32 master copy first when the weight is float16."""
         if self.multi_precision and weight.dtype == np.float16:
             master = weight.astype(np.float32)
+            if self._master_copy_last:
+                return (self.create_state(index, master), master)
             return (master, self.create_state(index, master))
         if weight.dtype == np.float16 and not self.multi_precision:
             warnings.warn('Accumulating with float16 in optimizer can lead to poor accuracy or '
@@ -141,7 +148,10 @@ class Optimizer:
     def update_multi_precision(self, index, weight, grad, state):
         """Update through the float32 master copy when the weight is float16."""
         if self.multi_precision and weight.dtype == np.float16:
-            master, inner_state = state
+            if self._master_copy_last:
+                inner_state, master = state
+            else:
+                master, inner_state = state
             self.update(index, master, grad.astype(np.float32), inner_state)
             weight[:] = master.astype(weight.dtype)
         else:
@@ -263,6 +273,8 @@ class SGD(Optimizer):
         Only affects row_sparse gradients; accepted for compatibility.
     """
 
+    _master_copy_last = True
+
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
@@ -295,6 +307,8 @@ class NAG(Optimizer):
     ----------
     momentum : float, default 0.0
     """
+
+    _master_copy_last = True
 
     def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
