@@ -18,7 +18,8 @@ def test_prefix_counts_per_class_outside_scope():
     second = nn.Dense(2)
     match_first = re.fullmatch(r'dense(\d+)_', first.prefix)
     match_second = re.fullmatch(r'dense(\d+)_', second.prefix)
-    assert match_first and match_second
+    assert match_first
+    assert match_second
     assert int(match_second.group(1)) == int(match_first.group(1)) + 1
     assert first.name == first.prefix[:-1]
     assert first.weight.name == first.prefix + 'weight'
@@ -191,7 +192,9 @@ def test_hybridize_sets_flags_recursively_and_output_unchanged():
     x = nd.array([[1.0, 2.0]])
     before = net(x).asnumpy()
     net.hybridize(static_alloc=True)
-    assert net._active and net[0]._active and net[1]._active
+    assert net._active
+    assert net[0]._active
+    assert net[1]._active
     assert net[0]._flags['static_alloc'] is True
     np.testing.assert_array_equal(net(x).asnumpy(), before)
 
@@ -276,7 +279,8 @@ def test_deferred_failure_names_parameter_and_layer():
     message = str(info.value)
     assert "'scale_alpha'" in message
     assert "'scale'" in message
-    assert 'in_units' in message and 'in_channels' in message
+    assert 'in_units' in message
+    assert 'in_channels' in message
 
 
 def test_initialize_twice_warns_and_force_reinit():

@@ -92,8 +92,10 @@ def test_constant_zero_one():
 
 def test_uniform_bounds_and_spread():
     values = _init(mx.init.Uniform(0.2), (200, 100))
-    assert values.min() >= -0.2 and values.max() <= 0.2
-    assert values.min() < -0.19 and values.max() > 0.19
+    assert values.min() >= -0.2
+    assert values.max() <= 0.2
+    assert values.min() < -0.19
+    assert values.max() > 0.19
     assert abs(values.mean()) < 0.005
     assert abs(values.std() - 0.2 / np.sqrt(3)) < 0.003
 
