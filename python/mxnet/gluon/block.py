@@ -506,12 +506,15 @@ class HybridBlock(Block):
                              'types %s' % (self.name, [type(a).__name__ for a in (x,) + args]))
         ctx = first.context
 
-        try:
-            params = {name: param.data(ctx) for name, param in self._reg_params.items()}
-        except DeferredInitializationError:
-            self._deferred_init_params(x, *args)
-            params = {name: param.data(ctx) for name, param in self._reg_params.items()}
-        return self.hybrid_forward(nd, x, *args, **params)
+        # Arrays created inside hybrid_forward (F.zeros and the like) default to the input's
+        # context.
+        with ctx:
+            try:
+                params = {name: param.data(ctx) for name, param in self._reg_params.items()}
+            except DeferredInitializationError:
+                self._deferred_init_params(x, *args)
+                params = {name: param.data(ctx) for name, param in self._reg_params.items()}
+            return self.hybrid_forward(nd, x, *args, **params)
 
     def hybrid_forward(self, F, x, *args, **kwargs):
         """Compute the output with the operators of ``F``; subclasses must override it."""
