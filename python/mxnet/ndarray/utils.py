@@ -84,7 +84,8 @@ def dtype_name_of(dtype):
 
 def _encode_record(array, dtype_name):
     flag = _DTYPE_TO_FLAG[dtype_name]
-    array = np.ascontiguousarray(array, dtype=_storage_dtype(dtype_name))
+    # asarray, not ascontiguousarray, because the latter turns 0-d arrays into 1-d.
+    array = np.asarray(array, dtype=_storage_dtype(dtype_name), order='C')
     use_np_shape = array.ndim == 0 or 0 in array.shape
     magic = V3_MAGIC if use_np_shape else V2_MAGIC
 
@@ -194,7 +195,13 @@ def _read_payload(reader, shape, offset, np_shape):
         raise _error('%s: file is truncated: array of shape %s and dtype %s needs %d bytes '
                      'at offset %d but only %d remain' % (reader.source, shape, dtype_name,
                                                           nbytes, reader.pos, reader.remaining()))
-    data = np.frombuffer(reader.take(nbytes, 'array data'), dtype=storage).reshape(shape)
+    data = np.frombuffer(reader.take(nbytes, 'array data'), dtype=storage)
+    try:
+        data = data.reshape(shape)
+    except ValueError:
+        # Zero-size shapes whose other dims overflow NumPy's index type end up here.
+        raise _error('%s: record at offset %d has shape %s, which NumPy cannot represent'
+                     % (reader.source, offset, shape))
     return data.copy(), dtype_name
 
 
@@ -282,7 +289,7 @@ def _to_numpy(array):
     dtype_name = dtype_name_of(array.dtype)
     data = array.asnumpy()
     if dtype_name == 'bfloat16':
-        data = np.ascontiguousarray(data).view(np.uint16)
+        data = np.asarray(data, order='C').view(np.uint16)
     return data, dtype_name
 
 
