@@ -1,0 +1,216 @@
+"""Tests of mx.metric against hand-computed values and NumPy."""
+import math
+
+import numpy as np
+import pytest
+
+from mxnet import metric
+
+
+def _has_core():
+    try:
+        from mxnet import ndarray as nd
+    except ImportError:
+        return False
+    return hasattr(nd, 'array')
+
+
+requires_core = pytest.mark.skipif(not _has_core(), reason='needs the native NDArray core')
+
+PRED = np.array([[0.3, 0.5, 0.2], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1], [0.2, 0.3, 0.5]],
+                dtype=np.float32)
+LABEL = np.array([1, 2, 1, 0], dtype=np.float32)
+
+
+def test_accuracy_from_scores():
+    acc = metric.Accuracy()
+    acc.update([LABEL], [PRED])
+    # argmax per row: 1, 2, 0, 2 -> two of four correct.
+    assert acc.get() == ('accuracy', 0.5)
+
+
+def test_accuracy_from_class_indices():
+    acc = metric.Accuracy()
+    acc.update(np.array([1, 2, 3]), np.array([1, 0, 3]))
+    assert acc.get()[1] == pytest.approx(2 / 3)
+
+
+def test_accuracy_axis():
+    acc = metric.Accuracy(axis=0)
+    acc.update([np.array([1, 0])], [np.array([[0.1, 0.9], [0.9, 0.1]])])
+    # argmax over axis 0: column 0 -> 1, column 1 -> 0; both correct.
+    assert acc.get()[1] == 1.0
+
+
+def test_accuracy_accumulates_and_resets():
+    acc = metric.create('acc')
+    acc.update([LABEL], [PRED])
+    acc.update([np.array([0])], [np.array([[0.9, 0.1, 0.0]])])
+    assert acc.num_inst == 5
+    assert acc.get()[1] == pytest.approx(3 / 5)
+    acc.reset_local()
+    assert math.isnan(acc.get()[1])
+    assert acc.get_global()[1] == pytest.approx(3 / 5)
+    acc.reset()
+    assert math.isnan(acc.get_global()[1])
+
+
+def test_accuracy_count_mismatch():
+    with pytest.raises(ValueError, match='does not match'):
+        metric.Accuracy().update([LABEL, LABEL], [PRED])
+
+
+def test_top_k_accuracy():
+    top2 = metric.TopKAccuracy(top_k=2)
+    top2.update([LABEL], [PRED])
+    # Top two classes per row: {1,0}, {2,0 or 1}, {0,1}, {2,1}: rows 0, 1, 2 correct.
+    assert top2.get() == ('top_k_accuracy_2', 0.75)
+
+
+def test_top_k_accuracy_matches_numpy():
+    rng = np.random.RandomState(0)
+    scores = rng.rand(50, 10).astype(np.float32)
+    labels = rng.randint(0, 10, size=50)
+    for k in (1, 3, 5, 10, 12):
+        top = metric.TopKAccuracy(top_k=k)
+        top.update([labels], [scores])
+        ranks = np.argsort(-scores, axis=1)[:, :min(k, 10)]
+        expected = np.mean([labels[i] in ranks[i] for i in range(50)])
+        assert top.get()[1] == pytest.approx(expected)
+
+
+def test_top_k_accuracy_rejects_bad_k():
+    with pytest.raises(ValueError, match='positive int'):
+        metric.TopKAccuracy(top_k=0)
+
+
+def test_mse_mae_rmse_per_batch_average():
+    labels = [np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.0])]
+    preds = [np.array([1.5, 2.0, 2.0]), np.array([2.0, 0.0])]
+    mse, mae, rmse = metric.MSE(), metric.MAE(), metric.RMSE()
+    for m in (mse, mae, rmse):
+        for label, pred in zip(labels, preds):
+            m.update([label], [pred])
+    batch_mse = [(0.25 + 0 + 1) / 3, 4 / 2]
+    batch_mae = [(0.5 + 0 + 1) / 3, 2 / 2]
+    assert mse.get()[1] == pytest.approx(np.mean(batch_mse))
+    assert mae.get()[1] == pytest.approx(np.mean(batch_mae))
+    assert rmse.get()[1] == pytest.approx(np.mean(np.sqrt(batch_mse)))
+    assert mse.num_inst == 2
+
+
+def test_mse_column_label_against_row_pred():
+    mse = metric.MSE()
+    mse.update([np.array([[1.0], [3.0]])], [np.array([2.0, 3.0])])
+    assert mse.get()[1] == pytest.approx(0.5)
+
+
+def test_cross_entropy():
+    ce = metric.CrossEntropy()
+    ce.update([LABEL], [PRED])
+    probs = PRED[np.arange(4), LABEL.astype(int)]
+    assert ce.get()[0] == 'cross-entropy'
+    assert ce.get()[1] == pytest.approx(np.mean(-np.log(probs + 1e-12)), rel=1e-6)
+
+
+def test_cross_entropy_eps_on_zero_probability():
+    ce = metric.CrossEntropy(eps=1e-3)
+    ce.update([np.array([0])], [np.array([[0.0, 1.0]])])
+    assert ce.get()[1] == pytest.approx(-math.log(1e-3))
+
+
+def test_negative_log_likelihood_name():
+    nll = metric.create('nll_loss')
+    nll.update([LABEL], [PRED])
+    assert nll.get()[0] == 'nll-loss'
+    expected = np.mean(-np.log(PRED[np.arange(4), [1, 2, 1, 0]]))
+    assert nll.get()[1] == pytest.approx(expected, rel=1e-6)
+
+
+def test_perplexity_with_ignore_label():
+    ppl = metric.Perplexity(ignore_label=0)
+    ppl.update([LABEL], [PRED])
+    kept = [PRED[0, 1], PRED[1, 2], PRED[2, 1]]
+    assert ppl.get()[1] == pytest.approx(math.exp(-np.mean(np.log(kept))), rel=1e-6)
+
+
+def test_loss_metric_mean_of_predictions():
+    loss = metric.Loss()
+    loss.update(None, [np.array([1.0, 2.0]), np.array([[3.0, 6.0]])])
+    assert loss.get() == ('loss', 3.0)
+    assert loss.num_inst == 4
+
+
+def test_custom_metric_scalar_and_tuple():
+    def total_error(label, pred):
+        return float(np.abs(label - pred).sum()), label.size
+
+    custom = metric.create(total_error)
+    custom.update([np.array([1.0, 2.0])], [np.array([1.5, 2.5])])
+    assert custom.get() == ('total_error', 0.5)
+
+    scalar = metric.np(lambda label, pred: float(np.max(pred)))
+    scalar.update([np.zeros(2), np.zeros(2)], [np.array([1.0, 3.0]), np.array([5.0, 0.0])])
+    assert scalar.get() == ('custom(<lambda>)', 4.0)
+    with pytest.raises(NotImplementedError):
+        scalar.get_config()
+
+
+def test_composite_metric():
+    composite = metric.create(['acc', 'ce'])
+    composite.update([LABEL], [PRED])
+    names, values = composite.get()
+    assert names == ['accuracy', 'cross-entropy']
+    assert values[0] == 0.5
+    assert composite.get_name_value()[0] == ('accuracy', 0.5)
+    assert composite.get_metric(1).name == 'cross-entropy'
+    with pytest.raises(ValueError, match='out of range'):
+        composite.get_metric(5)
+    composite.reset()
+    assert all(math.isnan(v) for v in composite.get()[1])
+
+
+def test_update_dict_selects_names():
+    acc = metric.Accuracy(output_names=['out'], label_names=['lab'])
+    acc.update_dict({'lab': LABEL, 'other': LABEL}, {'out': PRED, 'other': PRED})
+    assert acc.get()[1] == 0.5
+
+
+def test_create_by_name_alias_and_config():
+    assert isinstance(metric.create('top_k_acc', top_k=3), metric.TopKAccuracy)
+    assert isinstance(metric.create('CE'), metric.CrossEntropy)
+    acc = metric.Accuracy(axis=0)
+    assert metric.create(acc) is acc
+    rebuilt = metric.create(acc.get_config())
+    assert isinstance(rebuilt, metric.Accuracy)
+    assert rebuilt.axis == 0
+    with pytest.raises(ValueError, match='not registered'):
+        metric.create('no_such_metric')
+
+
+@pytest.mark.parametrize('name', [
+    'acc', 'accuracy', 'ce', 'crossentropy', 'nll_loss', 'negativeloglikelihood',
+    'top_k_acc', 'top_k_accuracy', 'topkaccuracy', 'mae', 'mse', 'rmse', 'perplexity', 'loss',
+    'composite', 'compositeevalmetric', 'custommetric', 'torch', 'caffe'])
+def test_registry_names(name):
+    assert name in metric._REGISTRY
+
+
+def test_get_before_update_is_nan():
+    name, value = metric.MSE().get()
+    assert name == 'mse'
+    assert math.isnan(value)
+
+
+@requires_core
+def test_metrics_accept_ndarrays():
+    import mxnet as mx
+    acc = metric.Accuracy()
+    acc.update([mx.nd.array(LABEL)], [mx.nd.array(PRED)])
+    assert acc.get()[1] == 0.5
+    mse = metric.MSE()
+    mse.update(mx.nd.array([1.0, 2.0]), mx.nd.array([2.0, 2.0]))
+    assert mse.get()[1] == pytest.approx(0.5)
+    loss = metric.Loss()
+    loss.update(None, mx.nd.array([1.0, 3.0]))
+    assert loss.get()[1] == 2.0
