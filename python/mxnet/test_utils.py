@@ -251,15 +251,15 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rto
     The arguments ``aux_states``, ``use_forward_train`` and ``grad_stype_dict`` are
     accepted for compatibility and must stay at their defaults.
     """
-    from . import autograd
-    from . import ndarray as nd
-
     if not callable(sym) or hasattr(sym, 'list_arguments'):
         raise TypeError('check_numeric_gradient: sym must be a Python callable of NDArrays; '
                         'Symbol input needs the symbolic API, which is not available yet')
     if aux_states is not None or grad_stype_dict is not None:
         raise ValueError('check_numeric_gradient: aux_states and grad_stype_dict are only '
                          'meaningful for Symbols; pass None')
+
+    from . import autograd
+    from . import ndarray as nd
     ctx = ctx if ctx is not None else default_context()
 
     if isinstance(location, dict):
