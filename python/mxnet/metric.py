@@ -285,7 +285,7 @@ class CompositeEvalMetric(EvalMetric):
 class Accuracy(EvalMetric):
     """Fraction of correct predictions.
 
-    When a prediction's shape differs from its label's, the prediction holds class scores
+    When a prediction's shape differs from its label's, the prediction contains class scores
     and its argmax along ``axis`` is the predicted class.
     """
 

@@ -46,7 +46,6 @@ _DTYPE_TO_FLAG = {name: flag for flag, name in _FLAG_TO_DTYPE.items()}
 # Smallest possible encoded record (V2 with ndim 0: magic, stype, ndim), used to bound
 # the array count before anything is allocated.
 _MIN_RECORD_BYTES = 12
-_MIN_NAME_BYTES = 8
 
 
 def _error(message):
@@ -56,7 +55,7 @@ def _error(message):
 
 
 def _storage_dtype(dtype_name):
-    """NumPy dtype that holds the raw bytes of ``dtype_name`` (little-endian)."""
+    """NumPy dtype that stores the raw bytes of ``dtype_name`` (little-endian)."""
     if dtype_name == 'bfloat16':
         return np.dtype('<u2')
     return np.dtype(dtype_name).newbyteorder('<')
@@ -138,28 +137,28 @@ class _Reader(object):
     def remaining(self):
         return len(self.buf) - self.pos
 
-    def take(self, nbytes, what):
+    def take(self, nbytes, description):
         if nbytes > self.remaining():
             raise _error('%s: file is truncated: %s needs %d bytes at offset %d but only %d '
-                         'remain' % (self.source, what, nbytes, self.pos, self.remaining()))
+                         'remain' % (self.source, description, nbytes, self.pos, self.remaining()))
         start = self.pos
         self.pos += nbytes
         return self.buf[start:self.pos]
 
-    def unpack(self, fmt, what):
+    def unpack(self, fmt, description):
         size = struct.calcsize(fmt)
-        values = struct.unpack(fmt, self.take(size, what))
+        values = struct.unpack(fmt, self.take(size, description))
         return values if len(values) > 1 else values[0]
 
 
-def _read_int64_shape(reader, what):
-    ndim = reader.unpack('<i', what + ' ndim')
+def _read_int64_shape(reader, description):
+    ndim = reader.unpack('<i', description + ' ndim')
     if ndim < 0:
         return None
     if ndim * 8 > reader.remaining():
         raise _error('%s: corrupt record: %s ndim %d needs %d bytes but only %d remain'
-                     % (reader.source, what, ndim, ndim * 8, reader.remaining()))
-    return tuple(struct.unpack('<%dq' % ndim, reader.take(ndim * 8, what + ' dims')))
+                     % (reader.source, description, ndim, ndim * 8, reader.remaining()))
+    return tuple(struct.unpack('<%dq' % ndim, reader.take(ndim * 8, description + ' dims')))
 
 
 def _read_v0_shape(reader, ndim):
@@ -300,7 +299,7 @@ def _to_ndarray(entry):
         # can give until the core has a shapeless NDArray.
         return None
     data, dtype_name = entry
-    # For bfloat16 `data` holds uint16 bit patterns, and the core is expected to take
+    # For bfloat16 `data` contains uint16 bit patterns, and the core is expected to take
     # them as raw bits when dtype='bfloat16'.
     return nd.array(data, dtype=dtype_name)
 

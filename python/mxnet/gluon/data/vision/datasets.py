@@ -135,7 +135,7 @@ class MNIST(_IDXImageDataset):
     root : str
         Folder with ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each raw or ``.gz``).
-        Without them the bundled test split is used; for ``train=True`` a warning says so.
+        Without them the bundled test split is used; for ``train=True`` a warning is issued.
     train : bool
         Training split (60,000 images) or test split (10,000 images).
     transform : callable or None
