@@ -4,15 +4,16 @@ Labels and predictions may be NDArrays, NumPy arrays or lists of either. Every m
 computes on NumPy copies, so its numbers do not depend on the NDArray backend.
 """
 import json
+import math
 from collections import OrderedDict
 import numbers
 
 import numpy
 
-# TODO: F1, MCC, PearsonCorrelation and PCC from MXNet 1.9.1 are not implemented yet.
-__all__ = ['EvalMetric', 'CompositeEvalMetric', 'Accuracy', 'TopKAccuracy', 'Perplexity',
-           'MAE', 'MSE', 'RMSE', 'CrossEntropy', 'NegativeLogLikelihood', 'Loss', 'Torch', 'Caffe', 'CustomMetric', 'create', 'np',
-           'register', 'alias', 'check_label_shapes']
+__all__ = ['EvalMetric', 'CompositeEvalMetric', 'Accuracy', 'TopKAccuracy', 'F1', 'MCC',
+           'Perplexity', 'MAE', 'MSE', 'RMSE', 'CrossEntropy', 'NegativeLogLikelihood',
+           'PearsonCorrelation', 'PCC', 'Loss', 'Torch', 'Caffe', 'CustomMetric', 'create',
+           'np', 'register', 'alias', 'check_label_shapes']
 
 _REGISTRY = {}
 
@@ -351,6 +352,173 @@ class TopKAccuracy(EvalMetric):
             self._add(num_correct, num_samples)
 
 
+class _BinaryClassificationStats(object):
+    """Confusion counts of a binary classifier, kept locally and globally."""
+
+    def __init__(self):
+        self.reset_stats()
+
+    def update_binary_stats(self, label, pred, metric_name):
+        pred = _as_numpy(pred)
+        label = _as_numpy(label).astype('int32')
+        pred_label = numpy.argmax(pred, axis=1)
+        check_label_shapes(label, pred)
+        if len(numpy.unique(label)) > 2:
+            raise ValueError('%s supports binary classification only, but the labels contain '
+                             'the classes %s' % (metric_name, numpy.unique(label).tolist()))
+        pred_true = pred_label == 1
+        label_true = label == 1
+        counts = (int((pred_true & label_true).sum()), int((pred_true & ~label_true).sum()),
+                  int((~pred_true & label_true).sum()), int((~pred_true & ~label_true).sum()))
+        for index, attribute in enumerate(('true_positives', 'false_positives',
+                                           'false_negatives', 'true_negatives')):
+            setattr(self, attribute, getattr(self, attribute) + counts[index])
+            global_attribute = 'global_' + attribute
+            setattr(self, global_attribute, getattr(self, global_attribute) + counts[index])
+
+    @staticmethod
+    def _fscore(true_pos, false_pos, false_neg):
+        precision = true_pos / (true_pos + false_pos) if true_pos + false_pos > 0 else 0.
+        recall = true_pos / (true_pos + false_neg) if true_pos + false_neg > 0 else 0.
+        if precision + recall > 0:
+            return 2 * precision * recall / (precision + recall)
+        return 0.
+
+    @staticmethod
+    def _matthews(true_pos, false_pos, false_neg, true_neg):
+        if true_pos + false_pos + false_neg + true_neg == 0:
+            return 0.
+        terms = [true_pos + false_pos, true_pos + false_neg, true_neg + false_pos,
+                 true_neg + false_neg]
+        # As in MXNet, zero marginals are left out of the denominator instead of
+        # making the coefficient undefined.
+        denominator = 1.
+        for term in terms:
+            if term != 0:
+                denominator *= term
+        return (float(true_pos) * true_neg - float(false_pos) * false_neg) / math.sqrt(denominator)
+
+    def local_counts(self):
+        return (self.true_positives, self.false_positives, self.false_negatives,
+                self.true_negatives)
+
+    def global_counts(self):
+        return (self.global_true_positives, self.global_false_positives,
+                self.global_false_negatives, self.global_true_negatives)
+
+    @property
+    def fscore(self):
+        return self._fscore(*self.local_counts()[:3])
+
+    @property
+    def global_fscore(self):
+        return self._fscore(*self.global_counts()[:3])
+
+    def matthewscc(self, use_global=False):
+        return self._matthews(*(self.global_counts() if use_global else self.local_counts()))
+
+    @property
+    def total_examples(self):
+        return sum(self.local_counts())
+
+    @property
+    def global_total_examples(self):
+        return sum(self.global_counts())
+
+    def local_reset_stats(self):
+        self.true_positives = 0
+        self.false_positives = 0
+        self.false_negatives = 0
+        self.true_negatives = 0
+
+    def reset_stats(self):
+        self.local_reset_stats()
+        self.global_true_positives = 0
+        self.global_false_positives = 0
+        self.global_false_negatives = 0
+        self.global_true_negatives = 0
+
+
+class _BinaryMetric(EvalMetric):
+    """Shared update of F1 and MCC over class-1 predictions (argmax of 2-column scores).
+
+    With ``average='macro'`` every batch contributes its own score and the counts restart
+    per batch. With ``average='micro'`` the score is computed from the counts of all
+    batches.
+    """
+
+    def __init__(self, name, output_names, label_names, average):
+        if average not in ('macro', 'micro'):
+            raise ValueError("%s: average must be 'macro' or 'micro', got %r"
+                             % (type(self).__name__, average))
+        self.average = average
+        self.metrics = _BinaryClassificationStats()
+        super(_BinaryMetric, self).__init__(name, output_names=output_names,
+                                            label_names=label_names, has_global_stats=True)
+
+    def _scores(self):
+        raise NotImplementedError
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            self.metrics.update_binary_stats(label, pred, type(self).__name__)
+        local_score, global_score = self._scores()
+        if self.average == 'macro':
+            self.sum_metric += local_score
+            self.global_sum_metric += global_score
+            self.num_inst += 1
+            self.global_num_inst += 1
+            self.metrics.reset_stats()
+        else:
+            self.sum_metric = local_score * self.metrics.total_examples
+            self.global_sum_metric = global_score * self.metrics.global_total_examples
+            self.num_inst = self.metrics.total_examples
+            self.global_num_inst = self.metrics.global_total_examples
+
+    def reset(self):
+        super(_BinaryMetric, self).reset()
+        self.metrics.reset_stats()
+
+    def reset_local(self):
+        super(_BinaryMetric, self).reset_local()
+        self.metrics.local_reset_stats()
+
+
+@register
+class F1(_BinaryMetric):
+    """F1 score of class 1 for binary classification; preds are (batch, 2) scores.
+
+    Parameters
+    ----------
+    average : {'macro', 'micro'}
+        'macro' averages per-batch scores, 'micro' scores the counts of all batches.
+    """
+
+    def __init__(self, name='f1', output_names=None, label_names=None, average='macro'):
+        super(F1, self).__init__(name, output_names, label_names, average)
+
+    def _scores(self):
+        return self.metrics.fscore, self.metrics.global_fscore
+
+
+@register
+class MCC(_BinaryMetric):
+    """Matthews correlation coefficient for binary classification; preds are (batch, 2).
+
+    Parameters
+    ----------
+    average : {'macro', 'micro'}
+        'macro' averages per-batch scores, 'micro' scores the counts of all batches.
+    """
+
+    def __init__(self, name='mcc', output_names=None, label_names=None, average='macro'):
+        super(MCC, self).__init__(name, output_names, label_names, average)
+
+    def _scores(self):
+        return self.metrics.matthewscc(), self.metrics.matthewscc(use_global=True)
+
+
 class _RegressionMetric(EvalMetric):
     """Shared update of MAE, MSE and RMSE: one value per batch, averaged over batches."""
 
@@ -487,6 +655,148 @@ class Perplexity(EvalMetric):
         if self.global_num_inst == 0:
             return (self.name, float('nan'))
         return (self.name, float(numpy.exp(self.global_sum_metric / self.global_num_inst)))
+
+
+@alias('pearsonr')
+class PearsonCorrelation(EvalMetric):
+    """Pearson correlation between predictions and labels (flattened).
+
+    Parameters
+    ----------
+    average : {'macro', 'micro'}
+        'macro' averages the correlation of each batch. 'micro' computes one correlation
+        over all values seen, with running means and co-moments (Welford's method).
+    """
+
+    def __init__(self, name='pearsonr', output_names=None, label_names=None, average='macro'):
+        if average not in ('macro', 'micro'):
+            raise ValueError("PearsonCorrelation: average must be 'macro' or 'micro', got %r"
+                             % (average,))
+        self.average = average
+        super(PearsonCorrelation, self).__init__(name, output_names=output_names,
+                                                 label_names=label_names,
+                                                 has_global_stats=True)
+
+    def _reset_micro(self):
+        self._count = 0
+        self._mean_pred = 0.
+        self._mean_label = 0.
+        self._m2_pred = 0.
+        self._m2_label = 0.
+        self._comoment = 0.
+
+    def reset(self):
+        super(PearsonCorrelation, self).reset()
+        self._reset_micro()
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _as_numpy(label)
+            pred = _as_numpy(pred)
+            check_label_shapes(label, pred, False, True)
+            label = label.ravel().astype(numpy.float64)
+            pred = pred.ravel().astype(numpy.float64)
+            if self.average == 'macro':
+                self._add(float(numpy.corrcoef(pred, label)[0, 1]), 1)
+                continue
+
+            self.num_inst += 1
+            self.global_num_inst += 1
+            count = self._count + label.size
+            delta_label = label - self._mean_label
+            delta_pred = pred - self._mean_pred
+            self._mean_label += delta_label.sum() / count
+            self._mean_pred += delta_pred.sum() / count
+            self._m2_label += float(numpy.sum(delta_label * (label - self._mean_label)))
+            self._m2_pred += float(numpy.sum(delta_pred * (pred - self._mean_pred)))
+            # One old and one updated mean give the exact co-moment update.
+            self._comoment += float(numpy.sum(delta_pred * (label - self._mean_label)))
+            self._count = count
+
+    def get(self):
+        if self.num_inst == 0:
+            return (self.name, float('nan'))
+        if self.average == 'macro':
+            return (self.name, self.sum_metric / self.num_inst)
+        return (self.name, self._comoment / math.sqrt(self._m2_pred * self._m2_label))
+
+    def get_global(self):
+        if self.average == 'micro':
+            # Micro statistics are not split into local and global parts.
+            return self.get()
+        return super(PearsonCorrelation, self).get_global()
+
+
+@register
+class PCC(EvalMetric):
+    """Multiclass Matthews correlation (Pearson correlation of the confusion matrix).
+
+    Predictions are class scores (argmax is taken) or class indices of the label's shape.
+    The confusion matrix grows to the largest class seen. The value is nan when all
+    labels or all predictions fall in one class.
+    """
+
+    def __init__(self, name='pcc', output_names=None, label_names=None,
+                 has_global_stats=True):
+        self.k = 2
+        super(PCC, self).__init__(name, output_names=output_names, label_names=label_names,
+                                  has_global_stats=has_global_stats)
+
+    def _grow(self, increment):
+        padding = ((0, increment), (0, increment))
+        self.lcm = numpy.pad(self.lcm, padding, 'constant', constant_values=0)
+        self.gcm = numpy.pad(self.gcm, padding, 'constant', constant_values=0)
+        self.k += increment
+
+    @staticmethod
+    def _calc_mcc(cmat):
+        n = cmat.sum()
+        x = cmat.sum(axis=1)
+        y = cmat.sum(axis=0)
+        cov_xx = numpy.sum(x * (n - x))
+        cov_yy = numpy.sum(y * (n - y))
+        if cov_xx == 0 or cov_yy == 0:
+            return float('nan')
+        cov_xy = numpy.sum(cmat.diagonal() * n - x * y)
+        return float(cov_xy / (cov_xx * cov_yy) ** 0.5)
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _as_numpy(label).astype('int32')
+            pred = _as_numpy(pred)
+            if pred.shape != label.shape:
+                pred = pred.argmax(axis=1)
+            pred = pred.astype('int32').ravel()
+            label = label.ravel()
+            largest = max(int(pred.max()), int(label.max()))
+            if largest >= self.k:
+                self._grow(largest + 1 - self.k)
+            batch = numpy.zeros((self.k, self.k))
+            numpy.add.at(batch, (pred, label), 1)
+            self.lcm += batch
+            self.gcm += batch
+        # As in MXNet, num_inst counts update calls, which only matters for sum_metric.
+        self.num_inst += 1
+        self.global_num_inst += 1
+
+    @property
+    def sum_metric(self):
+        return self._calc_mcc(self.lcm) * self.num_inst
+
+    @property
+    def global_sum_metric(self):
+        return self._calc_mcc(self.gcm) * self.global_num_inst
+
+    def reset(self):
+        self.global_num_inst = 0
+        self.gcm = numpy.zeros((self.k, self.k))
+        self.reset_local()
+
+    def reset_local(self):
+        self.num_inst = 0
+        self.lcm = numpy.zeros((self.k, self.k))
 
 
 @register

@@ -190,7 +190,8 @@ def test_create_by_name_alias_and_config():
 
 @pytest.mark.parametrize('name', [
     'acc', 'accuracy', 'ce', 'crossentropy', 'nll_loss', 'negativeloglikelihood',
-    'top_k_acc', 'top_k_accuracy', 'topkaccuracy', 'mae', 'mse', 'rmse', 'perplexity', 'loss',
+    'top_k_acc', 'top_k_accuracy', 'topkaccuracy', 'f1', 'mcc', 'mae', 'mse', 'rmse',
+    'perplexity', 'pearsonr', 'pearsoncorrelation', 'pcc', 'loss',
     'composite', 'compositeevalmetric', 'custommetric', 'torch', 'caffe'])
 def test_registry_names(name):
     assert name in metric._REGISTRY
@@ -214,3 +215,82 @@ def test_metrics_accept_ndarrays():
     loss = metric.Loss()
     loss.update(None, mx.nd.array([1.0, 3.0]))
     assert loss.get()[1] == 2.0
+
+
+# Binary batches for F1 and MCC. Batch 1 (argmax 1,1,0,0,1 vs labels 0,1,1,0,1) has
+# TP=2, FP=1, FN=1, TN=1; batch 2 (argmax 0,0 vs labels 1,0) has FN=1, TN=1.
+BINARY_LABELS = [np.array([0, 1, 1, 0, 1]), np.array([1, 0])]
+BINARY_PREDS = [np.array([[0.4, 0.6], [0.1, 0.9], [0.8, 0.2], [0.7, 0.3], [0.3, 0.7]]),
+                np.array([[0.6, 0.4], [0.9, 0.1]])]
+
+
+def _update_batches(m, labels, preds):
+    for label, pred in zip(labels, preds):
+        m.update([label], [pred])
+    return m
+
+
+def test_f1_macro_and_micro():
+    macro = _update_batches(metric.F1(), BINARY_LABELS, BINARY_PREDS)
+    # Batch scores: precision = recall = 2/3 gives 2/3; batch 2 has no positives: 0.
+    assert macro.get() == ('f1', pytest.approx((2 / 3 + 0) / 2))
+    micro = _update_batches(metric.F1(average='micro'), BINARY_LABELS, BINARY_PREDS)
+    # Totals TP=2, FP=1, FN=2: precision 2/3, recall 1/2, F1 = 4/7.
+    assert micro.get()[1] == pytest.approx(4 / 7)
+    assert micro.num_inst == 7
+
+
+def test_f1_rejects_multiclass_labels():
+    with pytest.raises(ValueError, match='binary classification'):
+        metric.F1().update([np.array([0, 1, 2])], [np.ones((3, 2))])
+
+
+def test_mcc_macro_and_micro():
+    macro = _update_batches(metric.MCC(), BINARY_LABELS, BINARY_PREDS)
+    # Batch 1: (2*1 - 1*1) / sqrt(3*3*2*2) = 1/6. Batch 2: numerator 0.
+    assert macro.get() == ('mcc', pytest.approx((1 / 6 + 0) / 2))
+    micro = _update_batches(metric.MCC(average='micro'), BINARY_LABELS, BINARY_PREDS)
+    # Totals TP=2, FP=1, FN=2, TN=2: (4 - 2) / sqrt(3*4*3*4) = 1/6.
+    assert micro.get()[1] == pytest.approx(1 / 6)
+
+
+def test_pearson_macro_and_micro_match_numpy():
+    rng = np.random.RandomState(4)
+    labels = [rng.randn(6), rng.randn(4, 2), rng.randn(3)]
+    preds = [label * 0.5 + rng.randn(*label.shape) for label in labels]
+    macro = _update_batches(metric.create('pearsonr'), labels, preds)
+    expected_macro = np.mean([np.corrcoef(p.ravel(), l.ravel())[0, 1]
+                              for l, p in zip(labels, preds)])
+    assert macro.get()[1] == pytest.approx(expected_macro)
+    micro = _update_batches(metric.PearsonCorrelation(average='micro'), labels, preds)
+    all_labels = np.concatenate([l.ravel() for l in labels])
+    all_preds = np.concatenate([p.ravel() for p in preds])
+    assert micro.get()[1] == pytest.approx(np.corrcoef(all_preds, all_labels)[0, 1])
+
+
+def _gorodkin_rk(pred_classes, label_classes, num_classes):
+    x = np.eye(num_classes)[pred_classes]
+    y = np.eye(num_classes)[label_classes]
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    return np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y))
+
+
+def test_pcc_binary_equals_mcc():
+    pcc = metric.PCC()
+    pcc.update([BINARY_LABELS[0]], [BINARY_PREDS[0]])
+    assert pcc.get() == ('pcc', pytest.approx(1 / 6))
+
+
+def test_pcc_multiclass_matches_one_hot_correlation():
+    rng = np.random.RandomState(9)
+    labels = rng.randint(0, 5, size=40)
+    preds = np.where(rng.rand(40) < 0.6, labels, rng.randint(0, 5, size=40))
+    pcc = metric.create('pcc')
+    pcc.update([labels[:20]], [preds[:20]])
+    pcc.update([labels[20:]], [np.eye(5)[preds[20:]]])
+    assert pcc.k == 5
+    assert pcc.get()[1] == pytest.approx(_gorodkin_rk(preds, labels, 5))
+    pcc.reset_local()
+    assert math.isnan(pcc.get()[1])
+    assert pcc.get_global()[1] == pytest.approx(_gorodkin_rk(preds, labels, 5))
