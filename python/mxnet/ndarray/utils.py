@@ -315,7 +315,8 @@ def save(fname, data):
         A dict is written with its keys, in iteration order. Everything is read back by
         ``load`` and by Apache MXNet's ``mx.nd.load``.
     """
-    from .ndarray import NDArray
+    from .. import ndarray as nd
+    NDArray = nd.NDArray
 
     if isinstance(data, NDArray):
         data = [data]
