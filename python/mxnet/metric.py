@@ -48,7 +48,7 @@ def _create_registered(metric, *args, **kwargs):
         raise TypeError('create: metric must be a name, a list, a callable or an EvalMetric, '
                         'got %r' % (metric,))
     if metric.startswith('['):
-        # JSON form produced by get_config dumps: ["name", {kwargs}].
+        # JSON list form, as in MXNet's registry: ["name", {kwargs}].
         name, json_kwargs = json.loads(metric)
         return _create_registered(name, **json_kwargs)
     if metric.startswith('{'):
@@ -576,7 +576,7 @@ class RMSE(_RegressionMetric):
 
 @alias('ce')
 class CrossEntropy(EvalMetric):
-    """Mean of ``-log(p[label] + eps)`` over samples; preds are probabilities (batch, C)."""
+    """Mean of ``-log(p[label] + eps)`` over samples, where preds are probabilities (batch, C)."""
 
     def __init__(self, eps=1e-12, name='cross-entropy', output_names=None, label_names=None):
         super(CrossEntropy, self).__init__(name, eps=eps, output_names=output_names,
@@ -607,7 +607,7 @@ class NegativeLogLikelihood(CrossEntropy):
 
 @register
 class Perplexity(EvalMetric):
-    """Perplexity ``exp(mean(-log p[label]))``; labels equal to ``ignore_label`` are skipped.
+    """Perplexity ``exp(mean(-log p[label]))``, skipping labels equal to ``ignore_label``.
 
     Parameters
     ----------
