@@ -1,5 +1,6 @@
 """Tests of mx.gluon.data: samplers, datasets, DataLoader, MNIST and vision transforms."""
 import gzip
+import json
 import os
 import shutil
 import warnings
@@ -517,3 +518,41 @@ def test_transforms_ndarray_match_numpy():
     np.testing.assert_allclose(normalized.asnumpy(), expected, rtol=1e-5, atol=1e-6)
     cast = transforms.Cast('float16')(tensor)
     assert cast.dtype == np.float16
+
+
+# ---------------------------------------------------------------------------------------
+# DataLoader against MXNet 1.9.1 (tests/fixtures/behaviour.json)
+# ---------------------------------------------------------------------------------------
+
+def _behaviour_dataloader():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures',
+                        'behaviour.json')
+    with open(path, encoding='utf-8') as stream:
+        return json.load(stream)['dataloader']
+
+
+@pytest.mark.parametrize('mode', ['keep', 'discard', 'rollover'])
+def test_dataloader_last_batch_matches_mxnet(mode):
+    expected = _behaviour_dataloader()[mode]
+    dataset = gdata.ArrayDataset(np.arange(10, dtype='float32'))
+    loader = gdata.DataLoader(dataset, batch_size=4, last_batch=mode,
+                              batchify_fn=_numpy_batchify)
+    assert len(loader) == expected['len(loader)']
+    epochs = [[batch.tolist() for batch in loader] for _ in range(2)]
+    assert epochs == expected['batches']
+
+
+@requires_core
+@pytest.mark.parametrize('mode', ['keep', 'discard', 'rollover'])
+def test_dataloader_default_batchify_matches_mxnet(mode):
+    import mxnet as mx
+    expected = _behaviour_dataloader()[mode]
+    dataset = gdata.ArrayDataset(np.arange(10, dtype='float32'))
+    loader = gdata.DataLoader(dataset, batch_size=4, last_batch=mode)
+    epochs = []
+    for _ in range(2):
+        batches = list(loader)
+        assert all(isinstance(batch, mx.nd.NDArray) for batch in batches)
+        assert all(batch.dtype == np.float32 for batch in batches)
+        epochs.append([batch.asnumpy().tolist() for batch in batches])
+    assert epochs == expected['batches']

@@ -1,5 +1,7 @@
 """Tests of mx.lr_scheduler against hand-computed values and NumPy formulas."""
+import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -159,3 +161,18 @@ def test_subclass_argument_errors():
         lr_scheduler.PolyScheduler(max_update=0)
     with pytest.raises(TypeError, match='max_update must be an int'):
         lr_scheduler.CosineScheduler(max_update=10.0)
+
+
+def _load_fixture_schedules():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures',
+                        'lr_schedulers.json')
+    with open(path, encoding='utf-8') as stream:
+        return json.load(stream)
+
+
+@pytest.mark.parametrize('entry', _load_fixture_schedules(),
+                         ids=lambda entry: '%s-%s' % (entry['class'], entry['kwargs']))
+def test_matches_mxnet_fixture(entry):
+    scheduler = getattr(lr_scheduler, entry['class'])(**entry['kwargs'])
+    values = [scheduler(n) for n in entry['num_update']]
+    np.testing.assert_allclose(values, entry['values'], rtol=1e-12, atol=0)

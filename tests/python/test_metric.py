@@ -1,5 +1,7 @@
 """Tests of mx.metric against hand-computed values and NumPy."""
+import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -294,3 +296,70 @@ def test_pcc_multiclass_matches_one_hot_correlation():
     pcc.reset_local()
     assert math.isnan(pcc.get()[1])
     assert pcc.get_global()[1] == pytest.approx(_gorodkin_rk(preds, labels, 5))
+
+
+def _behaviour_metrics():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures',
+                        'behaviour.json')
+    with open(path, encoding='utf-8') as stream:
+        return json.load(stream)['metrics']
+
+
+def _fixture_classification():
+    facts = _behaviour_metrics()
+    labels = np.array(facts['classification_labels'], dtype=np.float32)
+    probs = np.array(facts['classification_probs'], dtype=np.float32)
+    return facts, labels, probs
+
+
+@pytest.mark.parametrize('key,factory', [
+    ('Accuracy()', metric.Accuracy),
+    ('TopKAccuracy(top_k=2)', lambda: metric.TopKAccuracy(top_k=2)),
+    ('CrossEntropy()', metric.CrossEntropy),
+])
+def test_classification_matches_mxnet(key, factory):
+    facts, labels, probs = _fixture_classification()
+    m = factory()
+    m.update([labels], [probs])
+    name, value = m.get()
+    assert name == facts[key]['name']
+    assert value == pytest.approx(facts[key]['value'], rel=1e-6)
+    assert m.num_inst == facts[key]['num_inst']
+
+
+def test_accuracy_twice_matches_mxnet():
+    facts, labels, probs = _fixture_classification()
+    acc = metric.Accuracy()
+    acc.update([labels], [probs])
+    acc.update([labels[:2]], [probs[:2]])
+    expected = facts['Accuracy() twice']
+    assert acc.get() == (expected['name'], pytest.approx(expected['value']))
+    assert acc.num_inst == expected['num_inst']
+
+
+def test_mse_batches_match_mxnet():
+    facts = _behaviour_metrics()
+    batches = facts['regression_batches']
+    mse = metric.MSE()
+    for count, key in enumerate(['MSE() on the first regression batch',
+                                 'MSE() on both regression batches']):
+        batch = batches[count]
+        mse.update([np.array(batch['label'], dtype=np.float32)],
+                   [np.array(batch['pred'], dtype=np.float32)])
+        assert mse.get()[1] == pytest.approx(facts[key]['value'], rel=1e-6)
+        assert mse.num_inst == facts[key]['num_inst']
+
+
+def test_empty_accuracy_matches_mxnet():
+    name, value = metric.Accuracy().get()
+    assert [name, 'nan' if math.isnan(value) else value] == _behaviour_metrics()[
+        'empty Accuracy().get()']
+
+
+@requires_core
+def test_classification_ndarrays_match_mxnet():
+    import mxnet as mx
+    facts, labels, probs = _fixture_classification()
+    for key, m in (('Accuracy()', metric.Accuracy()), ('CrossEntropy()', metric.CrossEntropy())):
+        m.update([mx.nd.array(labels)], [mx.nd.array(probs)])
+        assert m.get()[1] == pytest.approx(facts[key]['value'], rel=1e-6)

@@ -434,3 +434,114 @@ def test_load_missing_file(tmp_path):
     import mxnet as mx
     with pytest.raises(MXNetError, match='cannot read'):
         mx.nd.load(str(tmp_path / 'missing.params'))
+
+
+# ---------------------------------------------------------------------------------------
+# Files written by Apache MXNet 1.9.1 (tests/fixtures)
+# ---------------------------------------------------------------------------------------
+
+FIXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures')
+MLP_FILES = [('gluon_mlp.params', 'keys', 'param__'),
+             ('gluon_mlp_fullnames.params', 'fullname_keys', 'fullparam__'),
+             ('gluon_mlp_stripped.params', 'stripped_keys', None)]
+
+
+def _fixture_bytes(name):
+    with open(os.path.join(FIXTURE_DIR, name), 'rb') as stream:
+        return stream.read()
+
+
+def _fixture_npz(name):
+    with np.load(os.path.join(FIXTURE_DIR, name), allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+def _list_fixture_arrays():
+    expected = _fixture_npz('nd_list.npz')
+    return [expected[str(i)] for i in range(len(expected))]
+
+
+def test_decode_mxnet_list_fixture():
+    arrays, names = ndio.decode_arrays(_fixture_bytes('nd_list.params'))
+    expected = _list_fixture_arrays()
+    assert names is None
+    assert len(arrays) == len(expected) == 9
+    for (data, dtype), reference in zip(arrays, expected):
+        assert dtype == reference.dtype.name
+        assert data.dtype == reference.dtype
+        assert data.shape == reference.shape
+        np.testing.assert_array_equal(data, reference)
+
+
+def test_decode_mxnet_dict_fixture_keeps_order():
+    arrays, names = ndio.decode_arrays(_fixture_bytes('nd_dict.params'))
+    expected = _fixture_npz('nd_dict.npz')
+    assert names == ['arg:f32_2d', 'arg:f64_1d', 'arg:f16_4d', 'aux:u8_1d', 'i8_2d',
+                     'i32_size1', 'i64_2d', 'bool_1d', '0.weight']
+    for name, (data, dtype) in zip(names, arrays):
+        assert dtype == expected[name].dtype.name
+        np.testing.assert_array_equal(data, expected[name])
+
+
+def test_encode_reproduces_mxnet_list_fixture():
+    arrays = [(array, array.dtype.name) for array in _list_fixture_arrays()]
+    assert ndio.encode_arrays(arrays) == _fixture_bytes('nd_list.params')
+
+
+def test_encode_reproduces_mxnet_dict_fixture():
+    expected = _fixture_npz('nd_dict.npz')
+    names = ndio.decode_arrays(_fixture_bytes('nd_dict.params'))[1]
+    arrays = [(expected[name], expected[name].dtype.name) for name in names]
+    assert ndio.encode_arrays(arrays, names) == _fixture_bytes('nd_dict.params')
+
+
+@pytest.mark.parametrize('filename,keys_member,value_prefix', MLP_FILES)
+def test_decode_gluon_parameter_files(filename, keys_member, value_prefix):
+    reference = _fixture_npz('gluon_mlp.npz')
+    arrays, names = ndio.decode_arrays(_fixture_bytes(filename))
+    assert names == reference[keys_member].tolist()
+    values = [data for data, _ in arrays]
+    # The stripped file stores the same values, in the same order, as the full-name file.
+    full_names = reference['fullname_keys'].tolist()
+    for position, name in enumerate(names):
+        if value_prefix is None:
+            expected = reference['fullparam__' + full_names[position]]
+        else:
+            expected = reference[value_prefix + name]
+        assert arrays[position][1] == 'float32'
+        np.testing.assert_array_equal(values[position], expected)
+
+
+@pytest.mark.parametrize('filename', ['nd_list.params', 'nd_dict.params', 'gluon_mlp.params'])
+def test_decode_every_truncation_of_fixture(filename):
+    payload = _fixture_bytes(filename)
+    for length in range(0, len(payload), 7):
+        with pytest.raises(MXNetError):
+            ndio.decode_arrays(payload[:length])
+
+
+@requires_core
+def test_load_mxnet_fixtures_as_ndarrays():
+    import mxnet as mx
+    loaded = mx.nd.load(os.path.join(FIXTURE_DIR, 'nd_dict.params'))
+    expected = _fixture_npz('nd_dict.npz')
+    assert list(loaded) == list(ndio.decode_arrays(_fixture_bytes('nd_dict.params'))[1])
+    for name, array in loaded.items():
+        assert isinstance(array, mx.nd.NDArray)
+        assert np.dtype(array.dtype) == expected[name].dtype
+        np.testing.assert_array_equal(array.asnumpy(), expected[name])
+    as_list = mx.nd.load(os.path.join(FIXTURE_DIR, 'nd_list.params'))
+    for array, reference in zip(as_list, _list_fixture_arrays()):
+        np.testing.assert_array_equal(array.asnumpy(), reference)
+
+
+@requires_core
+def test_save_reproduces_mxnet_fixture(tmp_path):
+    import mxnet as mx
+    expected = _fixture_npz('nd_dict.npz')
+    names = ndio.decode_arrays(_fixture_bytes('nd_dict.params'))[1]
+    data = {name: mx.nd.array(expected[name], dtype=expected[name].dtype) for name in names}
+    path = str(tmp_path / 'nd_dict.params')
+    mx.nd.save(path, data)
+    with open(path, 'rb') as stream:
+        assert stream.read() == _fixture_bytes('nd_dict.params')
