@@ -3,6 +3,7 @@ import gzip
 import json
 import os
 import shutil
+import time
 import warnings
 
 import numpy as np
@@ -271,6 +272,31 @@ def test_worker_processes_return_batches_in_order():
     assert indices.tolist() == list(range(9))
     assert all(batch[:, 1].all() for batch in batches)
     assert os.getpid() not in np.concatenate([batch[:, 2] for batch in batches])
+
+
+def test_dataloader_thread_pool_keeps_order():
+    dataset = gdata.SimpleDataset(list(range(11)))
+    loader = gdata.DataLoader(dataset, batch_size=3, num_workers=3, thread_pool=True,
+                              batchify_fn=_numpy_batchify)
+    for _ in range(2):
+        assert [batch.tolist() for batch in loader] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
+
+
+class _SlowDataset(gdata.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, idx):
+        time.sleep(5)
+        return np.zeros(1)
+
+
+def test_dataloader_worker_timeout():
+    loader = gdata.DataLoader(_SlowDataset(), batch_size=1, num_workers=1, timeout=0.2,
+                              batchify_fn=_numpy_batchify)
+    with pytest.raises(RuntimeError, match='timeout=0.2'):
+        next(iter(loader))
+    del loader
 
 
 def test_mp_batchify_stacks_numpy_and_tuples():
