@@ -110,8 +110,8 @@ class _MultiWorkerIter(object):
         try:
             batch = result.get(self._timeout)
         except multiprocessing.TimeoutError:
-            raise RuntimeError('DataLoader: a worker did not return a batch within timeout=%s '
-                               'seconds; raise the timeout or check the dataset for a hang'
+            raise RuntimeError('DataLoader: timed out after %s seconds waiting for a batch '
+                               'from a worker; raise timeout or check the dataset for a hang'
                                % self._timeout)
         return self._convert_fn(batch)
 
