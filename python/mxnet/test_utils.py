@@ -4,6 +4,7 @@ The names and defaults follow ``mxnet.test_utils`` of Apache MXNet 1.9.1, so exi
 suites run unchanged.
 """
 import contextlib
+import functools
 import numbers
 import os
 
@@ -12,7 +13,8 @@ import numpy as np
 __all__ = ['default_context', 'set_default_context', 'default_dtype', 'default_rtols',
            'default_atols', 'get_tolerance', 'get_tols', 'almost_equal', 'assert_almost_equal',
            'same', 'random_arrays', 'rand_shape_2d', 'rand_shape_3d', 'rand_shape_nd',
-           'rand_ndarray', 'numeric_grad', 'check_numeric_gradient', 'environment']
+           'rand_ndarray', 'numeric_grad', 'check_numeric_gradient', 'assert_exception',
+           'retry', 'environment']
 
 
 def default_context():
@@ -304,6 +306,36 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rto
             continue
         assert_almost_equal(numeric[position], symbolic[position], rtol=rtol, atol=atol,
                             names=('NUMERICAL_%s' % name, 'BACKWARD_%s' % name))
+
+
+def assert_exception(f, exception_type, *args, **kwargs):
+    """Call ``f(*args, **kwargs)`` and raise AssertionError unless it raises
+    ``exception_type``."""
+    try:
+        f(*args, **kwargs)
+    except exception_type:
+        return
+    raise AssertionError('%s did not raise %s' % (getattr(f, '__name__', f),
+                                                  exception_type.__name__))
+
+
+def retry(n):
+    """Return a decorator that reruns a test up to ``n`` times while it raises
+    AssertionError, for checks on random data."""
+    if n < 1:
+        raise ValueError('retry: n must be at least 1, got %r' % (n,))
+
+    def decorate(test):
+        @functools.wraps(test)
+        def wrapper(*args, **kwargs):
+            for attempt in range(n):
+                try:
+                    return test(*args, **kwargs)
+                except AssertionError:
+                    if attempt == n - 1:
+                        raise
+        return wrapper
+    return decorate
 
 
 @contextlib.contextmanager

@@ -109,6 +109,36 @@ def test_numeric_grad_matches_analytic():
     np.testing.assert_allclose(grads[1], np.full_like(y, np.sum(x ** 3)), rtol=1e-6)
 
 
+def test_assert_exception():
+    test_utils.assert_exception(int, ValueError, 'x')
+    with pytest.raises(AssertionError, match='did not raise ValueError'):
+        test_utils.assert_exception(int, ValueError, '3')
+    with pytest.raises(TypeError):
+        test_utils.assert_exception(int, ValueError, [])
+
+
+def test_retry_reruns_failing_test():
+    calls = []
+
+    @test_utils.retry(3)
+    def flaky():
+        calls.append(1)
+        assert len(calls) == 3
+        return 'ok'
+
+    assert flaky() == 'ok'
+    assert len(calls) == 3
+
+    @test_utils.retry(2)
+    def always_fails():
+        calls.append(1)
+        raise AssertionError('always')
+
+    with pytest.raises(AssertionError, match='always'):
+        always_fails()
+    assert len(calls) == 5
+
+
 def test_environment_set_and_restore():
     name = 'MXNET_TEST_UTILS_PROBE'
     os.environ.pop(name, None)
