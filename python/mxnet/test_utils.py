@@ -14,7 +14,7 @@ __all__ = ['default_context', 'set_default_context', 'default_dtype', 'default_r
            'default_atols', 'get_tolerance', 'get_tols', 'almost_equal', 'assert_almost_equal',
            'same', 'random_arrays', 'rand_shape_2d', 'rand_shape_3d', 'rand_shape_nd',
            'rand_ndarray', 'numeric_grad', 'check_numeric_gradient', 'assert_exception',
-           'retry', 'environment']
+           'retry', 'environment', 'get_mnist']
 
 
 def default_context():
@@ -368,3 +368,21 @@ def _set_env(name, value):
         os.environ.pop(name, None)
     else:
         os.environ[name] = str(value)
+
+
+def get_mnist(path='data'):
+    """Return MNIST as NumPy arrays, read from the IDX files in ``path`` (never downloaded).
+
+    Returns a dict with 'train_data' and 'test_data' (float32, shape (N, 1, 28, 28), scaled
+    to [0, 1]) and 'train_label' and 'test_label' (int8). Without the training files in
+    ``path`` the bundled 10,000-image test split is used for training too, with a warning.
+    """
+    from .gluon.data.vision import datasets
+
+    result = {}
+    for split, train in (('train', True), ('test', False)):
+        dataset = datasets.MNIST(root=path, train=train)
+        images = dataset._images.reshape(-1, 1, 28, 28).astype(np.float32) / 255
+        result[split + '_data'] = images
+        result[split + '_label'] = dataset._labels.astype(np.int8)
+    return result

@@ -139,6 +139,18 @@ def test_retry_reruns_failing_test():
     assert len(calls) == 5
 
 
+def test_get_mnist_from_bundle(tmp_path):
+    with pytest.warns(UserWarning, match='train-images-idx3-ubyte'):
+        mnist = test_utils.get_mnist(path=str(tmp_path))
+    assert mnist['test_data'].shape == (10000, 1, 28, 28)
+    assert mnist['test_data'].dtype == np.float32
+    assert mnist['test_data'].max() == 1.0
+    assert mnist['test_data'].min() == 0.0
+    assert mnist['test_label'].dtype == np.int8
+    assert mnist['test_label'][:4].tolist() == [7, 2, 1, 0]
+    assert mnist['train_data'].shape == (10000, 1, 28, 28)
+
+
 def test_environment_set_and_restore():
     name = 'MXNET_TEST_UTILS_PROBE'
     os.environ.pop(name, None)
