@@ -1,0 +1,156 @@
+//! Imperative execution: infer output shapes, allocate, push the kernel to the engine and
+//! record the call for autograd. This is the path of every `mx.nd` call.
+
+use std::sync::Arc;
+
+use mxnet_engine::{Engine, OpError, Var};
+
+use crate::attrs::Attrs;
+use crate::autograd;
+use crate::error::{from_engine, Error, Result};
+use crate::ndarray::NDArray;
+use crate::operator::{OpContext, Operator, TensorDesc};
+use crate::random;
+use crate::registry::Registry;
+
+/// Call a registered operator by name: `call("broadcast_add", &[a, b], &[])`.
+pub fn call(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Result<Vec<NDArray>> {
+    let attrs: Attrs = attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let op = Registry::get().create(name, &attrs)?;
+    let inputs: Vec<NDArray> = inputs.iter().map(|x| (*x).clone()).collect();
+    invoke(op, &inputs, None)
+}
+
+/// Like [`call`] for single-output operators.
+pub fn call1(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Result<NDArray> {
+    Ok(call(name, inputs, attrs)?.swap_remove(0))
+}
+
+/// Run `op` on `inputs`, writing into `out` when given. Returns the visible outputs.
+pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>) -> Result<Vec<NDArray>> {
+    let descs: Vec<TensorDesc> = inputs.iter().map(TensorDesc::of).collect();
+    let out_descs = op.infer(&descs)?;
+    let recording = autograd::is_recording();
+
+    if out.is_none() && inputs.len() == 1 && out_descs.len() == 1 {
+        if let Some(layout) = op.view(&inputs[0]) {
+            let mut outputs = vec![inputs[0].with_layout(layout)];
+            if recording {
+                autograd::record(&op, inputs, &mut outputs)?;
+            }
+            return Ok(outputs);
+        }
+    }
+
+    let mut targets: Vec<NDArray> = Vec::with_capacity(out_descs.len());
+    let mut copy_back: Vec<(NDArray, NDArray)> = Vec::new();
+    for (i, desc) in out_descs.iter().enumerate() {
+        let given = out.and_then(|o| o.get(i));
+        match given {
+            Some(dst) => {
+                check_out(op.name(), i, dst, desc)?;
+                if recording && dst.ag.is_some() {
+                    return Err(Error::MXNet(format!(
+                        "{}: assigning to NDArrays that are already in a computational graph will cause \
+                         undefined behavior when evaluating gradients; write into a new array instead, or \
+                         call the op under autograd.pause()",
+                        op.name()
+                    )));
+                }
+                let aliases_input = inputs.iter().any(|x| x.shares_storage(dst));
+                if dst.is_contiguous() && !dst.layout().has_overlap() && (!aliases_input || op.inplace_safe()) {
+                    targets.push(dst.detach());
+                } else {
+                    let tmp = NDArray::zeros(&desc.shape, desc.dtype, dst.context())?;
+                    copy_back.push((tmp.clone(), dst.detach()));
+                    targets.push(tmp);
+                }
+            }
+            None => targets.push(NDArray::zeros(&desc.shape, desc.dtype, ctx_of(inputs))?),
+        }
+    }
+
+    push_forward(&op, inputs, &targets)?;
+    for (src, dst) in &copy_back {
+        copy_into(src, dst)?;
+    }
+
+    let visible = op.num_visible_outputs();
+    let mut outputs: Vec<NDArray> = match out {
+        Some(o) => o.iter().map(|x| x.detach()).chain(targets.iter().skip(o.len()).cloned()).collect(),
+        None => targets,
+    };
+    if recording && op.differentiable() {
+        autograd::record(&op, inputs, &mut outputs)?;
+    }
+    outputs.truncate(visible);
+    Ok(outputs)
+}
+
+fn ctx_of(inputs: &[NDArray]) -> crate::Context {
+    inputs.first().map(|x| x.context()).unwrap_or_else(crate::Context::cpu)
+}
+
+fn check_out(op: &str, i: usize, dst: &NDArray, desc: &TensorDesc) -> Result<()> {
+    if dst.shape() != desc.shape.as_slice() {
+        return Err(Error::Value(format!(
+            "{op}: out[{i}] has shape {:?} but the result has shape {:?}; pass an array of the result's shape",
+            dst.shape(),
+            desc.shape
+        )));
+    }
+    if dst.dtype() != desc.dtype {
+        return Err(Error::Type(format!(
+            "{op}: out[{i}] has dtype {} but the result has dtype {}; cast with astype() first",
+            dst.dtype(),
+            desc.dtype
+        )));
+    }
+    Ok(())
+}
+
+/// Push the kernel of `op` reading `inputs` and writing `outputs` (and mutated inputs).
+pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+    let reads: Vec<Var> = inputs.iter().map(|x| x.var().clone()).collect();
+    let mut writes: Vec<Var> = outputs.iter().map(|x| x.var().clone()).collect();
+    for i in op.mutate_inputs() {
+        if let Some(x) = inputs.get(i) {
+            writes.push(x.var().clone());
+        }
+    }
+    let ctx = OpContext {
+        is_train: autograd::is_training(),
+        seed: if op.is_random() { random::next_seed() } else { 0 },
+    };
+    let op = op.clone();
+    let inputs: Vec<NDArray> = inputs.iter().map(|x| x.detach()).collect();
+    let outputs: Vec<NDArray> = outputs.iter().map(|x| x.detach()).collect();
+    let body = Box::new(move || -> std::result::Result<(), OpError> {
+        op.forward(&ctx, &inputs, &outputs).map_err(|e| Arc::new(e) as OpError)
+    });
+    Engine::get().push(body, &reads, &writes).map_err(from_engine)
+}
+
+/// Copy `src` into the (possibly strided) view `dst` of the same shape and dtype.
+pub fn copy_into(src: &NDArray, dst: &NDArray) -> Result<()> {
+    if src.shape() != dst.shape() {
+        return Err(Error::Value(format!(
+            "copyto: source shape {:?} does not match destination shape {:?}",
+            src.shape(),
+            dst.shape()
+        )));
+    }
+    if dst.layout().has_overlap() {
+        return Err(Error::Value(
+            "cannot write into a broadcast view (several indices share one element); call .copy() first".into(),
+        ));
+    }
+    let src = src.detach();
+    let dst = dst.detach();
+    let reads = vec![src.var().clone()];
+    let writes = vec![dst.var().clone()];
+    let body = Box::new(move || -> std::result::Result<(), OpError> {
+        crate::ops::copy::copy_kernel(&src, &dst).map_err(|e| Arc::new(e) as OpError)
+    });
+    Engine::get().push(body, &reads, &writes).map_err(from_engine)
+}

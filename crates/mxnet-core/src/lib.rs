@@ -1,0 +1,25 @@
+//! The mxnet-rs core: NDArray, the operator registry and definitions, imperative execution
+//! and autograd.
+
+pub mod attrs;
+pub mod autograd;
+pub mod context;
+pub mod dtype;
+pub mod error;
+pub mod imperative;
+pub mod ndarray;
+pub mod operator;
+pub mod ops;
+pub mod random;
+pub mod registry;
+pub mod storage;
+
+pub use attrs::{AttrReader, Attrs};
+pub use context::Context;
+pub use dtype::{DType, Element};
+pub use error::{Error, Result};
+pub use imperative::{call, call1, invoke};
+pub use ndarray::NDArray;
+pub use operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+pub use registry::Registry;
+pub use mxnet_cpu::Layout;

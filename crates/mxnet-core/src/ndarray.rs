@@ -1,0 +1,210 @@
+//! NDArray: a strided view (shape, strides, offset) of shared storage with a runtime dtype.
+
+use std::sync::Arc;
+
+use mxnet_cpu::Layout;
+use mxnet_engine::{Engine, Var};
+
+use crate::autograd::AgEntry;
+use crate::context::Context;
+use crate::dtype::{DType, Element};
+use crate::error::{from_engine, Error, Result};
+use crate::storage::Storage;
+
+/// An n-dimensional array. Cloning is cheap and shares the storage; views made by reshape,
+/// slicing, transpose and broadcast share it too.
+#[derive(Clone)]
+pub struct NDArray {
+    storage: Arc<Storage>,
+    layout: Layout,
+    dtype: DType,
+    ctx: Context,
+    /// Autograd entry: a leaf with a gradient buffer, or the recorded op that produced it.
+    pub(crate) ag: Option<AgEntry>,
+}
+
+impl std::fmt::Debug for NDArray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NDArray({:?}, {}, {})", self.layout.shape, self.dtype, self.ctx)
+    }
+}
+
+/// Validate a shape given as signed integers, naming `op` in the error.
+pub fn check_shape(op: &str, shape: &[i64]) -> Result<Vec<usize>> {
+    shape
+        .iter()
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| {
+                Error::Value(format!("{op}: invalid shape {shape:?}: dimensions must be non-negative"))
+            })
+        })
+        .collect()
+}
+
+impl NDArray {
+    /// A new zero-filled row-major array.
+    pub fn zeros(shape: &[usize], dtype: DType, ctx: Context) -> Result<NDArray> {
+        if let Context::Gpu(_) = ctx {
+            return Err(Error::MXNet(format!(
+                "cannot allocate on {ctx}: this build has no GPU backend yet; use mx.cpu()"
+            )));
+        }
+        let size = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        let nbytes = size.and_then(|s| s.checked_mul(dtype.size())).ok_or_else(|| {
+            Error::Value(format!("cannot allocate an array of shape {shape:?} and dtype {dtype}: size overflows"))
+        })?;
+        Ok(NDArray::from_storage(Arc::new(Storage::zeroed(nbytes)), Layout::contiguous(shape), dtype, ctx))
+    }
+
+    /// A new array holding `data` in row-major order.
+    pub fn from_vec<T: Element>(shape: &[usize], data: Vec<T>) -> Result<NDArray> {
+        let size: usize = shape.iter().product();
+        if size != data.len() {
+            return Err(Error::Value(format!(
+                "array: {} values do not fill shape {:?} ({} elements)",
+                data.len(),
+                shape,
+                size
+            )));
+        }
+        let arr = NDArray::zeros(shape, T::DTYPE, Context::cpu())?;
+        // SAFETY: the array was just created and is not yet visible to the engine or anyone else.
+        unsafe { arr.storage.slice_mut::<T>()[..size].copy_from_slice(&data) };
+        Ok(arr)
+    }
+
+    /// Wrap existing storage.
+    pub fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType, ctx: Context) -> NDArray {
+        NDArray { storage, layout, dtype, ctx, ag: None }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.layout.shape
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.layout.ndim()
+    }
+
+    pub fn size(&self) -> usize {
+        self.layout.size()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn context(&self) -> Context {
+        self.ctx
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    /// The engine variable that orders every read and write of this array's storage.
+    pub fn var(&self) -> &Var {
+        self.storage.var()
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// Whether two arrays share storage.
+    pub fn shares_storage(&self, other: &NDArray) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// A view with another layout over the same storage and no autograd history.
+    pub fn with_layout(&self, layout: Layout) -> NDArray {
+        NDArray { storage: self.storage.clone(), layout, dtype: self.dtype, ctx: self.ctx, ag: None }
+    }
+
+    /// The same array without autograd history (`detach()`).
+    pub fn detach(&self) -> NDArray {
+        NDArray { ag: None, ..self.clone() }
+    }
+
+    /// Block until pending writes finish; raise the error of a failed write once.
+    pub fn wait_to_read(&self) -> Result<()> {
+        Engine::get().wait_for_var(self.var()).map_err(from_engine)
+    }
+
+    /// Block until pending reads and writes finish.
+    pub fn wait_to_write(&self) -> Result<()> {
+        // Reads do not change the variable; a no-op write orders us after all of them.
+        Engine::get().push(Box::new(|| Ok(())), &[], &[self.var().clone()]).map_err(from_engine)?;
+        self.wait_to_read()
+    }
+
+    /// The elements in row-major order as `T` (the dtype must match). Waits for pending writes.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype {
+            return Err(Error::Type(format!("to_vec: array has dtype {}, requested {}", self.dtype, T::DTYPE)));
+        }
+        self.wait_to_read()?;
+        // SAFETY: we waited for all pending writes; the dtype matches.
+        let data = unsafe { self.storage.slice::<T>() };
+        Ok(mxnet_cpu::strided::gather(data, &self.layout))
+    }
+
+    /// Elements as `T` for reading inside an engine operation that reads this array.
+    ///
+    /// # Safety
+    /// Call only from an engine operation that lists this array's variable as read or written.
+    pub unsafe fn data<T: Element>(&self) -> &[T] {
+        debug_assert_eq!(T::DTYPE, self.dtype);
+        self.storage.slice::<T>()
+    }
+
+    /// Elements as `T` for writing inside an engine operation that writes this array.
+    ///
+    /// # Safety
+    /// Call only from an engine operation that lists this array's variable as written.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn data_mut<T: Element>(&self) -> &mut [T] {
+        debug_assert_eq!(T::DTYPE, self.dtype);
+        self.storage.slice_mut::<T>()
+    }
+
+    /// The row-major elements of this array inside an engine operation: borrowed when the view
+    /// is contiguous, gathered into a new vector otherwise.
+    ///
+    /// # Safety
+    /// Same as [`NDArray::data`].
+    pub unsafe fn contiguous_data<T: Element>(&self) -> std::borrow::Cow<'_, [T]> {
+        let data = self.data::<T>();
+        if self.layout.is_contiguous() {
+            let start = self.layout.offset;
+            std::borrow::Cow::Borrowed(&data[start..start + self.size()])
+        } else {
+            std::borrow::Cow::Owned(mxnet_cpu::strided::gather(data, &self.layout))
+        }
+    }
+
+    /// The writable row-major elements of a contiguous output inside an engine operation.
+    ///
+    /// # Safety
+    /// Same as [`NDArray::data_mut`]; the array must be contiguous.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn out_data<T: Element>(&self) -> &mut [T] {
+        debug_assert!(self.layout.is_contiguous());
+        let start = self.layout.offset;
+        let n = self.size();
+        &mut self.data_mut::<T>()[start..start + n]
+    }
+
+    /// Autograd: whether this array is a leaf with an attached gradient or a recorded output.
+    pub fn autograd_entry(&self) -> Option<&AgEntry> {
+        self.ag.as_ref()
+    }
+
+    pub fn set_autograd_entry(&mut self, entry: Option<AgEntry>) {
+        self.ag = entry;
+    }
+}

@@ -1,0 +1,104 @@
+//! Copies and casts: `_copy` (`identity`), `Cast` (`cast`), and the copy kernel used by
+//! `copyto` and slice assignment.
+
+use std::sync::Arc;
+
+use mxnet_cpu::strided::{gather, scatter, unary_map};
+
+use crate::attrs::{AttrReader, Attrs};
+use crate::dtype::{DType, Element};
+use crate::error::Result;
+use crate::imperative::call1;
+use crate::ndarray::NDArray;
+use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+use crate::dispatch_all;
+
+/// Copy `src` into the view `dst`, converting the dtype when they differ.
+///
+/// Reads the whole source before writing, so overlapping views of one storage copy correctly.
+pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
+    // SAFETY: runs inside an engine operation that reads `src` and writes `dst`.
+    unsafe {
+        dispatch_all!(dst.dtype(), D => {
+            let values: Vec<D> = if src.dtype() == dst.dtype() {
+                gather(src.data::<D>(), src.layout())
+            } else {
+                dispatch_all!(src.dtype(), S => {
+                    let mut v = vec![D::default(); src.size()];
+                    unary_map(src.data::<S>(), src.layout(), &mut v, |x: S| D::from_f64(x.to_f64()));
+                    v
+                })
+            };
+            scatter(&values, dst.data_mut::<D>(), dst.layout());
+        });
+    }
+    Ok(())
+}
+
+/// `Cast`: convert to `dtype`; also `_copy` when `dtype` is `None`.
+pub struct Cast {
+    name: &'static str,
+    dtype: Option<DType>,
+}
+
+impl Operator for Cast {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let x = &inputs[0];
+        Ok(vec![TensorDesc::new(x.shape.clone(), self.dtype.unwrap_or(x.dtype))])
+    }
+
+    fn inplace_safe(&self) -> bool {
+        true
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        copy_kernel(&inputs[0], &outputs[0])
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let x = &g.inputs[0];
+        let dy = &g.out_grads[0];
+        if dy.dtype() == x.dtype() {
+            return Ok(vec![Some(dy.clone())]);
+        }
+        Ok(vec![Some(call1("Cast", &[dy], &[("dtype", x.dtype().name().to_string())])?)])
+    }
+
+    fn attrs(&self) -> Attrs {
+        match self.dtype {
+            Some(d) => vec![("dtype".into(), d.name().into())],
+            None => Attrs::new(),
+        }
+    }
+}
+
+pub fn register(defs: &mut Vec<OpDef>) {
+    defs.push(OpDef {
+        name: "Cast",
+        aliases: &["cast"],
+        arguments: &["data"],
+        params: &["dtype"],
+        doc: "Convert the elements to another dtype.",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("Cast", attrs);
+            let dtype = r.required::<DType>("dtype")?;
+            r.finish(&["dtype"])?;
+            Ok(Arc::new(Cast { name: "Cast", dtype: Some(dtype) }) as Arc<dyn Operator>)
+        },
+    });
+    defs.push(OpDef {
+        name: "_copy",
+        aliases: &["identity"],
+        arguments: &["data"],
+        params: &[],
+        doc: "Copy the array into new storage.",
+        create: |attrs: &Attrs| {
+            AttrReader::new("_copy", attrs).finish(&[])?;
+            Ok(Arc::new(Cast { name: "_copy", dtype: None }) as Arc<dyn Operator>)
+        },
+    });
+}

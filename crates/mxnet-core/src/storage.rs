@@ -1,0 +1,111 @@
+//! Byte buffers behind NDArrays, each with its engine variable.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+
+use mxnet_engine::Var;
+
+/// Alignment of every buffer we allocate, in bytes: one cache line, enough for AVX-512 loads.
+const ALIGN: usize = 64;
+
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Block([u8; ALIGN]);
+
+enum Buffer {
+    /// Memory we allocated.
+    Owned(UnsafeCell<Vec<Block>>),
+    /// Memory owned by someone else (a numpy array, a DLPack producer), kept alive by `owner`.
+    Foreign {
+        ptr: *mut u8,
+        /// Never read: holding it keeps the foreign memory alive.
+        #[allow(dead_code)]
+        owner: Box<dyn Any + Send + Sync>,
+    },
+}
+
+/// A contiguous byte buffer shared by an array and its views.
+///
+/// Concurrency contract: the buffer is read and written through raw pointers from engine
+/// operations. The engine orders every write to this storage's `var` after all earlier reads and
+/// writes, and no read runs concurrently with a write, so no two threads ever hold a mutable and
+/// another reference to the same bytes at once. Code outside engine operations must wait on the
+/// variable (`NDArray::wait_to_read` / `wait_to_write`) before touching the bytes.
+pub struct Storage {
+    buffer: Buffer,
+    nbytes: usize,
+    var: Var,
+}
+
+// SAFETY: see the concurrency contract above; foreign owners are `Send + Sync` by type.
+unsafe impl Send for Storage {}
+unsafe impl Sync for Storage {}
+
+impl Storage {
+    /// Allocate `nbytes` zero-filled bytes, aligned to 64.
+    pub fn zeroed(nbytes: usize) -> Storage {
+        let blocks = nbytes.div_ceil(ALIGN);
+        Storage {
+            buffer: Buffer::Owned(UnsafeCell::new(vec![Block([0; ALIGN]); blocks])),
+            nbytes,
+            var: Var::new(),
+        }
+    }
+
+    /// Wrap foreign memory.
+    ///
+    /// # Safety
+    /// `ptr` must stay valid for reads and writes of `nbytes` bytes for as long as `owner` lives,
+    /// and nobody else may write it while this storage is in use.
+    pub unsafe fn from_foreign(ptr: *mut u8, nbytes: usize, owner: Box<dyn Any + Send + Sync>) -> Storage {
+        Storage { buffer: Buffer::Foreign { ptr, owner }, nbytes, var: Var::new() }
+    }
+
+    pub fn nbytes(&self) -> usize {
+        self.nbytes
+    }
+
+    pub fn var(&self) -> &Var {
+        &self.var
+    }
+
+    /// Whether the bytes belong to another library (numpy, DLPack).
+    pub fn is_foreign(&self) -> bool {
+        matches!(self.buffer, Buffer::Foreign { .. })
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        match &self.buffer {
+            // SAFETY: only the pointer is taken; no reference to the Vec outlives this call.
+            Buffer::Owned(cell) => unsafe { (*cell.get()).as_mut_ptr() as *mut u8 },
+            Buffer::Foreign { ptr, owner: _ } => *ptr,
+        }
+    }
+
+    /// View the bytes as a slice of `T`.
+    ///
+    /// # Safety
+    /// The caller must be inside an engine operation that reads this storage's variable (or have
+    /// waited for it), and `T` must be the element type the bytes were written as.
+    pub unsafe fn slice<T: bytemuck::Pod>(&self) -> &[T] {
+        let len = self.nbytes / std::mem::size_of::<T>();
+        if len == 0 {
+            return &[];
+        }
+        std::slice::from_raw_parts(self.as_ptr() as *const T, len)
+    }
+
+    /// View the bytes as a mutable slice of `T`.
+    ///
+    /// # Safety
+    /// The caller must be inside an engine operation that writes this storage's variable, so no
+    /// other reference to these bytes exists while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice_mut<T: bytemuck::Pod>(&self) -> &mut [T] {
+        let len = self.nbytes / std::mem::size_of::<T>();
+        if len == 0 {
+            return &mut [];
+        }
+        std::slice::from_raw_parts_mut(self.as_ptr() as *mut T, len)
+    }
+}

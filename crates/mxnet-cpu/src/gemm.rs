@@ -1,0 +1,111 @@
+//! Matrix multiply through the `gemm` crate, which picks AVX2/AVX-512/NEON at run time.
+
+use gemm::Parallelism;
+
+/// Below this many multiply-adds a product runs on one thread: splitting smaller products
+/// costs more in synchronisation than it saves (an estimate; issue-level tuning comes later).
+const PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
+/// A float type the `gemm` crate can multiply.
+pub trait GemmFloat: Copy + 'static + num_traits::Zero + num_traits::One {}
+impl GemmFloat for f32 {}
+impl GemmFloat for f64 {}
+
+/// One matrix operand: a pointer-free description (slice, row stride, column stride) in elements.
+#[derive(Clone, Copy)]
+pub struct MatRef<'a, T> {
+    pub data: &'a [T],
+    pub row_stride: isize,
+    pub col_stride: isize,
+}
+
+/// `c = alpha * c + beta * (a @ b)` with `a` m x k, `b` k x n and `c` m x n row-major.
+/// When `accumulate` is false, `c` is overwritten (`alpha` is ignored).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul<T: GemmFloat>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    c: &mut [T],
+    accumulate: bool,
+    alpha: T,
+    beta: T,
+) {
+    assert!(c.len() >= m * n, "matmul: output buffer holds {} elements, needs {}", c.len(), m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].iter_mut().for_each(|x| *x = T::zero());
+        }
+        return;
+    }
+    check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
+    check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
+    let parallelism = if m * n * k >= PARALLEL_MIN_FLOPS {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, so
+    // every index gemm computes stays inside the slices; `c` is uniquely borrowed.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride,
+            a.row_stride,
+            b.data.as_ptr(),
+            b.col_stride,
+            b.row_stride,
+            alpha,
+            beta,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize, name: &str) {
+    assert!(rs >= 0 && cs >= 0, "matmul: operand {name} has negative strides");
+    let last = (rows - 1) as isize * rs + (cols - 1) as isize * cs;
+    assert!((last as usize) < len, "matmul: operand {name} is shorter than its strides imply");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_matches_naive() {
+        let a: Vec<f32> = (0..6).map(|x| x as f32).collect(); // 2x3
+        let b: Vec<f32> = (0..12).map(|x| x as f32).collect(); // 3x4
+        let mut c = vec![0.0f32; 8];
+        matmul(
+            2, 4, 3,
+            MatRef { data: &a, row_stride: 3, col_stride: 1 },
+            MatRef { data: &b, row_stride: 4, col_stride: 1 },
+            &mut c, false, 0.0, 1.0,
+        );
+        let mut expected = vec![0.0f32; 8];
+        for i in 0..2 {
+            for j in 0..4 {
+                for p in 0..3 {
+                    expected[i * 4 + j] += a[i * 3 + p] * b[p * 4 + j];
+                }
+            }
+        }
+        assert_eq!(c, expected);
+    }
+}

@@ -1,0 +1,8 @@
+//! CPU kernels. Kernels work on plain slices plus a [`Layout`] (shape, strides, offset in
+//! elements); they know nothing about NDArrays, the engine or autograd.
+
+pub mod gemm;
+pub mod layout;
+pub mod strided;
+
+pub use layout::Layout;

@@ -1,0 +1,161 @@
+//! Iteration over strided views in row-major order, one contiguous-index run at a time, so
+//! the hot loops run over the innermost dimension without per-element index arithmetic.
+
+use crate::layout::Layout;
+
+/// Call `f(offsets, len, inner_strides)` for each run along the innermost dimension of `shape`,
+/// where `offsets[k]` is the element offset of the run's start in view `k` and the run has
+/// `len` elements spaced `inner_strides[k]` apart. All views must have `shape` as their shape.
+pub fn for_each_run<const N: usize>(
+    shape: &[usize],
+    views: [&Layout; N],
+    mut f: impl FnMut([isize; N], usize, [isize; N]),
+) {
+    if shape.iter().any(|&d| d == 0) {
+        return;
+    }
+    let ndim = shape.len();
+    if ndim == 0 {
+        f(views.map(|v| v.offset as isize), 1, [0; N]);
+        return;
+    }
+    let inner = shape[ndim - 1];
+    let inner_strides = views.map(|v| v.strides[ndim - 1]);
+    let mut index = vec![0usize; ndim - 1];
+    let mut base = views.map(|v| v.offset as isize);
+    loop {
+        f(base, inner, inner_strides);
+        // Advance the outer index like an odometer, updating each view's base offset.
+        let mut axis = ndim - 1;
+        loop {
+            if axis == 0 {
+                return;
+            }
+            axis -= 1;
+            index[axis] += 1;
+            for k in 0..N {
+                base[k] += views[k].strides[axis];
+            }
+            if index[axis] < shape[axis] {
+                break;
+            }
+            for k in 0..N {
+                base[k] -= views[k].strides[axis] * shape[axis] as isize;
+            }
+            index[axis] = 0;
+        }
+    }
+}
+
+/// Copy a strided view into a new row-major vector.
+pub fn gather<T: Copy>(data: &[T], layout: &Layout) -> Vec<T> {
+    let mut out = Vec::with_capacity(layout.size());
+    let lay = layout.coalesced();
+    for_each_run(&lay.shape, [&lay], |[o], n, [s]| {
+        if s == 1 {
+            out.extend_from_slice(&data[o as usize..o as usize + n]);
+        } else {
+            for i in 0..n as isize {
+                out.push(data[(o + i * s) as usize]);
+            }
+        }
+    });
+    out
+}
+
+/// Write row-major `src` into the strided view `layout` of `dst`.
+pub fn scatter<T: Copy>(src: &[T], dst: &mut [T], layout: &Layout) {
+    let mut pos = 0usize;
+    let lay = layout.coalesced();
+    for_each_run(&lay.shape, [&lay], |[o], n, [s]| {
+        for i in 0..n {
+            dst[(o + i as isize * s) as usize] = src[pos + i];
+        }
+        pos += n;
+    });
+}
+
+/// `out[i] = f(a[i], b[i])` over views `a` and `b` broadcast to `shape`; `out` is row-major.
+pub fn binary_map<A: Copy, B: Copy, O>(
+    a: &[A],
+    la: &Layout,
+    b: &[B],
+    lb: &Layout,
+    out: &mut [O],
+    f: impl Fn(A, B) -> O,
+) {
+    let shape = la.shape.clone();
+    let lo = Layout::contiguous(&shape);
+    for_each_run(&shape, [la, lb, &lo], |[oa, ob, oo], n, [sa, sb, _]| {
+        let dst = &mut out[oo as usize..oo as usize + n];
+        match (sa, sb) {
+            (1, 1) => {
+                let xa = &a[oa as usize..oa as usize + n];
+                let xb = &b[ob as usize..ob as usize + n];
+                for ((d, &x), &y) in dst.iter_mut().zip(xa).zip(xb) {
+                    *d = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let xa = &a[oa as usize..oa as usize + n];
+                let y = b[ob as usize];
+                for (d, &x) in dst.iter_mut().zip(xa) {
+                    *d = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = a[oa as usize];
+                let xb = &b[ob as usize..ob as usize + n];
+                for (d, &y) in dst.iter_mut().zip(xb) {
+                    *d = f(x, y);
+                }
+            }
+            _ => {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    let i = i as isize;
+                    *d = f(a[(oa + i * sa) as usize], b[(ob + i * sb) as usize]);
+                }
+            }
+        }
+    });
+}
+
+/// `out[i] = f(a[i])` over the view `a`; `out` is row-major with `a`'s shape.
+pub fn unary_map<A: Copy, O>(a: &[A], la: &Layout, out: &mut [O], f: impl Fn(A) -> O) {
+    if la.is_contiguous() {
+        let src = &a[la.offset..la.offset + la.size()];
+        for (d, &x) in out.iter_mut().zip(src) {
+            *d = f(x);
+        }
+        return;
+    }
+    let lo = Layout::contiguous(&la.shape);
+    for_each_run(&la.shape, [la, &lo], |[oa, oo], n, [sa, _]| {
+        for i in 0..n {
+            out[oo as usize + i] = f(a[(oa + i as isize * sa) as usize]);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_transposed_view() {
+        let data: Vec<i32> = (0..6).collect();
+        let t = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
+        assert_eq!(gather(&data, &t), vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    #[test]
+    fn binary_map_broadcasts_rows() {
+        let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [10.0f32, 20.0, 30.0];
+        let la = Layout::contiguous(&[2, 3]);
+        let lb = Layout::contiguous(&[3]).broadcast_to(&[2, 3]).unwrap();
+        let mut out = [0.0f32; 6];
+        binary_map(&a, &la, &b, &lb, &mut out, |x, y| x + y);
+        assert_eq!(out, [11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+    }
+}

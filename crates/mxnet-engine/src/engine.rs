@@ -1,0 +1,422 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread;
+
+use crossbeam_channel::{unbounded, Sender};
+
+use crate::var::Var;
+use crate::{ErrorCell, OpError};
+
+/// The body of an operation. It runs once, on a worker thread or (NaiveEngine) on the caller.
+pub type OpFn = Box<dyn FnOnce() -> Result<(), OpError> + Send + 'static>;
+
+/// Engine variants selected by `MXNET_ENGINE_TYPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// Worker threads per device (the default).
+    ThreadedPerDevice,
+    /// One shared worker pool.
+    Threaded,
+    /// Runs every operation synchronously on the calling thread; errors surface at the call.
+    Naive,
+}
+
+impl EngineKind {
+    pub const NAMES: [&'static str; 3] = ["ThreadedEnginePerDevice", "ThreadedEngine", "NaiveEngine"];
+
+    /// Parse an `MXNET_ENGINE_TYPE` value.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "" | "ThreadedEnginePerDevice" => Ok(EngineKind::ThreadedPerDevice),
+            "ThreadedEngine" => Ok(EngineKind::Threaded),
+            "NaiveEngine" => Ok(EngineKind::Naive),
+            other => Err(format!(
+                "unknown MXNET_ENGINE_TYPE '{other}'; valid values are {}",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// One pushed operation and the count of variables it still waits for.
+pub(crate) struct OprBlock {
+    wait: AtomicUsize,
+    func: Mutex<Option<OpFn>>,
+    reads: Vec<Var>,
+    writes: Vec<Var>,
+    /// Wait operations run even when an input carries an error: they only signal a waiter.
+    is_wait: bool,
+}
+
+impl OprBlock {
+    /// Decrement the wait counter; true when the operation became ready.
+    fn decr_wait(&self) -> bool {
+        self.wait.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+}
+
+/// The dependency engine. Get the process-wide instance with [`Engine::get`].
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+/// State shared between the engine handle and its worker threads.
+pub struct Shared {
+    kind: EngineKind,
+    queue: OnceLock<Sender<Arc<OprBlock>>>,
+    pending: Mutex<usize>,
+    all_done: Condvar,
+    /// Error cells of failures not yet raised, oldest first.
+    global_errors: Mutex<Vec<ErrorCell>>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+impl Engine {
+    /// The process-wide engine, created on first use from `MXNET_ENGINE_TYPE`
+    /// and `MXNET_CPU_WORKER_NTHREADS`.
+    ///
+    /// An invalid `MXNET_ENGINE_TYPE` falls back to the default engine and logs the error;
+    /// [`Engine::validate_env`] reports it to callers that can raise.
+    pub fn get() -> &'static Engine {
+        ENGINE.get_or_init(|| {
+            let kind = match Self::validate_env() {
+                Ok(kind) => kind,
+                Err(msg) => {
+                    log::error!("{msg}; using ThreadedEnginePerDevice");
+                    EngineKind::ThreadedPerDevice
+                }
+            };
+            let threads = std::env::var("MXNET_CPU_WORKER_NTHREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(1);
+            Engine::new(kind, threads)
+        })
+    }
+
+    /// Read `MXNET_ENGINE_TYPE` and return the engine kind it selects.
+    pub fn validate_env() -> Result<EngineKind, String> {
+        EngineKind::parse(&std::env::var("MXNET_ENGINE_TYPE").unwrap_or_default())
+    }
+
+    fn new(kind: EngineKind, threads: usize) -> Engine {
+        let shared = Arc::new(Shared {
+            kind,
+            queue: OnceLock::new(),
+            pending: Mutex::new(0),
+            all_done: Condvar::new(),
+            global_errors: Mutex::new(Vec::new()),
+        });
+        if kind != EngineKind::Naive {
+            let (tx, rx) = unbounded::<Arc<OprBlock>>();
+            for i in 0..threads {
+                let rx = rx.clone();
+                let worker = shared.clone();
+                thread::Builder::new()
+                    .name(format!("mxnet-cpu-worker-{i}"))
+                    .spawn(move || {
+                        while let Ok(blk) = rx.recv() {
+                            worker.execute(blk);
+                        }
+                    })
+                    .expect("failed to spawn an engine worker thread");
+            }
+            let _ = shared.queue.set(tx);
+        }
+        Engine { shared }
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    /// Push an operation that reads `reads` and writes `writes`.
+    ///
+    /// Duplicates are removed and a variable in both lists counts as written. With the
+    /// NaiveEngine the operation runs before `push` returns and its error is returned here;
+    /// the threaded engines return `Ok` and report errors at the next wait.
+    pub fn push(&self, func: OpFn, reads: &[Var], writes: &[Var]) -> Result<(), OpError> {
+        let (reads, writes) = dedup_vars(reads, writes);
+
+        if self.kind == EngineKind::Naive {
+            let result = match first_error(&reads, &writes) {
+                Some(cell) => Err(take_error(&cell).unwrap_or_else(|| skipped_error())),
+                None => func(),
+            };
+            for v in &writes {
+                v.0.version.fetch_add(1, Ordering::AcqRel);
+            }
+            return result;
+        }
+
+        let blk = Arc::new(OprBlock {
+            // One extra count keeps the block from dispatching while it is being registered.
+            wait: AtomicUsize::new(reads.len() + writes.len() + 1),
+            func: Mutex::new(Some(func)),
+            reads,
+            writes,
+            is_wait: false,
+        });
+        *self.lock_pending() += 1;
+        for v in &blk.reads {
+            if v.append_read(&blk) {
+                blk.decr_wait();
+            }
+        }
+        for v in &blk.writes {
+            if v.append_write(&blk) {
+                blk.decr_wait();
+            }
+        }
+        if blk.decr_wait() {
+            self.dispatch(blk);
+        }
+        Ok(())
+    }
+
+}
+
+impl Shared {
+    fn dispatch(&self, blk: Arc<OprBlock>) {
+        match self.queue.get() {
+            Some(tx) => {
+                if let Err(e) = tx.send(blk) {
+                    // Only possible if every worker exited; run inline rather than lose the op.
+                    self.execute(e.into_inner());
+                }
+            }
+            None => self.execute(blk),
+        }
+    }
+
+    /// Run one ready operation, record its error on the variables it writes, and release the
+    /// operations that waited for it.
+    fn execute(&self, blk: Arc<OprBlock>) {
+        let func = blk.func.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let inherited = if blk.is_wait { None } else { first_error(&blk.reads, &blk.writes) };
+        let error: Option<ErrorCell> = match inherited {
+            Some(cell) => Some(cell),
+            None => match func {
+                Some(f) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(Arc::new(Mutex::new(Some(e)))),
+                    Err(panic) => Some(Arc::new(Mutex::new(Some(panic_error(panic))))),
+                },
+                None => None,
+            },
+        };
+        if let Some(cell) = &error {
+            let mut errors = self.global_errors.lock().unwrap_or_else(|e| e.into_inner());
+            if !errors.iter().any(|c| Arc::ptr_eq(c, cell)) {
+                errors.push(cell.clone());
+            }
+        }
+
+        let mut ready = Vec::new();
+        for v in &blk.reads {
+            ready.extend(v.complete(false, None));
+        }
+        for v in &blk.writes {
+            ready.extend(v.complete(true, error.as_ref()));
+        }
+        for next in ready {
+            if next.decr_wait() {
+                self.dispatch(next);
+            }
+        }
+
+        let mut pending = self.lock_pending();
+        *pending -= 1;
+        if *pending == 0 {
+            self.all_done.notify_all();
+        }
+    }
+
+}
+
+impl Engine {
+    /// Block until every operation pushed so far that writes `var` has completed, then raise
+    /// the variable's pending error (once).
+    pub fn wait_for_var(&self, var: &Var) -> Result<(), OpError> {
+        if self.kind != EngineKind::Naive && !var.is_idle() {
+            let signal = Arc::new((Mutex::new(false), Condvar::new()));
+            let notify = signal.clone();
+            let waiter: OpFn = Box::new(move || {
+                let (done, cv) = &*notify;
+                *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                cv.notify_all();
+                Ok(())
+            });
+            self.push_wait(waiter, var);
+            let (done, cv) = &*signal;
+            let mut finished = done.lock().unwrap_or_else(|e| e.into_inner());
+            while !*finished {
+                finished = cv.wait(finished).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        match var.error_cell() {
+            Some(cell) => match take_error(&cell) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Push a read of `var` that runs even when the variable carries an error, so waiters wake.
+    fn push_wait(&self, func: OpFn, var: &Var) {
+        let blk = Arc::new(OprBlock {
+            wait: AtomicUsize::new(2),
+            func: Mutex::new(Some(func)),
+            reads: vec![var.clone()],
+            writes: Vec::new(),
+            is_wait: true,
+        });
+        *self.lock_pending() += 1;
+        if var.append_read(&blk) {
+            blk.decr_wait();
+        }
+        if blk.decr_wait() {
+            self.dispatch(blk);
+        }
+    }
+
+    /// Block until every pushed operation has completed, then raise the oldest pending error.
+    /// All pending errors are cleared, as in MXNet's `WaitForAll`.
+    pub fn wait_for_all(&self) -> Result<(), OpError> {
+        let mut pending = self.lock_pending();
+        while *pending > 0 {
+            pending = self.all_done.wait(pending).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(pending);
+        let cells: Vec<ErrorCell> =
+            std::mem::take(&mut *self.global_errors.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut first = None;
+        for cell in cells {
+            if let Some(e) = take_error(&cell) {
+                first.get_or_insert(e);
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+}
+
+impl Shared {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn dedup_vars(reads: &[Var], writes: &[Var]) -> (Vec<Var>, Vec<Var>) {
+    let mut w: Vec<Var> = Vec::with_capacity(writes.len());
+    for v in writes {
+        if !w.iter().any(|x| x.same(v)) {
+            w.push(v.clone());
+        }
+    }
+    let mut r: Vec<Var> = Vec::with_capacity(reads.len());
+    for v in reads {
+        if !w.iter().any(|x| x.same(v)) && !r.iter().any(|x| x.same(v)) {
+            r.push(v.clone());
+        }
+    }
+    // A stable order is not needed for correctness: each variable is locked on its own.
+    r.sort_by_key(|v| v.id());
+    w.sort_by_key(|v| v.id());
+    (r, w)
+}
+
+fn first_error(reads: &[Var], writes: &[Var]) -> Option<ErrorCell> {
+    reads.iter().chain(writes.iter()).find_map(|v| v.error_cell())
+}
+
+fn take_error(cell: &ErrorCell) -> Option<OpError> {
+    cell.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+#[derive(Debug)]
+struct EngineError(String);
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+fn skipped_error() -> OpError {
+    Arc::new(EngineError("an input of this operation failed earlier and its error was already raised".into()))
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> OpError {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    Arc::new(EngineError(format!("internal error (Rust panic) in an engine operation: {msg}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicI64;
+
+    fn err(msg: &str) -> OpError {
+        Arc::new(EngineError(msg.to_string()))
+    }
+
+    #[test]
+    fn writes_are_ordered_and_reads_see_them() {
+        let engine = Engine::new(EngineKind::Threaded, 2);
+        let var = Var::new();
+        let cell = Arc::new(AtomicI64::new(0));
+        for i in 0..100 {
+            let c = cell.clone();
+            engine
+                .push(Box::new(move || {
+                    // Each write checks that it sees the previous write.
+                    assert_eq!(c.load(Ordering::SeqCst), i);
+                    c.store(i + 1, Ordering::SeqCst);
+                    Ok(())
+                }), &[], &[var.clone()])
+                .unwrap();
+        }
+        engine.wait_for_all().unwrap();
+        assert_eq!(cell.load(Ordering::SeqCst), 100);
+        assert_eq!(var.version(), 100);
+    }
+
+    #[test]
+    fn error_spreads_and_is_raised_once() {
+        let engine = Engine::get();
+        let a = Var::new();
+        let b = Var::new();
+        engine.push(Box::new(|| Err(err("scale must be positive"))), &[], &[a.clone()]).unwrap();
+        engine.push(Box::new(|| Ok(())), &[a.clone()], &[b.clone()]).unwrap();
+        let first = engine.wait_for_var(&b).unwrap_err();
+        assert_eq!(first.to_string(), "scale must be positive");
+        assert!(engine.wait_for_var(&b).is_ok());
+        assert!(engine.wait_for_var(&a).is_ok());
+    }
+
+    #[test]
+    fn unknown_engine_type_lists_valid_names() {
+        let msg = EngineKind::parse("Fast").unwrap_err();
+        assert!(msg.contains("NaiveEngine") && msg.contains("'Fast'"), "{msg}");
+    }
+}

@@ -1,0 +1,224 @@
+//! `mxnet._native`: the PyO3 bridge between the Python package and the Rust core.
+
+mod convert;
+mod errors;
+mod function;
+mod ndarray;
+
+use std::sync::Arc;
+
+use mxnet_core::autograd;
+use mxnet_core::imperative::copy_into;
+use mxnet_core::{dispatch_all, DType, Element, NDArray, Operator, Registry};
+use pyo3::prelude::*;
+
+use errors::IntoPyResult;
+use ndarray::PyNDArray;
+
+fn handles(xs: &[PyRef<'_, PyNDArray>]) -> Vec<NDArray> {
+    xs.iter().map(|x| x.inner.clone()).collect()
+}
+
+/// Call a registered operator: `invoke(name, inputs, attrs, out)`. `attrs` are
+/// `(key, value)` string pairs in MXNet's form; `out` optionally names the output arrays.
+#[pyfunction]
+#[pyo3(signature = (name, inputs, attrs, out=None))]
+fn invoke(
+    py: Python<'_>,
+    name: &str,
+    inputs: Vec<PyRef<'_, PyNDArray>>,
+    attrs: Vec<(String, String)>,
+    out: Option<Vec<PyRef<'_, PyNDArray>>>,
+) -> PyResult<Vec<PyNDArray>> {
+    let op = Registry::get().create(name, &attrs).py()?;
+    let inputs = handles(&inputs);
+    let out = out.map(|o| handles(&o));
+    let result = py.allow_threads(|| mxnet_core::invoke(op, &inputs, out.as_deref())).py()?;
+    Ok(result.into_iter().map(PyNDArray::new).collect())
+}
+
+/// `[(name, aliases, arguments, params, doc)]` of every registered operator.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn list_ops() -> Vec<(String, Vec<String>, Vec<String>, Vec<String>, String)> {
+    Registry::get()
+        .defs()
+        .iter()
+        .map(|d| {
+            (
+                d.name.to_string(),
+                d.aliases.iter().map(|s| s.to_string()).collect(),
+                d.arguments.iter().map(|s| s.to_string()).collect(),
+                d.params.iter().map(|s| s.to_string()).collect(),
+                d.doc.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// An NDArray from a C-contiguous numpy array of element type `dtype`, copied or shared.
+#[pyfunction]
+#[pyo3(signature = (arr, dtype, zero_copy=false))]
+fn from_numpy(arr: &Bound<'_, PyAny>, dtype: &str, zero_copy: bool) -> PyResult<PyNDArray> {
+    let dtype = DType::from_name(dtype).py()?;
+    let x = if zero_copy { convert::from_numpy_shared(arr, dtype)? } else { convert::from_numpy_copy(arr, dtype)? };
+    Ok(PyNDArray::new(x))
+}
+
+/// Copy `src` into `dst` (same shape; dtypes are converted).
+#[pyfunction]
+fn copyto(src: &PyNDArray, dst: &PyNDArray) -> PyResult<()> {
+    copy_into(&src.inner, &dst.inner).py()
+}
+
+/// Set every element of `dst` to `value`.
+#[pyfunction]
+fn fill(dst: &PyNDArray, value: f64) -> PyResult<()> {
+    let x = &dst.inner;
+    let one = dispatch_all!(x.dtype(), T => NDArray::from_vec::<T>(&[], vec![T::from_f64(value)]).py()?);
+    let layout = one.layout().broadcast_to(x.shape()).expect("a 0-d array broadcasts to any shape");
+    copy_into(&one.with_layout(layout), x).py()
+}
+
+/// A view of `x` with the given layout (strides and offset in elements), sharing storage.
+/// Used for basic slicing on paths that need no autograd record (assignment).
+#[pyfunction]
+fn strided_view(x: &PyNDArray, shape: Vec<usize>, strides: Vec<isize>, offset: usize) -> PyResult<PyNDArray> {
+    let layout = mxnet_core::Layout { shape, strides, offset };
+    let max = mxnet_cpu_extent(&layout);
+    if max > x.inner.storage().nbytes() / x.inner.dtype().size() {
+        return Err(pyo3::exceptions::PyIndexError::new_err("strided_view: the view exceeds the storage"));
+    }
+    Ok(PyNDArray::new(x.inner.with_layout(layout)))
+}
+
+fn mxnet_cpu_extent(l: &mxnet_core::Layout) -> usize {
+    if l.shape.iter().any(|&d| d == 0) {
+        return 0;
+    }
+    let mut hi = l.offset as isize;
+    for (&d, &s) in l.shape.iter().zip(&l.strides) {
+        if s > 0 {
+            hi += (d as isize - 1) * s;
+        }
+    }
+    hi as usize + 1
+}
+
+#[pyfunction]
+fn waitall(py: Python<'_>) -> PyResult<()> {
+    py.allow_threads(|| mxnet_engine::Engine::get().wait_for_all())
+        .map_err(|e| errors::to_py(mxnet_core::error::from_engine(e)))
+}
+
+#[pyfunction]
+fn engine_type() -> PyResult<&'static str> {
+    let kind = mxnet_engine::Engine::validate_env().map_err(errors::MXNetError::new_err)?;
+    let _ = kind;
+    Ok(match mxnet_engine::Engine::get().kind() {
+        mxnet_engine::EngineKind::ThreadedPerDevice => "ThreadedEnginePerDevice",
+        mxnet_engine::EngineKind::Threaded => "ThreadedEngine",
+        mxnet_engine::EngineKind::Naive => "NaiveEngine",
+    })
+}
+
+#[pyfunction]
+fn seed(value: u64) {
+    mxnet_core::random::seed(value);
+}
+
+#[pyfunction]
+fn set_recording(on: bool) -> bool {
+    autograd::set_recording(on)
+}
+
+#[pyfunction]
+fn set_training(on: bool) -> bool {
+    autograd::set_training(on)
+}
+
+#[pyfunction]
+fn is_recording() -> bool {
+    autograd::is_recording()
+}
+
+#[pyfunction]
+fn is_training() -> bool {
+    autograd::is_training()
+}
+
+fn optional_handles(xs: Vec<Option<PyRef<'_, PyNDArray>>>) -> Vec<Option<NDArray>> {
+    xs.into_iter().map(|x| x.map(|h| h.inner.clone())).collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (heads, head_grads, retain_graph=false, train_mode=true))]
+fn backward(
+    py: Python<'_>,
+    heads: Vec<PyRef<'_, PyNDArray>>,
+    head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+    retain_graph: bool,
+    train_mode: bool,
+) -> PyResult<()> {
+    let heads = handles(&heads);
+    let head_grads = optional_handles(head_grads);
+    py.allow_threads(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)).py()
+}
+
+#[pyfunction]
+#[pyo3(signature = (heads, variables, head_grads, retain_graph=false, create_graph=false, train_mode=true))]
+fn grad(
+    py: Python<'_>,
+    heads: Vec<PyRef<'_, PyNDArray>>,
+    variables: Vec<PyRef<'_, PyNDArray>>,
+    head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+    retain_graph: bool,
+    create_graph: bool,
+    train_mode: bool,
+) -> PyResult<Vec<PyNDArray>> {
+    let heads = handles(&heads);
+    let variables = handles(&variables);
+    let head_grads = optional_handles(head_grads);
+    let grads = py
+        .allow_threads(|| autograd::grad(&heads, &variables, &head_grads, retain_graph, create_graph, train_mode))
+        .py()?;
+    Ok(grads.into_iter().map(PyNDArray::new).collect())
+}
+
+/// Record a Python `Function` call: `outputs` get an autograd entry whose gradient calls
+/// `backward(out_grads) -> [input grads]`.
+#[pyfunction]
+fn record_function(
+    inputs: Vec<PyRef<'_, PyNDArray>>,
+    outputs: Vec<PyRef<'_, PyNDArray>>,
+    backward: Py<PyAny>,
+) -> PyResult<Vec<PyNDArray>> {
+    let op: Arc<dyn Operator> = Arc::new(function::PyFunctionOp { backward });
+    let inputs = handles(&inputs);
+    let mut outputs: Vec<NDArray> = outputs.iter().map(|x| x.inner.detach()).collect();
+    autograd::record(&op, &inputs, &mut outputs).py()?;
+    Ok(outputs.into_iter().map(PyNDArray::new).collect())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MXNetError", m.py().get_type::<errors::MXNetError>())?;
+    m.add_class::<PyNDArray>()?;
+    m.add_function(wrap_pyfunction!(invoke, m)?)?;
+    m.add_function(wrap_pyfunction!(list_ops, m)?)?;
+    m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(copyto, m)?)?;
+    m.add_function(wrap_pyfunction!(fill, m)?)?;
+    m.add_function(wrap_pyfunction!(strided_view, m)?)?;
+    m.add_function(wrap_pyfunction!(waitall, m)?)?;
+    m.add_function(wrap_pyfunction!(engine_type, m)?)?;
+    m.add_function(wrap_pyfunction!(seed, m)?)?;
+    m.add_function(wrap_pyfunction!(set_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(set_training, m)?)?;
+    m.add_function(wrap_pyfunction!(is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(is_training, m)?)?;
+    m.add_function(wrap_pyfunction!(backward, m)?)?;
+    m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(record_function, m)?)?;
+    Ok(())
+}

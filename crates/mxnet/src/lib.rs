@@ -1,0 +1,2 @@
+pub use mxnet_core::*;
+pub use mxnet_engine as engine;

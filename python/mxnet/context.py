@@ -1,0 +1,76 @@
+"""Device contexts: ``mx.cpu()``, ``mx.gpu()``, ``mx.current_context()``."""
+import threading
+
+_DEVTYPE_NAMES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
+_DEVTYPE_IDS = {v: k for k, v in _DEVTYPE_NAMES.items()}
+
+
+class Context:
+    """A device and its index, usable as a ``with`` block that sets the default context."""
+
+    _default = threading.local()
+
+    def __init__(self, device_type, device_id=0):
+        if isinstance(device_type, Context):
+            device_type, device_id = device_type.device_type, device_type.device_id
+        if isinstance(device_type, int):
+            device_type = _DEVTYPE_NAMES[device_type]
+        if device_type not in _DEVTYPE_IDS:
+            raise ValueError(
+                f"unknown device type '{device_type}'; use one of {sorted(_DEVTYPE_IDS)}")
+        self.device_type = device_type
+        self.device_id = int(device_id)
+        self._old = None
+
+    @property
+    def device_typeid(self):
+        return _DEVTYPE_IDS[self.device_type]
+
+    def __eq__(self, other):
+        return (isinstance(other, Context) and self.device_type == other.device_type
+                and self.device_id == other.device_id)
+
+    def __hash__(self):
+        return hash((self.device_type, self.device_id))
+
+    def __repr__(self):
+        return f"{self.device_type}({self.device_id})"
+
+    __str__ = __repr__
+
+    def __enter__(self):
+        self._old = current_context()
+        Context._default.value = self
+        return self
+
+    def __exit__(self, *exc):
+        Context._default.value = self._old
+
+    def empty_cache(self):
+        """Release cached memory of this device (nothing is cached on the CPU)."""
+
+
+def cpu(device_id=0):
+    return Context("cpu", device_id)
+
+
+def cpu_pinned(device_id=0):
+    return Context("cpu_pinned", device_id)
+
+
+def gpu(device_id=0):
+    return Context("gpu", device_id)
+
+
+def num_gpus():
+    """Return the number of GPUs; 0 until the GPU backend lands."""
+    return 0
+
+
+def current_context():
+    return getattr(Context._default, "value", None) or Context("cpu", 0)
+
+
+def from_native(pair):
+    """Build a Context from the native ``(device_type, device_id)`` pair."""
+    return Context(_DEVTYPE_NAMES[pair[0]], pair[1])

@@ -1,0 +1,99 @@
+"""Array creation: ``array``, ``zeros``, ``ones``, ``full``, ``empty``, ``arange``, numpy and
+DLPack exchange."""
+import numpy as np
+
+from .. import _native
+from ..base import MXNetError, attr_string, dtype_name
+from ..context import current_context
+from .ndarray import NDArray, _invoke, _wrap
+
+
+def _check_ctx(ctx):
+    ctx = ctx or current_context()
+    if ctx.device_type not in ("cpu", "cpu_pinned", "cpu_shared"):
+        raise MXNetError(f"{ctx} is not available: this build only has the CPU backend; use mx.cpu()")
+    return ctx
+
+
+def _shape_tuple(shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def _numpy_to_handle(src, dtype, zero_copy=False):
+    name = dtype_name(dtype)
+    if name == "bfloat16":
+        bits = np.ascontiguousarray(np.asarray(src, dtype=np.float32)).view(np.uint32)
+        # Round to nearest even when dropping the low 16 bits of the float32 pattern.
+        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+        return _native.from_numpy(rounded, "bfloat16")
+    if zero_copy:
+        return _native.from_numpy(src, name, True)
+    return _native.from_numpy(np.ascontiguousarray(src, dtype=name), name)
+
+
+def array(source_array, ctx=None, dtype=None):
+    """Create an array by copying ``source_array`` (an NDArray, numpy array or nested list).
+
+    The dtype defaults to the source's dtype for NDArray sources and to float32 otherwise,
+    as in MXNet 1.x (``nd.array(np.int64 array)`` is float32 unless ``dtype`` is given).
+    """
+    _check_ctx(ctx)
+    if isinstance(source_array, NDArray):
+        return source_array.astype(dtype if dtype is not None else source_array.dtype, copy=True)
+    if dtype is None:
+        dtype = np.float32
+        if isinstance(source_array, np.ndarray) and source_array.dtype == np.dtype([("bfloat16", np.uint16)]):
+            dtype = "bfloat16"
+    src = np.asarray(source_array)
+    if src.dtype == object:
+        raise TypeError("array: the source cannot be converted to a numeric array (ragged or non-numeric values)")
+    return _wrap(_numpy_to_handle(src, dtype))
+
+
+def from_numpy(ndarray, zero_copy=True):
+    """Wrap a numpy array. With ``zero_copy=True`` the NDArray shares the numpy memory, which
+    must be C-contiguous; writes through either side are seen by the other."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+    if not zero_copy:
+        return _wrap(_numpy_to_handle(ndarray, ndarray.dtype))
+    return _wrap(_native.from_numpy(ndarray, dtype_name(ndarray.dtype), True))
+
+
+def empty(shape, ctx=None, dtype=None):
+    """Create an array without initialising its values (ours are zero-filled)."""
+    return zeros(shape, ctx, dtype)
+
+
+def zeros(shape, ctx=None, dtype=None, **kwargs):
+    _check_ctx(ctx)
+    return _invoke("_zeros", [], [("shape", attr_string(_shape_tuple(shape))),
+                                  ("dtype", dtype_name(dtype or np.float32))], out=kwargs.get("out"))
+
+
+def ones(shape, ctx=None, dtype=None, **kwargs):
+    _check_ctx(ctx)
+    return _invoke("_ones", [], [("shape", attr_string(_shape_tuple(shape))),
+                                 ("dtype", dtype_name(dtype or np.float32))], out=kwargs.get("out"))
+
+
+def full(shape, val, ctx=None, dtype=np.float32, out=None):
+    _check_ctx(ctx)
+    return _invoke("_full", [], [("shape", attr_string(_shape_tuple(shape))), ("value", attr_string(float(val))),
+                                 ("dtype", dtype_name(dtype or np.float32))], out=out)
+
+
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=np.float32):
+    _check_ctx(ctx)
+    attrs = [("start", attr_string(float(start))), ("step", attr_string(float(step))),
+             ("repeat", attr_string(int(repeat))), ("dtype", dtype_name(dtype))]
+    if stop is not None:
+        attrs.append(("stop", attr_string(float(stop))))
+    return _invoke("_arange", [], attrs)
+
+
+def waitall():
+    """Wait for every pushed operation; raise the oldest pending error (once)."""
+    _native.waitall()

@@ -1,0 +1,180 @@
+"""``NDArray.__getitem__`` and ``__setitem__``: basic slicing as views, integer-array and
+boolean-mask indexing through ``take``."""
+import numpy as np
+
+from .. import _native
+from ..base import MXNetError, integer_types, numeric_types
+from .ndarray import NDArray, _invoke, _wrap
+
+
+def _expand_key(key, ndim):
+    """Normalise ``key`` to a tuple without Ellipsis; returns (key, is_basic)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    basic = all(isinstance(k, (integer_types, slice)) or k is None or k is Ellipsis for k in key)
+    if not basic:
+        return key, False
+    n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if n_real > ndim:
+        raise IndexError(f"too many indices for an array with {ndim} dimensions: {key}")
+    out = []
+    for k in key:
+        if k is Ellipsis:
+            out.extend([slice(None)] * (ndim - n_real))
+        else:
+            out.append(k)
+    out.extend([slice(None)] * (ndim - sum(1 for k in out if k is not None)))
+    return tuple(out), True
+
+
+def _basic_plan(shape, key):
+    """Return (begin, end, step, result_shape) for a normalised basic key."""
+    begin, end, step, result = [], [], [], []
+    axis = 0
+    for k in key:
+        if k is None:
+            result.append(1)
+            continue
+        dim = shape[axis]
+        if isinstance(k, integer_types):
+            i = int(k)
+            if i < -dim or i >= dim:
+                raise IndexError(f"index {i} is out of bounds for axis {axis} with size {dim}")
+            i = i + dim if i < 0 else i
+            begin.append(i), end.append(i + 1), step.append(1)
+        else:
+            start, stop, stride = k.indices(dim)
+            begin.append(start), end.append(stop), step.append(stride)
+            result.append(len(range(start, stop, stride)))
+        axis += 1
+    return begin, end, step, result
+
+
+def _basic_view(arr, key, record):
+    begin, end, step, result = _basic_plan(arr.shape, key)
+    if record:
+        out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(tuple(end))),
+                                      ("step", str(tuple(step)))])
+        if tuple(result) != out.shape:
+            out = out.reshape(tuple(result) if result else (1,))
+        return out
+    strides = arr._h.strides
+    offset = arr._h.offset
+    shape, new_strides = [], []
+    for (b, e, s), stride in zip(zip(begin, end, step), strides):
+        offset += b * stride
+        shape.append(len(range(b, e, s)))
+        new_strides.append(stride * s)
+    view = _wrap(_native.strided_view(arr._h, shape, new_strides, offset))
+    if tuple(result) != tuple(shape):
+        target = tuple(result) if result else (1,)
+        if view._h.is_contiguous:
+            view = view.reshape(target)
+        else:
+            kept = [(d, s) for d, s, k in zip(shape, new_strides, [k for k in key if k is not None])
+                    if not isinstance(k, integer_types)]
+            dims = iter(kept)
+            full_shape, full_strides = [], []
+            for k in key:
+                if k is None:
+                    full_shape.append(1), full_strides.append(0)
+                elif not isinstance(k, integer_types):
+                    d, s = next(dims)
+                    full_shape.append(d), full_strides.append(s)
+            if not full_shape:
+                full_shape, full_strides = [1], [0]
+            view = _wrap(_native.strided_view(arr._h, full_shape, full_strides, view._h.offset))
+    return view
+
+
+def _advanced_flat_indices(arr, key):
+    """Flat indices (and result shape) for integer-array or boolean-mask keys."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    parts = []
+    for k in key:
+        if isinstance(k, NDArray):
+            k = k.asnumpy()
+        if isinstance(k, (list, np.ndarray)):
+            k = np.asarray(k)
+            if k.dtype == np.bool_:
+                parts.extend(np.nonzero(k))
+                continue
+            if not np.issubdtype(k.dtype, np.integer):
+                if np.all(np.mod(k, 1) == 0):
+                    k = k.astype(np.int64)
+                else:
+                    raise IndexError("array indices must be integers or booleans")
+        parts.append(k)
+    consumed = len(parts)
+    if consumed > arr.ndim:
+        raise IndexError(f"too many indices for an array with {arr.ndim} dimensions")
+    grids = np.indices(arr.shape[consumed:]) if consumed < arr.ndim else None
+    index_arrays = []
+    for axis, k in enumerate(parts):
+        if isinstance(k, slice):
+            k = np.arange(arr.shape[axis])[k]
+        k = np.asarray(k)
+        dim = arr.shape[axis]
+        if k.size and (k.min() < -dim or k.max() >= dim):
+            raise IndexError(f"index out of bounds for axis {axis} with size {dim}")
+        index_arrays.append(np.where(k < 0, k + dim, k))
+    broadcast = np.broadcast_arrays(*index_arrays)
+    lead_shape = broadcast[0].shape
+    tail_shape = arr.shape[consumed:]
+    flat_lead = np.ravel_multi_index(tuple(b.ravel() for b in broadcast), arr.shape[:consumed])
+    tail = int(np.prod(tail_shape)) if tail_shape else 1
+    flat = (flat_lead[:, None] * tail + np.arange(tail)[None, :]).ravel()
+    del grids
+    return flat, tuple(lead_shape) + tuple(tail_shape)
+
+
+def get_item(arr, key):
+    norm, basic = _expand_key(key, arr.ndim)
+    if basic:
+        from .. import autograd
+        return _basic_view(arr, norm, record=autograd.is_recording())
+    flat, shape = _advanced_flat_indices(arr, key)
+    from .creation import array
+    idx = array(flat, dtype=np.int64)
+    out = _invoke("take", [arr.reshape((-1,)), idx], [("axis", "0")])
+    return out.reshape(shape if shape else (1,))
+
+
+def set_item(arr, key, value):
+    from .. import autograd
+    if autograd.is_recording() and arr._h.in_graph:
+        raise MXNetError(
+            "assigning to NDArrays that are already in a computational graph will cause undefined "
+            "behavior when evaluating gradients; assign under autograd.pause() or to a new array")
+    norm, basic = _expand_key(key, arr.ndim)
+    if basic:
+        view = _basic_view(arr, norm, record=False)
+        _assign(view, value)
+        return
+    flat, shape = _advanced_flat_indices(arr, key)
+    arr.wait_to_write()
+    target = np.asarray(arr) if arr._h.is_contiguous else None
+    if target is None:
+        raise MXNetError("advanced index assignment needs a contiguous array; call .copy() first")
+    values = value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
+    target.reshape(-1)[flat] = np.broadcast_to(values, shape if shape else (1,)).reshape(-1)
+
+
+def _assign(view, value):
+    if isinstance(value, numeric_types):
+        _native.fill(view._h, float(value))
+        return
+    from .creation import array
+    if not isinstance(value, NDArray):
+        value = array(value, dtype=view.dtype)
+    if value.shape != view.shape:
+        try:
+            value = value.reshape(view.shape) if value.size == view.size and value.ndim != view.ndim \
+                else value.broadcast_to(view.shape)
+        except (ValueError, MXNetError) as e:
+            raise ValueError(
+                f"cannot assign a value of shape {value.shape} to a slice of shape {view.shape}") from e
+    _native.copyto(value._h, view._h)

@@ -1,0 +1,45 @@
+"""``mx.nd.random``: sampling from distributions, seeded by ``mx.random.seed``."""
+import numpy as np
+
+from ..base import attr_string, dtype_name
+from .ndarray import NDArray, _invoke
+
+
+def _sample(op, params, shape, dtype, out, like=None):
+    attrs = [(k, attr_string(float(v))) for k, v in params.items()]
+    if shape is not None and shape != ():
+        attrs.append(("shape", attr_string(tuple(shape) if isinstance(shape, (list, tuple)) else (int(shape),))))
+    elif out is not None:
+        attrs.append(("shape", attr_string(out.shape)))
+    else:
+        attrs.append(("shape", "(1,)"))
+    attrs.append(("dtype", dtype_name(dtype or (out.dtype if out is not None else np.float32))))
+    return _invoke(op, [], attrs, out=out)
+
+
+def uniform(low=0, high=1, shape=(), dtype=None, ctx=None, out=None, **kwargs):
+    """Samples from U[low, high)."""
+    if isinstance(low, NDArray) or isinstance(high, NDArray):
+        raise NotImplementedError("random.uniform with array-valued low/high is not supported yet; pass floats")
+    return _sample("_random_uniform", {"low": low, "high": high}, shape, dtype, out)
+
+
+def normal(loc=0, scale=1, shape=(), dtype=None, ctx=None, out=None, **kwargs):
+    """Samples from N(loc, scale**2)."""
+    if isinstance(loc, NDArray) or isinstance(scale, NDArray):
+        raise NotImplementedError("random.normal with array-valued loc/scale is not supported yet; pass floats")
+    return _sample("_random_normal", {"loc": loc, "scale": scale}, shape, dtype, out)
+
+
+def randn(*shape, loc=0, scale=1, dtype=None, ctx=None, out=None):
+    return normal(loc, scale, shape, dtype, ctx, out)
+
+
+def randint(low, high, shape=(), dtype="int32", ctx=None, out=None):
+    """Samples integers uniformly from [low, high)."""
+    return _sample("_random_randint", {"low": low, "high": high}, shape, dtype, out)
+
+
+def shuffle(data, out=None):
+    """Shuffles the array along its first axis."""
+    return _invoke("_shuffle", [data], out=out)
