@@ -26,7 +26,11 @@ def default_context():
 def set_default_context(ctx):
     """Make ``ctx`` the default context of this thread, as ``with ctx:`` does."""
     from . import context
-    context.Context._default_ctx.value = ctx
+    # MXNet 1.9.1 keeps the thread-local default in Context._default_ctx.
+    storage = getattr(context.Context, '_default_ctx', None)
+    if storage is None:
+        storage = context.Context._default
+    storage.value = ctx
 
 
 def default_dtype():
@@ -57,7 +61,10 @@ def _as_numpy(value):
 
 
 def _effective_dtype(value):
-    dtype = np.dtype(getattr(value, 'dtype', np.asarray(value).dtype))
+    if hasattr(value, 'dtype'):
+        dtype = np.dtype(value.dtype)
+    else:
+        dtype = np.asarray(value).dtype
     if dtype.names == ('bfloat16',) or str(getattr(value, 'dtype', '')) == 'bfloat16':
         # bfloat16 has a 7-bit mantissa, so float16 tolerances are the closest fit.
         return np.dtype(np.float16)

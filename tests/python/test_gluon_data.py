@@ -25,6 +25,15 @@ def _has_core():
 
 requires_core = pytest.mark.skipif(not _has_core(), reason='needs the native NDArray core')
 
+
+def requires_ops(*names):
+    """Skip unless the core provides the operators ``mx.nd.<name>``."""
+    missing = list(names)
+    if _has_core():
+        from mxnet import ndarray as nd
+        missing = [name for name in names if not hasattr(nd, name)]
+    return pytest.mark.skipif(bool(missing), reason='needs mx.nd.%s' % ', mx.nd.'.join(missing))
+
 # The first ten labels of the MNIST test split (t10k-labels-idx1-ubyte).
 MNIST_TEST_FIRST_LABELS = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
@@ -318,7 +327,7 @@ def test_mp_batchify_rejects_ndarray_items():
         gdata.default_mp_batchify_fn([NDArrayLike(), NDArrayLike()])
 
 
-@requires_core
+@requires_ops('stack')
 def test_default_batchify_stacks_and_keeps_dtype():
     import mxnet as mx
     batch = gdata.default_batchify_fn([mx.nd.array([1, 2]), mx.nd.array([3, 4])])
@@ -332,7 +341,7 @@ def test_default_batchify_stacks_and_keeps_dtype():
     assert floats.dtype == np.float64
 
 
-@requires_core
+@requires_ops('stack')
 @pytest.mark.parametrize('num_workers,thread_pool', [(0, False), (2, False), (2, True)])
 def test_dataloader_array_dataset_end_to_end(num_workers, thread_pool):
     import mxnet as mx
@@ -531,7 +540,7 @@ def test_cast_and_compose_numpy():
         transforms.Compose([3])
 
 
-@requires_core
+@requires_ops('transpose', 'broadcast_sub', 'broadcast_div')
 def test_transforms_ndarray_match_numpy():
     import mxnet as mx
     image = np.random.RandomState(2).randint(0, 256, size=(6, 5, 3)).astype(np.uint8)

@@ -410,6 +410,21 @@ def test_save_load_round_trip(tmp_path, dtype):
 
 
 @requires_core
+def test_save_load_bfloat16(tmp_path):
+    import mxnet as mx
+    values = np.array([1.0, -2.5, 3.140625, np.inf, 0.0], dtype=np.float32)
+    path = str(tmp_path / 'bf16.params')
+    mx.nd.save(path, [mx.nd.array(values, dtype='bfloat16')])
+    arrays, _ = ndio.decode_arrays(open(path, 'rb').read())
+    bits, dtype = arrays[0]
+    assert dtype == 'bfloat16'
+    np.testing.assert_array_equal(bits, [0x3F80, 0xC020, 0x4049, 0x7F80, 0x0000])
+    loaded = mx.nd.load(path)[0]
+    assert ndio.dtype_name_of(loaded.dtype) == 'bfloat16'
+    np.testing.assert_array_equal(loaded.astype('float32').asnumpy(), values)
+
+
+@requires_core
 def test_load_frombuffer_list():
     import mxnet as mx
     loaded = mx.nd.load_frombuffer(DICT_F32[:88] + b'\x00' * 8)

@@ -218,9 +218,11 @@ def test_default_context_round_trip():
 def test_check_numeric_gradient_accepts_correct_gradient():
     import mxnet as mx
     x = np.random.RandomState(0).rand(3, 4) + 0.5
-    test_utils.check_numeric_gradient(lambda a: mx.nd.exp(a) * a, [x])
-    test_utils.check_numeric_gradient(lambda a, b: a * b + a, {'a': x, 'b': x.T.T * 2},
-                                      grad_nodes=['b'])
+    test_utils.check_numeric_gradient(lambda a: a * a * a + 2 * a, [x])
+    y = np.random.RandomState(1).rand(1, 4) + 0.5
+    test_utils.check_numeric_gradient(lambda a, b: mx.nd.broadcast_mul(a, b) * b + a,
+                                      {'a': x, 'b': y})
+    test_utils.check_numeric_gradient(lambda a, b: a * b, [x, x + 1], grad_nodes=[1])
 
 
 @requires_core

@@ -284,11 +284,27 @@ def decode_arrays(buf, source='load_frombuffer'):
 # NDArray front end
 # ----------------------------------------------------------------------------------------
 
+def _bfloat16_bits_from_values(values):
+    """Return the uint16 bit patterns of float32 values that are exact bfloat16 numbers."""
+    values = np.asarray(values, dtype=np.float32, order='C')
+    return (values.view(np.uint32) >> 16).astype(np.uint16)
+
+
+def _bfloat16_values_from_bits(bits):
+    """Return the float32 values of bfloat16 bit patterns (exact: bfloat16 is the top half
+    of a float32)."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
 def _to_numpy(array):
     dtype_name = dtype_name_of(array.dtype)
     data = array.asnumpy()
     if dtype_name == 'bfloat16':
-        data = np.asarray(data, order='C').view(np.uint16)
+        if data.dtype == np.float32:
+            data = _bfloat16_bits_from_values(data)
+        else:
+            # MXNet's struct dtype [('bfloat16', '<u2')] already contains the bits.
+            data = np.asarray(data, order='C').view(np.uint16)
     return data, dtype_name
 
 
@@ -299,8 +315,9 @@ def _to_ndarray(entry):
         # can give until the core has a shapeless NDArray.
         return None
     data, dtype_name = entry
-    # For bfloat16 `data` contains uint16 bit patterns, and the core is expected to take
-    # them as raw bits when dtype='bfloat16'.
+    if dtype_name == 'bfloat16':
+        # nd.array rounds float32 values to bfloat16, which is exact for these values.
+        return nd.array(_bfloat16_values_from_bits(data), dtype='bfloat16')
     return nd.array(data, dtype=dtype_name)
 
 
