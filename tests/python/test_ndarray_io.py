@@ -415,7 +415,8 @@ def test_save_load_bfloat16(tmp_path):
     values = np.array([1.0, -2.5, 3.140625, np.inf, 0.0], dtype=np.float32)
     path = str(tmp_path / 'bf16.params')
     mx.nd.save(path, [mx.nd.array(values, dtype='bfloat16')])
-    arrays, _ = ndio.decode_arrays(open(path, 'rb').read())
+    with open(path, 'rb') as stream:
+        arrays, _ = ndio.decode_arrays(stream.read())
     bits, dtype = arrays[0]
     assert dtype == 'bfloat16'
     np.testing.assert_array_equal(bits, [0x3F80, 0xC020, 0x4049, 0x7F80, 0x0000])
