@@ -245,7 +245,7 @@ def test_dataloader_argument_errors():
             gdata.DataLoader(dataset, batch_sampler=batch_sampler, **kwargs)
 
 
-def test_dataloader_default_prefetch_and_batchify_choice():
+def test_dataloader_defaults():
     dataset = gdata.SimpleDataset([1, 2, 3])
     assert gdata.DataLoader(dataset, 2)._batchify_fn is gdata.default_batchify_fn
     workers = gdata.DataLoader(dataset, 2, num_workers=3)
@@ -267,7 +267,7 @@ class _WorkerProbeDataset(gdata.Dataset):
         return np.array([idx, int(in_worker_process()), os.getpid()])
 
 
-def test_worker_processes_return_batches_in_order():
+def test_worker_processes_keep_order():
     loader = gdata.DataLoader(_WorkerProbeDataset(), batch_size=2, num_workers=2,
                               batchify_fn=_numpy_batchify, prefetch=3)
     pool = loader._make_pool()

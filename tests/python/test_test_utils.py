@@ -33,7 +33,7 @@ def test_assert_almost_equal_reports_worst_element():
     assert 'want=2.5' in message
 
 
-def test_assert_almost_equal_dtype_default_tolerances():
+def test_assert_almost_equal_dtype_defaults():
     base32 = np.ones(4, dtype=np.float32)
     # float32 defaults are rtol 1e-4, atol 1e-3.
     test_utils.assert_almost_equal(base32, base32 + np.float32(5e-4))
@@ -215,7 +215,7 @@ def test_default_context_round_trip():
 
 
 @requires_core
-def test_check_numeric_gradient_accepts_correct_gradient():
+def test_numeric_gradient_correct():
     import mxnet as mx
     x = np.random.RandomState(0).rand(3, 4) + 0.5
     test_utils.check_numeric_gradient(lambda a: a * a * a + 2 * a, [x])
@@ -226,13 +226,13 @@ def test_check_numeric_gradient_accepts_correct_gradient():
 
 
 @requires_core
-def test_check_numeric_gradient_detects_wrong_gradient():
+def test_numeric_gradient_detects_error():
     x = np.random.RandomState(1).rand(5) + 1.0
     # detach() hides one factor from autograd, so its gradient is x instead of 2x.
     with pytest.raises(AssertionError):
         test_utils.check_numeric_gradient(lambda a: a * a.detach(), [x])
 
 
-def test_check_numeric_gradient_rejects_non_callable():
+def test_numeric_gradient_non_callable():
     with pytest.raises(TypeError, match='callable'):
         test_utils.check_numeric_gradient('not a function', [np.zeros(2)])
