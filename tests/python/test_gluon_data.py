@@ -341,8 +341,12 @@ def test_default_batchify_stacks_and_keeps_dtype():
     assert floats.dtype == np.float64
 
 
-@requires_ops('stack')
-@pytest.mark.parametrize('num_workers,thread_pool', [(0, False), (2, False), (2, True)])
+@requires_core
+@pytest.mark.parametrize('num_workers,thread_pool', [
+    pytest.param(0, False, marks=requires_ops('stack')),
+    (2, False),
+    pytest.param(2, True, marks=requires_ops('stack')),
+])
 def test_dataloader_array_dataset_end_to_end(num_workers, thread_pool):
     import mxnet as mx
     x = np.random.RandomState(0).rand(10, 3).astype(np.float32)
@@ -350,13 +354,16 @@ def test_dataloader_array_dataset_end_to_end(num_workers, thread_pool):
     dataset = gdata.ArrayDataset(mx.nd.array(x), y)
     loader = gdata.DataLoader(dataset, batch_size=4, num_workers=num_workers,
                               thread_pool=thread_pool)
-    batches = list(loader)
-    assert len(batches) == 3
-    data = np.concatenate([b[0].asnumpy() for b in batches])
-    labels = np.concatenate([b[1].asnumpy() for b in batches])
-    assert isinstance(batches[0][0], mx.nd.NDArray)
-    np.testing.assert_allclose(data, x)
-    np.testing.assert_array_equal(labels, y)
+    # Two epochs, so that a worker pool is reused.
+    for _ in range(2):
+        batches = list(loader)
+        assert len(batches) == 3
+        data = np.concatenate([b[0].asnumpy() for b in batches])
+        labels = np.concatenate([b[1].asnumpy() for b in batches])
+        assert isinstance(batches[0][0], mx.nd.NDArray)
+        assert batches[0][1].dtype == np.int32
+        np.testing.assert_allclose(data, x)
+        np.testing.assert_array_equal(labels, y)
 
 
 # ---------------------------------------------------------------------------------------
