@@ -7,6 +7,8 @@ import mxnet as mx
 from mxnet import autograd, nd
 from mxnet.gluon import nn
 
+from op_requirements import requires_ops
+
 RNG = np.random.RandomState(7)
 
 
@@ -36,6 +38,7 @@ def _conv2d_numpy(x, w, b, stride, pad, dilation=(1, 1), groups=1):
     return out
 
 
+@requires_ops('Activation', 'FullyConnected', 'random.normal')
 def test_dense_matches_numpy():
     layer = nn.Dense(4, activation='tanh')
     layer.initialize(mx.init.Normal(0.5))
@@ -47,6 +50,7 @@ def test_dense_matches_numpy():
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+@requires_ops('FullyConnected')
 def test_dense_without_bias():
     layer = nn.Dense(2, use_bias=False, in_units=3)
     layer.initialize(mx.init.One())
@@ -56,6 +60,7 @@ def test_dense_without_bias():
 
 
 @pytest.mark.parametrize('stride,pad,groups', [((1, 1), (1, 1), 1), ((2, 1), (0, 1), 2)])
+@requires_ops('Convolution', 'random.normal')
 def test_conv2d_matches_numpy(stride, pad, groups):
     layer = nn.Conv2D(4, (3, 2), strides=stride, padding=pad, groups=groups)
     layer.initialize(mx.init.Normal(0.5))
@@ -68,6 +73,7 @@ def test_conv2d_matches_numpy(stride, pad, groups):
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
+@requires_ops('Activation', 'Convolution', 'random.normal')
 def test_conv1d_matches_numpy():
     layer = nn.Conv1D(3, 3, dilation=2, in_channels=2, activation='relu')
     layer.initialize(mx.init.Normal(0.5))
@@ -86,6 +92,7 @@ def test_conv_rejects_bad_layout_and_kernel():
         nn.Conv2D(2, (3, 3, 3))
 
 
+@requires_ops('Pooling')
 def test_max_and_avg_pool2d():
     x = _randn(2, 3, 4, 6)
     windows = x.reshape(2, 3, 2, 2, 3, 2)
@@ -95,6 +102,7 @@ def test_max_and_avg_pool2d():
     np.testing.assert_allclose(avg_out, windows.mean(axis=(3, 5)), rtol=1e-6, atol=1e-6)
 
 
+@requires_ops('Pooling')
 def test_pool1d_strides_and_ceil_mode():
     x = np.arange(7, dtype=np.float32).reshape(1, 1, 7)
     out = nn.MaxPool1D(pool_size=3, strides=2)(nd.array(x)).asnumpy()
@@ -105,6 +113,7 @@ def test_pool1d_strides_and_ceil_mode():
     np.testing.assert_allclose(avg, [[[0.5, 2.5, 4.5]]])
 
 
+@requires_ops('Pooling')
 def test_global_pools():
     x = _randn(2, 3, 4, 5)
     np.testing.assert_allclose(nn.GlobalAvgPool2D()(nd.array(x)).asnumpy(),
@@ -118,6 +127,7 @@ def test_global_pools():
                                y.max(axis=2, keepdims=True))
 
 
+@requires_ops('BatchNorm')
 def test_batchnorm_inference_uses_running_stats():
     layer = nn.BatchNorm(in_channels=3, epsilon=1e-3)
     layer.initialize()
@@ -135,6 +145,7 @@ def test_batchnorm_inference_uses_running_stats():
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
+@requires_ops('BatchNorm')
 def test_batchnorm_training_normalizes_and_updates_stats():
     layer = nn.BatchNorm(momentum=0.8)
     layer.initialize()
@@ -151,6 +162,7 @@ def test_batchnorm_training_normalizes_and_updates_stats():
     assert layer.running_mean.grad_req == 'null'
 
 
+@requires_ops('Embedding', 'Flatten', 'random.normal')
 def test_embedding_and_flatten():
     layer = nn.Embedding(5, 3)
     layer.initialize(mx.init.Normal(1.0))
@@ -161,6 +173,7 @@ def test_embedding_and_flatten():
     assert nn.Flatten()(nd.ones((2, 3, 4))).shape == (2, 12)
 
 
+@requires_ops('Dropout')
 def test_dropout_identity_outside_training_and_scaled_inside():
     layer = nn.Dropout(0.5)
     x = nd.ones((200, 50))
@@ -173,6 +186,7 @@ def test_dropout_identity_outside_training_and_scaled_inside():
         nn.Dropout(1.5)
 
 
+@requires_ops('Activation', 'LeakyReLU', 'sigmoid')
 def test_activation_layers_match_numpy():
     x = np.linspace(-3, 3, 13).astype(np.float32)
     data = nd.array(x)
@@ -194,6 +208,7 @@ def test_activation_layers_match_numpy():
     np.testing.assert_allclose(nn.GELU()(data).asnumpy(), gelu, rtol=1e-4, atol=1e-5)
 
 
+@requires_ops('LeakyReLU')
 def test_prelu_learns_slope_per_channel():
     layer = nn.PReLU(in_channels=2)
     layer.initialize()
