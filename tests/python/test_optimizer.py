@@ -200,7 +200,8 @@ def test_lr_scheduler_and_set_learning_rate():
             return self.base_lr / (2 ** num_update)
 
     scheduler = Halving()
-    opt = mx.optimizer.SGD(learning_rate=0.8, lr_scheduler=scheduler)
+    with pytest.warns(UserWarning, match='overwritten by learning_rate=0.8'):
+        opt = mx.optimizer.SGD(learning_rate=0.8, lr_scheduler=scheduler)
     assert scheduler.base_lr == 0.8
     opt._update_count(0)
     assert opt.learning_rate == pytest.approx(0.4)
