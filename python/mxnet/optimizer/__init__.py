@@ -1,4 +1,4 @@
-"""Optimizers and the Updater (``mx.optimizer``, also ``mx.opt``)."""
+"""Optimizers and the Updater (``mx.optimizer``)."""
 
 from . import optimizer
 from .optimizer import (Optimizer, register, create, Updater, get_updater,
