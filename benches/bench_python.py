@@ -4,11 +4,17 @@ Every figure is measured in one process, one after another, so the ratios are co
 shared machine. Run it on an otherwise idle machine:
 
     python benches/bench_python.py            # prints a table and writes JSON with --json FILE
+    python benches/bench_python.py --reference-python /path/to/mxnet-1.9.1-venv/bin/python
+
+With --reference-python the same measurements run, right after ours, under Apache MXNet 1.9.1
+installed in another environment (the script only uses MXNet's public API), and its figures
+appear in the same table as "mxnet-1.9.1".
 """
 import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -141,19 +147,33 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--only", nargs="*", help="run only these groups: dispatch bandwidth matmul training")
+    parser.add_argument("--reference-python", help="python of an environment with mxnet==1.9.1")
+    parser.add_argument("--as-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.as_reference:
+        global torch
+        torch = None
     groups = {"dispatch": dispatch_latency, "bandwidth": bandwidth, "matmul": matmul, "training": training}
     results = {}
     for name, fn in groups.items():
         if args.only and name not in args.only:
             continue
         fn(results)
+    if args.as_reference:
+        print(json.dumps({k: v["mxnet-rs"] for k, v in results.items()}))
+        return
+    if args.reference_python:
+        cmd = [args.reference_python, __file__, "--as-reference"] + (["--only", *args.only] if args.only else [])
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        for key, value in json.loads(out.strip().splitlines()[-1]).items():
+            results[key]["mxnet-1.9.1"] = value
     meta = {"python": sys.version.split()[0], "numpy": np.__version__, "machine": platform.machine(),
             "torch": torch.__version__ if torch is not None else None}
     for key, r in results.items():
         ratio = ""
-        if "torch" in r:
-            ratio = f"  (mxnet-rs / torch = {r['mxnet-rs'] / r['torch']:.2f})"
+        for other in ("torch", "mxnet-1.9.1"):
+            if other in r:
+                ratio += f"  (mxnet-rs / {other} = {r['mxnet-rs'] / r[other]:.2f})"
         print(f"{key:32s} " + "  ".join(f"{k}={v:,.2f}" for k, v in r.items()) + ratio)
     if args.json:
         with open(args.json, "w") as f:
