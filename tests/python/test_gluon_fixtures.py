@@ -1,8 +1,5 @@
 """Gluon against values and messages recorded from MXNet 1.9.1 (tests/fixtures)."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -10,10 +7,8 @@ import mxnet as mx
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from fixtures import fixture_path, load_behaviour, load_npz
 from op_requirements import requires_ops
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'fixtures'))
-from fixtures import fixture_path, load_behaviour, load_npz  # noqa: E402
 
 
 @requires_ops('FullyConnected', 'random.uniform', 'sgd_update')
