@@ -168,3 +168,45 @@ def test_loss_repr_and_weight_type():
     with pytest.raises(TypeError, match='weight must be a number'):
         gloss.L1Loss(weight='heavy')(nd.ones((1, 1)), nd.ones((1, 1)))
     assert isinstance(gloss.L1Loss(), gluon.HybridBlock)
+
+
+@requires_ops('relu', 'square', 'sum')
+def test_triplet_loss_sums_non_batch_axes():
+    anchor, positive, negative = (RNG.randn(4, 3, 2).astype(np.float32) for _ in range(3))
+    out = gloss.TripletLoss(margin=2)(nd.array(anchor), nd.array(positive),
+                                      nd.array(negative)).asnumpy()
+    gap = ((positive - anchor) ** 2 - (negative - anchor) ** 2).sum(axis=(1, 2))
+    np.testing.assert_allclose(out, np.maximum(gap + 2, 0), rtol=1e-5, atol=1e-5)
+
+
+@requires_ops('exp', 'log', 'maximum', 'mean', 'where', 'zeros_like')
+def test_poisson_nll_loss_variants():
+    pred = RNG.uniform(0.1, 1.1, size=(4, 3)).astype(np.float32)
+    target = RNG.randint(0, 4, size=(4, 3)).astype(np.float32)
+    logits = gloss.PoissonNLLLoss()(nd.array(pred), nd.array(target)).asnumpy()
+    np.testing.assert_allclose(logits, [(np.exp(pred) - target * pred).mean()], rtol=1e-5)
+
+    rates = gloss.PoissonNLLLoss(from_logits=False)(nd.array(pred), nd.array(target))
+    base = pred - target * np.log(pred + 1e-8)
+    np.testing.assert_allclose(rates.asnumpy(), [base.mean()], rtol=1e-5)
+
+    full = gloss.PoissonNLLLoss(from_logits=False, compute_full=True)(nd.array(pred),
+                                                                      nd.array(target))
+    safe = np.maximum(target, 1)
+    stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe)
+    expected = base + np.where(target > 1, stirling, 0)
+    # Zero targets stay finite (MXNet 1.9.1 returns nan here).
+    np.testing.assert_allclose(full.asnumpy(), [expected.mean()], rtol=1e-5)
+
+
+@requires_ops('maximum', 'relu', 'sqrt', 'square', 'sum')
+def test_cosine_embedding_loss():
+    x1 = RNG.randn(5, 4).astype(np.float32)
+    x2 = RNG.randn(5, 4).astype(np.float32)
+    label = np.array([1, -1, 1, -1, -1], dtype=np.float32)
+    out = gloss.CosineEmbeddingLoss(margin=0.1)(nd.array(x1), nd.array(x2),
+                                                nd.array(label)).asnumpy()
+    cos = (x1 * x2).sum(axis=1) / (np.linalg.norm(x1, axis=1) * np.linalg.norm(x2, axis=1))
+    expected = np.where(label == 1, 1 - cos, np.maximum(cos - 0.1, 0))
+    assert out.shape == (5,)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)

@@ -1,17 +1,20 @@
 """Loss functions (``mx.gluon.loss``).
 
-Every loss is a HybridBlock called as ``loss(pred, label, sample_weight=None)``. It returns one
+Every loss is a HybridBlock called as ``loss(pred, label, sample_weight=None)``. Most return one
 value per sample: the element-wise loss averaged over all axes except ``batch_axis``, so a
-``(N, ...)`` prediction gives an ``(N,)`` result.
+``(N, ...)`` prediction gives an ``(N,)`` result. KLDivLoss and TripletLoss sum over those axes
+instead, and PoissonNLLLoss averages over everything; their docstrings say so.
 """
 
+import math
 import numbers
 
 from .block import HybridBlock
 
 __all__ = ['Loss', 'L2Loss', 'L1Loss', 'SigmoidBinaryCrossEntropyLoss', 'SigmoidBCELoss',
            'BinaryCrossEntropyLoss', 'SoftmaxCrossEntropyLoss', 'SoftmaxCELoss', 'KLDivLoss',
-           'HuberLoss', 'HingeLoss', 'SquaredHingeLoss', 'LogisticLoss']
+           'HuberLoss', 'HingeLoss', 'SquaredHingeLoss', 'LogisticLoss', 'TripletLoss',
+           'PoissonNLLLoss', 'CosineEmbeddingLoss']
 
 
 def _apply_weighting(F, loss, weight=None, sample_weight=None):
@@ -425,3 +428,125 @@ class LogisticLoss(Loss):
         loss = F.relu(pred) - pred * label + F.Activation(-F.abs(pred), act_type='softrelu')
         loss = _apply_weighting(F, loss, self._weight, sample_weight)
         return _batch_mean(F, loss, self._batch_axis)
+
+
+class TripletLoss(Loss):
+    r"""Triplet loss: :math:`L = \max(0, \sum_i (pos_i - pred_i)^2 - (neg_i - pred_i)^2 + margin)`,
+    the sum running over all non-batch axes.
+
+    Parameters
+    ----------
+    margin : float, default 1
+    weight : float, optional
+    batch_axis : int, default 0
+
+    Inputs:
+        - **pred**: anchors of shape ``(N, ...)``.
+        - **positive**: samples of the anchor's class, with as many elements as pred.
+        - **negative**: samples of other classes, with as many elements as pred.
+
+    Outputs:
+        - **loss**: shape ``(N,)``.
+    """
+
+    def __init__(self, margin=1, weight=None, batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(self, F, pred, positive, negative):
+        positive = _reshape_like(F, positive, pred)
+        negative = _reshape_like(F, negative, pred)
+        gap = F.square(positive - pred) - F.square(negative - pred)
+        loss = F.relu(_batch_sum(F, gap, self._batch_axis) + self._margin)
+        return _apply_weighting(F, loss, self._weight)
+
+
+class PoissonNLLLoss(Loss):
+    r"""Negative log-likelihood of a Poisson distribution, averaged over all elements.
+
+    With ``from_logits`` (pred is the log of the rate) :math:`L = e^{pred} - target \cdot pred`,
+    otherwise :math:`L = pred - target \cdot \log(pred + \epsilon)`. ``compute_full`` adds
+    Stirling's approximation of :math:`\log(target!)`,
+    :math:`target \log(target) - target + \frac{1}{2}\log(2\pi \cdot target)`, for targets
+    above 1.
+
+    Parameters
+    ----------
+    weight : float, optional
+    from_logits : bool, default True
+    batch_axis : int, default 0
+    compute_full : bool, default False
+
+    Inputs:
+        - **pred**: predictions of shape ``(N, ...)``.
+        - **target**: counts with as many elements as pred.
+        - **sample_weight**: optional weights broadcastable to pred.
+        - **epsilon**: float, default 1e-8, keeps the log finite when pred is 0.
+
+    Outputs:
+        - **loss**: the mean over all elements, shape ``(1,)``.
+    """
+
+    def __init__(self, weight=None, from_logits=True, batch_axis=0, compute_full=False,
+                 **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._from_logits = from_logits
+        self._compute_full = compute_full
+
+    def hybrid_forward(self, F, pred, target, sample_weight=None, epsilon=1e-08):
+        target = _reshape_like(F, target, pred)
+        if self._from_logits:
+            loss = F.exp(pred) - target * pred
+        else:
+            loss = pred - target * F.log(pred + epsilon)
+        if self._compute_full:
+            # NOTE: MXNet 1.9.1 multiplies the approximation by (target > 1), which turns the
+            # nan of 0 * log(0) at zero targets into a nan loss. Selecting with where keeps
+            # those terms at 0.
+            safe_target = F.maximum(target, 1.0)
+            stirling = safe_target * F.log(safe_target) - safe_target \
+                + 0.5 * F.log(2 * math.pi * safe_target)
+            loss = loss + F.where(target > 1, stirling, F.zeros_like(stirling))
+        loss = _apply_weighting(F, loss, self._weight, sample_weight)
+        return F.mean(loss)
+
+
+class CosineEmbeddingLoss(Loss):
+    r"""Cosine embedding loss for pairs labelled similar (1) or dissimilar (-1).
+
+    With :math:`c = \frac{x_1 \cdot x_2}{\max(\|x_1\| \|x_2\|, 10^{-12})}` over the last axis,
+    :math:`L = 1 - c` for label 1 and :math:`L = \max(0, c - margin)` for label -1.
+
+    Parameters
+    ----------
+    weight : float, optional
+    batch_axis : int, default 0
+    margin : float, default 0
+
+    Inputs:
+        - **input1**: vectors of shape ``(N, D)``.
+        - **input2**: vectors of shape ``(N, D)``.
+        - **label**: 1 or -1, shape ``(N,)``.
+        - **sample_weight**: optional weights of shape ``(N,)``.
+
+    Outputs:
+        - **loss**: shape ``(N,)``. MXNet 1.9.1 documents this shape but returns ``(N, 1)``.
+    """
+
+    def __init__(self, weight=None, batch_axis=0, margin=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(self, F, input1, input2, label, sample_weight=None):
+        input1 = _reshape_like(F, input1, input2)
+        label = label.reshape((-1,))
+        dot = F.sum(input1 * input2, axis=-1).reshape((-1,))
+        norms = F.sqrt(F.sum(F.square(input1), axis=-1)) * \
+            F.sqrt(F.sum(F.square(input2), axis=-1))
+        cos_sim = dot / F.maximum(norms.reshape((-1,)), 1e-12)
+        similar = (1 - cos_sim) * (label == 1)
+        dissimilar = F.relu((cos_sim - self._margin) * (label == -1))
+        loss = similar + dissimilar
+        if sample_weight is not None:
+            sample_weight = sample_weight.reshape((-1,))
+        return _apply_weighting(F, loss, self._weight, sample_weight)
