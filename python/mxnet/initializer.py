@@ -435,7 +435,7 @@ class Bilinear(Initializer):
 class LSTMBias(Initializer):
     """Initialize an LSTM bias to zero except the forget gate, which gets ``forget_bias``.
 
-    The bias holds the gates in the order ``[input, forget, cell, output]``.
+    The bias contains the gates in the order ``[input, forget, cell, output]``.
     """
 
     def __init__(self, forget_bias=1.0):

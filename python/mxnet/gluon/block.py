@@ -215,8 +215,8 @@ class Block:
         return result
 
     def _check_container_with_block(self):
-        # Blocks kept in a plain list, tuple or dict attribute are invisible to
-        # collect_params; warn as MXNet 1.x does so that their parameters are not silently lost.
+        # Blocks kept in a plain list, tuple or dict attribute are invisible to collect_params.
+        # Warn about them, as MXNet 1.x does, so that their parameters are not lost silently.
         children = set(self._children.values())
 
         def find_unregistered(data):
@@ -282,7 +282,7 @@ class Block:
         """
         loaded = nd.load(filename)
         if not isinstance(loaded, dict):
-            raise ValueError("load_parameters: file '%s' holds a list of arrays without names; "
+            raise ValueError("load_parameters: file '%s' contains a list of arrays without names; "
                              "expected a file written by save_parameters" % filename)
         params = self._collect_params_with_prefix()
         if not loaded and not params:

@@ -3,7 +3,7 @@
 Every loss is a HybridBlock called as ``loss(pred, label, sample_weight=None)``. Most return one
 value per sample: the element-wise loss averaged over all axes except ``batch_axis``, so a
 ``(N, ...)`` prediction gives an ``(N,)`` result. KLDivLoss and TripletLoss sum over those axes
-instead, and PoissonNLLLoss averages over everything; their docstrings say so.
+instead, and PoissonNLLLoss averages over everything, as their docstrings state.
 """
 
 import math

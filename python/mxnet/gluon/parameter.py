@@ -2,7 +2,7 @@
 
 A Parameter keeps one copy of its data (and of its gradient) per context. A dimension of 0 in
 its shape means "unknown": a parameter created with ``allow_deferred_init=True`` stays
-uninitialized until the owning layer sees its first input and fills in the shape.
+uninitialized until the owning layer receives its first input and fills in the shape.
 """
 
 import warnings
