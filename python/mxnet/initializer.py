@@ -408,7 +408,9 @@ class Xavier(Initializer):
 
 @register
 class MSRAPrelu(Xavier):
-    """He/MSRA initialization for PReLU networks: Gaussian Xavier with ``magnitude = 2 / (1 + slope^2)``.
+    """He/MSRA initialization for PReLU networks.
+
+    It is Gaussian Xavier with ``magnitude = 2 / (1 + slope^2)``.
 
     Parameters
     ----------

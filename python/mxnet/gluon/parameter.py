@@ -617,7 +617,7 @@ class ParameterDict:
 
     def load_dict(self, param_dict, ctx=None, allow_missing=False, ignore_extra=False,
                   restore_prefix='', filename=None, cast_dtype=False, dtype_source='current'):
-        """Load parameters from a dict of name to NDArray; ``arg:``/``aux:`` prefixes are removed."""
+        """Load parameters from a dict of name to NDArray, removing ``arg:``/``aux:`` prefixes."""
         if not isinstance(param_dict, dict):
             raise TypeError('ParameterDict.load_dict: expected a dict of str to NDArray (a file '
                             'saved from a list has no names), got %r' % (type(param_dict),))

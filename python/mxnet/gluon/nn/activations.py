@@ -91,7 +91,9 @@ class PReLU(HybridBlock):
 
 
 class ELU(HybridBlock):
-    """Exponential linear unit (Clevert et al., 2016): ``x`` for ``x > 0``, ``alpha*(exp(x)-1)`` otherwise.
+    """Exponential linear unit (Clevert et al., 2016).
+
+    ``x`` for ``x > 0`` and ``alpha * (exp(x) - 1)`` otherwise.
 
     Parameters
     ----------
