@@ -45,7 +45,6 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
     let ptr = x.storage().as_ptr() as usize + x.layout().offset * x.dtype().size();
     let d = PyDict::new(py);
     d.set_item("data", (ptr, false))?;
-    // numpy requires tuples here, not lists.
     d.set_item("shape", pyo3::types::PyTuple::new(py, x.shape())?)?;
     d.set_item("strides", pyo3::types::PyTuple::new(py, x.layout().strides.iter().map(|s| s * item))?)?;
     d.set_item("typestr", typestr)?;
