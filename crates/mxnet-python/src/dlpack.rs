@@ -213,6 +213,12 @@ pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool) -> PyResult<PyO
     }
 }
 
+fn deleter_is_ours(managed: *mut DLManagedTensor) -> bool {
+    // SAFETY: `managed` points at a live DLManagedTensor (checked by the caller).
+    let deleter = unsafe { (*managed).deleter };
+    deleter.is_some_and(|d| d as *const () == export_deleter as *const ())
+}
+
 /// Owner of imported memory: calls the producer's deleter once, when the storage is dropped.
 struct ImportOwner(*mut DLManagedTensor);
 
@@ -250,7 +256,8 @@ fn import_strides(shape: &[usize], strides: Option<&[i64]>) -> (Vec<isize>, bool
 }
 
 /// Wrap the tensor behind a "dltensor" capsule. Without `copy`, the memory is shared and must be
-/// C-contiguous; with `copy`, any strided layout is copied into a new array.
+/// C-contiguous; with `copy`, any strided layout is copied into a new array. A capsule that
+/// `to_dlpack` made returns the exported array itself (any layout), or a copy of it with `copy`.
 #[pyfunction]
 #[pyo3(signature = (capsule, copy=false))]
 pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> PyResult<PyNDArray> {
@@ -273,6 +280,29 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
     };
     if managed.is_null() {
         return Err(PyErr::fetch(py));
+    }
+    if deleter_is_ours(managed) {
+        // SAFETY: `ptr` is a valid "dltensor" capsule (checked above).
+        if unsafe { ffi::PyCapsule_SetName(ptr, USED_CAPSULE_NAME.as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        // Our own capsule: return the exported array itself, so that its engine variable keeps
+        // ordering reads and writes through both handles. A foreign wrapper would get a new
+        // variable and race with pending operations on the original.
+        // SAFETY: `export_deleter` is only installed on tensors that `to_dlpack` built from a
+        // leaked ExportManager; we own it now (the capsule is renamed) and free it once here.
+        let array = unsafe {
+            let manager = (*managed).manager_ctx as *mut ExportManager;
+            let array = (*manager).array.clone();
+            export_deleter(managed);
+            array
+        };
+        if copy {
+            let out = NDArray::zeros(array.shape(), array.dtype(), Context::cpu()).py()?;
+            copy_into(&array, &out).py()?;
+            return Ok(PyNDArray::new(out));
+        }
+        return Ok(PyNDArray::new(array));
     }
     // SAFETY: a valid "dltensor" capsule points at a DLManagedTensor that the producer keeps
     // alive until its deleter is called; shape has `ndim` entries and strides, when present, too.
@@ -351,6 +381,9 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
     }
     let out = NDArray::zeros(&shape, dtype, Context::cpu()).py()?;
     copy_into(&shared, &out).py()?;
+    // The engine does not track the producer's writes, so finish the copy before returning.
+    let done = out.clone();
+    py.allow_threads(move || done.wait_to_read()).py()?;
     Ok(PyNDArray::new(out))
 }
 
