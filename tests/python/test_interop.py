@@ -240,14 +240,17 @@ def test_dlpack_non_contiguous_copy():
     assert x.asnumpy()[0, 0] == 0.0
 
 
-def test_dlpack_size_one_dims_any_stride():
-    src = np.arange(8, dtype=np.float32).reshape(8, 1)[::2]
-    # Shape (4, 1) with a stride of 2 rows is not contiguous; its column slice (4,) is not either.
+def test_dlpack_size_one_dim_any_stride():
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    row = base[::2][:1]
+    # Shape (1, 4) with a row stride of 8 elements: the stride of a size-1 dimension is never used.
+    assert row.strides == (32, 4)
+    x = mx.nd.from_dlpack(row)
+    np.testing.assert_array_equal(x.asnumpy(), [[0, 1, 2, 3]])
+    base[0, 0] = 50.0
+    assert x.asnumpy()[0, 0] == 50.0
     with pytest.raises(ValueError, match="not C-contiguous"):
-        mx.nd.from_dlpack(src)
-    column = np.arange(4, dtype=np.float32).reshape(1, 4)
-    x = mx.nd.from_dlpack(column)
-    np.testing.assert_array_equal(x.asnumpy(), column)
+        mx.nd.from_dlpack(base.reshape(12, 1)[::2])
 
 
 def test_to_dlpack_for_read_capsule():
