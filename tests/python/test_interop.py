@@ -1,5 +1,6 @@
 """Zero-copy exchange with numpy (array interface, from_numpy) and DLPack (numpy, PyTorch)."""
 import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -160,6 +161,14 @@ def test_np_from_dlpack_shares_memory():
     assert view[1, 1] == -8.0
 
 
+def test_np_from_dlpack_numpy_write_seen():
+    a = mx.nd.zeros((2, 3))
+    view = np.from_dlpack(a)
+    assert view.flags.writeable
+    view[0, 2] = 5.0
+    np.testing.assert_array_equal(a.asnumpy(), [[0, 0, 5], [0, 0, 0]])
+
+
 def test_np_from_dlpack_waits_for_pending_writes():
     a = mx.nd.zeros((256, 256))
     delay_then_fill(a, 2.0)
@@ -200,6 +209,22 @@ def test_nd_from_dlpack_keeps_producer_alive():
     x = mx.nd.from_dlpack(np.arange(5, dtype=np.int32))
     gc.collect()
     np.testing.assert_array_equal(x.asnumpy(), [0, 1, 2, 3, 4])
+
+
+def test_nd_from_dlpack_releases_producer():
+    for via_capsule in (False, True):
+        src = np.arange(5, dtype=np.float32)
+        ref = weakref.ref(src)
+        x = mx.nd.from_dlpack(src.__dlpack__() if via_capsule else src)
+        del src
+        gc.collect()
+        assert ref() is not None
+        x += 1
+        mx.nd.waitall()
+        del x
+        gc.collect()
+        # The producer's deleter ran when the last NDArray sharing the memory went away.
+        assert ref() is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -268,6 +293,57 @@ def test_to_dlpack_for_write_capsule():
     b = mx.nd.from_dlpack(a.to_dlpack_for_write())
     b[:] = 3.0
     np.testing.assert_array_equal(a.asnumpy(), np.full((2, 2), 3.0))
+
+
+def test_dlpack_capsule_versions():
+    a = mx.nd.ones((2,))
+    assert "dltensor_versioned" in repr(a.__dlpack__(max_version=(1, 0)))
+    assert '"dltensor"' in repr(a.__dlpack__())
+    assert '"dltensor"' in repr(a.__dlpack__(max_version=(0, 8)))
+    assert '"dltensor"' in repr(mx.nd.to_dlpack_for_write(a))
+
+
+def test_unversioned_numpy_capsule_import():
+    src = np.arange(4, dtype=np.int64)
+    x = mx.nd.from_dlpack(src.__dlpack__())
+    src[3] = -1
+    np.testing.assert_array_equal(x.asnumpy(), [0, 1, 2, -1])
+
+
+def test_versioned_own_capsule_returns_same_array():
+    a = mx.nd.zeros((128, 128))
+    b = mx.nd.from_dlpack(a.__dlpack__(max_version=(1, 0)))
+    delay_then_fill(b, 4.0)
+    assert np.all(a.asnumpy() == 4.0)
+
+
+class ReadOnlyExport:
+    """A producer that exports an NDArray as a versioned capsule flagged read-only."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        return mx._native.to_dlpack(self.array._h, False, True)
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+def test_read_only_flag_exported():
+    a = mx.nd.array([1.0, 2.0])
+    view = np.from_dlpack(ReadOnlyExport(a))
+    assert not view.flags.writeable
+    np.testing.assert_array_equal(view, [1.0, 2.0])
+
+
+def test_read_only_producer_needs_copy():
+    src = np.arange(3, dtype=np.float32)
+    src.flags.writeable = False
+    with pytest.raises(ValueError, match="from_dlpack.*read-only.*copy=True"):
+        mx.nd.from_dlpack(src)
+    x = mx.nd.from_dlpack(src, copy=True)
+    np.testing.assert_array_equal(x.asnumpy(), [0, 1, 2])
 
 
 def test_capsule_consumed_once():

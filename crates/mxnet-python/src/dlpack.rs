@@ -1,13 +1,13 @@
-//! DLPack exchange (unversioned capsules, DLPack 0.8 struct layout).
+//! DLPack exchange: the DLPack 0.8 structs ("dltensor" capsules) and the DLPack 1.0 versioned
+//! header ("dltensor_versioned" capsules), which adds a read-only flag.
 //!
-//! Export: `to_dlpack(x, for_write)` returns a PyCapsule named "dltensor" that points at a
-//! `DLManagedTensor`. The manager behind it holds a clone of the NDArray, so the storage lives
-//! until the consumer calls the deleter (or, when nobody consumed the capsule, until the capsule
-//! is destroyed).
+//! Export: `to_dlpack(x, for_write, versioned)` returns a capsule that points at a managed tensor.
+//! The manager behind it holds a clone of the NDArray, so the storage lives until the consumer
+//! calls the deleter (or, when nobody consumed the capsule, until the capsule is destroyed).
 //!
-//! Import: `from_dlpack(capsule, copy)` checks the tensor, renames the capsule to
-//! "used_dltensor" and wraps the producer's memory without copying. The storage owns the
-//! `DLManagedTensor` and calls the producer's deleter when the last view of it goes away.
+//! Import: `from_dlpack(capsule, copy)` checks the tensor, renames the capsule to its "used_"
+//! name and wraps the producer's memory without copying. The storage owns the managed tensor and
+//! calls the producer's deleter when the last view of it goes away.
 
 use std::ffi::{c_void, CStr};
 use std::sync::Arc;
@@ -16,17 +16,26 @@ use mxnet_core::imperative::copy_into;
 use mxnet_core::storage::Storage;
 use mxnet_core::{Context, DType, Layout, NDArray};
 use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
-use pyo3::prelude::*;
 use pyo3::ffi;
+use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
 use crate::ndarray::PyNDArray;
 
 const CAPSULE_NAME: &CStr = c"dltensor";
 const USED_CAPSULE_NAME: &CStr = c"used_dltensor";
+const VERSIONED_CAPSULE_NAME: &CStr = c"dltensor_versioned";
+const USED_VERSIONED_CAPSULE_NAME: &CStr = c"used_dltensor_versioned";
 
 /// `DLDeviceType::kDLCPU`.
 pub const DL_CPU: i32 = 1;
+
+/// The DLPack ABI version that our versioned capsules declare.
+const DLPACK_MAJOR: u32 = 1;
+const DLPACK_MINOR: u32 = 0;
+
+/// `DLPACK_FLAG_BITMASK_READ_ONLY` of `DLManagedTensorVersioned::flags`.
+const FLAG_READ_ONLY: u64 = 1;
 
 /// `DLDataTypeCode` values.
 mod code {
@@ -64,11 +73,29 @@ pub struct DLTensor {
     pub byte_offset: u64,
 }
 
+/// The unversioned managed tensor (DLPack 0.8 and earlier).
 #[repr(C)]
 pub struct DLManagedTensor {
     pub dl_tensor: DLTensor,
     pub manager_ctx: *mut c_void,
     pub deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DLPackVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// The versioned managed tensor (DLPack 1.0).
+#[repr(C)]
+pub struct DLManagedTensorVersioned {
+    pub version: DLPackVersion,
+    pub manager_ctx: *mut c_void,
+    pub deleter: Option<unsafe extern "C" fn(*mut DLManagedTensorVersioned)>,
+    pub flags: u64,
+    pub dl_tensor: DLTensor,
 }
 
 pub fn dl_dtype(dtype: DType) -> DLDataType {
@@ -104,15 +131,16 @@ pub fn from_dl_dtype(t: DLDataType) -> Option<DType> {
     })
 }
 
-/// What our exported `DLManagedTensor` points into. `tensor` comes first so that a pointer to the
-/// manager is also a valid `*mut DLManagedTensor`; `manager_ctx` points back at the manager too.
-#[repr(C)]
+/// The memory behind an exported capsule: both managed-tensor headers (the capsule points at one
+/// of them), the shape and strides they point into, and the array that keeps the storage alive.
 struct ExportManager {
-    tensor: DLManagedTensor,
-    shape: Vec<i64>,
-    strides: Vec<i64>,
-    /// Keeps the storage alive while the consumer uses it.
+    legacy: DLManagedTensor,
+    versioned: DLManagedTensorVersioned,
+    // Never read here: the headers' shape and strides pointers point into these buffers.
     #[allow(dead_code)]
+    shape: Vec<i64>,
+    #[allow(dead_code)]
+    strides: Vec<i64>,
     array: NDArray,
 }
 
@@ -122,37 +150,63 @@ unsafe extern "C" fn export_deleter(managed: *mut DLManagedTensor) {
     }
     // SAFETY: `manager_ctx` was set by `to_dlpack` to a leaked `Box<ExportManager>`, and DLPack
     // calls the deleter at most once.
-    unsafe {
-        let manager = (*managed).manager_ctx as *mut ExportManager;
-        drop(Box::from_raw(manager));
-    }
+    unsafe { drop(Box::from_raw((*managed).manager_ctx as *mut ExportManager)) }
 }
 
-/// Destructor of capsules we produce: free the tensor unless a consumer took it.
-unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
-    // SAFETY: called by Python with the GIL held on a live capsule object.
+unsafe extern "C" fn export_deleter_versioned(managed: *mut DLManagedTensorVersioned) {
+    if managed.is_null() {
+        return;
+    }
+    // SAFETY: as in `export_deleter`.
+    unsafe { drop(Box::from_raw((*managed).manager_ctx as *mut ExportManager)) }
+}
+
+/// Call the deleter of the managed tensor in an unconsumed capsule named `name`.
+///
+/// # Safety
+/// Python calls this with the GIL held on a live capsule object.
+unsafe fn destroy_capsule(capsule: *mut ffi::PyObject, name: &CStr, used: &CStr, versioned: bool) {
     unsafe {
-        if ffi::PyCapsule_IsValid(capsule, USED_CAPSULE_NAME.as_ptr()) == 1 {
+        if ffi::PyCapsule_IsValid(capsule, used.as_ptr()) == 1 {
             return;
         }
         // Keep any exception that is being raised while the capsule dies.
         let (mut ptype, mut pvalue, mut ptrace) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         ffi::PyErr_Fetch(&mut ptype, &mut pvalue, &mut ptrace);
-        let managed = ffi::PyCapsule_GetPointer(capsule, CAPSULE_NAME.as_ptr()) as *mut DLManagedTensor;
-        if managed.is_null() {
+        let pointer = ffi::PyCapsule_GetPointer(capsule, name.as_ptr());
+        if pointer.is_null() {
             ffi::PyErr_WriteUnraisable(capsule);
-        } else if let Some(deleter) = (*managed).deleter {
-            deleter(managed);
+        } else if versioned {
+            let managed = pointer as *mut DLManagedTensorVersioned;
+            if let Some(deleter) = (*managed).deleter {
+                deleter(managed);
+            }
+        } else {
+            let managed = pointer as *mut DLManagedTensor;
+            if let Some(deleter) = (*managed).deleter {
+                deleter(managed);
+            }
         }
         ffi::PyErr_Restore(ptype, pvalue, ptrace);
     }
 }
 
-/// Export `x` as a "dltensor" capsule. Waits for pending writes (and, with `for_write`, for
-/// pending reads too) so that the consumer sees final values.
+unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
+    // SAFETY: called by Python on a live capsule.
+    unsafe { destroy_capsule(capsule, CAPSULE_NAME, USED_CAPSULE_NAME, false) }
+}
+
+unsafe extern "C" fn versioned_capsule_destructor(capsule: *mut ffi::PyObject) {
+    // SAFETY: called by Python on a live capsule.
+    unsafe { destroy_capsule(capsule, VERSIONED_CAPSULE_NAME, USED_VERSIONED_CAPSULE_NAME, true) }
+}
+
+/// Export `x` as a DLPack capsule: "dltensor" (DLPack 0.8), or "dltensor_versioned" (DLPack 1.0)
+/// when `versioned`. Waits for pending writes, and with `for_write` also for pending reads, so
+/// the consumer sees final values. Without `for_write` a versioned capsule is flagged read-only.
 #[pyfunction]
-#[pyo3(signature = (x, for_write=true))]
-pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool) -> PyResult<PyObject> {
+#[pyo3(signature = (x, for_write=true, versioned=false))]
+pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool, versioned: bool) -> PyResult<PyObject> {
     let arr = x.inner.clone();
     if arr.context() != Context::cpu() {
         return Err(PyBufferError::new_err(format!(
@@ -162,7 +216,8 @@ pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool) -> PyResult<PyO
     }
     {
         let a = arr.clone();
-        py.allow_threads(move || if for_write { a.wait_to_write() } else { a.wait_to_read() }).py()?;
+        py.allow_threads(move || if for_write { a.wait_to_write() } else { a.wait_to_read() })
+            .py()?;
     }
     let item = arr.dtype().size();
     let data = if arr.size() == 0 {
@@ -170,41 +225,62 @@ pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool) -> PyResult<PyO
     } else {
         arr.storage().as_ptr().wrapping_add(arr.layout().offset * item)
     };
-    let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
-    let strides: Vec<i64> = arr.layout().strides.iter().map(|&s| s as i64).collect();
-    let ndim = shape.len() as i32;
-    let dtype = dl_dtype(arr.dtype());
-    let mut manager = Box::new(ExportManager {
-        tensor: DLManagedTensor {
-            dl_tensor: DLTensor {
-                data: data as *mut c_void,
-                device: DLDevice { device_type: DL_CPU, device_id: 0 },
-                ndim,
-                dtype,
-                shape: std::ptr::null_mut(),
-                strides: std::ptr::null_mut(),
-                byte_offset: 0,
-            },
+    let mut shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
+    let mut strides: Vec<i64> = arr.layout().strides.iter().map(|&s| s as i64).collect();
+    // The Vec buffers do not move when the Vecs are moved into the manager below.
+    let (shape_ptr, strides_ptr) = (shape.as_mut_ptr(), strides.as_mut_ptr());
+    let tensor = || DLTensor {
+        data: data as *mut c_void,
+        device: DLDevice {
+            device_type: DL_CPU,
+            device_id: 0,
+        },
+        ndim: arr.ndim() as i32,
+        dtype: dl_dtype(arr.dtype()),
+        shape: shape_ptr,
+        strides: strides_ptr,
+        byte_offset: 0,
+    };
+    let (legacy_tensor, versioned_tensor) = (tensor(), tensor());
+    let manager = Box::new(ExportManager {
+        legacy: DLManagedTensor {
+            dl_tensor: legacy_tensor,
             manager_ctx: std::ptr::null_mut(),
             deleter: Some(export_deleter),
+        },
+        versioned: DLManagedTensorVersioned {
+            version: DLPackVersion {
+                major: DLPACK_MAJOR,
+                minor: DLPACK_MINOR,
+            },
+            manager_ctx: std::ptr::null_mut(),
+            deleter: Some(export_deleter_versioned),
+            flags: if for_write { 0 } else { FLAG_READ_ONLY },
+            dl_tensor: versioned_tensor,
         },
         shape,
         strides,
         array: arr,
     });
-    // The Vec buffers do not move when the Box is leaked, so these pointers stay valid.
-    manager.tensor.dl_tensor.shape = manager.shape.as_mut_ptr();
-    manager.tensor.dl_tensor.strides = manager.strides.as_mut_ptr();
     let raw = Box::into_raw(manager);
-    // SAFETY: `raw` is a valid, leaked ExportManager; from here its lifetime is managed by the
+    // SAFETY: `raw` is a valid, leaked ExportManager. From here its lifetime is managed by the
     // capsule destructor or by the consumer calling the deleter.
     unsafe {
-        (*raw).tensor.manager_ctx = raw as *mut c_void;
-        let capsule = ffi::PyCapsule_New(
-            std::ptr::addr_of_mut!((*raw).tensor) as *mut c_void,
-            CAPSULE_NAME.as_ptr(),
-            Some(capsule_destructor),
-        );
+        (*raw).legacy.manager_ctx = raw as *mut c_void;
+        (*raw).versioned.manager_ctx = raw as *mut c_void;
+        let capsule = if versioned {
+            ffi::PyCapsule_New(
+                std::ptr::addr_of_mut!((*raw).versioned) as *mut c_void,
+                VERSIONED_CAPSULE_NAME.as_ptr(),
+                Some(versioned_capsule_destructor),
+            )
+        } else {
+            ffi::PyCapsule_New(
+                std::ptr::addr_of_mut!((*raw).legacy) as *mut c_void,
+                CAPSULE_NAME.as_ptr(),
+                Some(capsule_destructor),
+            )
+        };
         if capsule.is_null() {
             drop(Box::from_raw(raw));
             return Err(PyErr::fetch(py));
@@ -213,29 +289,78 @@ pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool) -> PyResult<PyO
     }
 }
 
-fn deleter_is_ours(managed: *mut DLManagedTensor) -> bool {
-    // SAFETY: `managed` points at a live DLManagedTensor (checked by the caller).
-    let deleter = unsafe { (*managed).deleter };
-    deleter.is_some_and(|d| d as *const () == export_deleter as *const ())
+/// A managed tensor received from a producer, of either header kind.
+#[derive(Clone, Copy)]
+enum Managed {
+    Legacy(*mut DLManagedTensor),
+    Versioned(*mut DLManagedTensorVersioned),
+}
+
+impl Managed {
+    /// # Safety
+    /// The pointer must be a live managed tensor whose deleter has not run.
+    unsafe fn tensor(&self) -> &DLTensor {
+        unsafe {
+            match *self {
+                Managed::Legacy(m) => &(*m).dl_tensor,
+                Managed::Versioned(m) => &(*m).dl_tensor,
+            }
+        }
+    }
+
+    /// The `ExportManager` behind the tensor when `to_dlpack` made it.
+    ///
+    /// # Safety
+    /// As for `tensor`.
+    unsafe fn our_manager(&self) -> Option<*mut ExportManager> {
+        unsafe {
+            let ours = match *self {
+                Managed::Legacy(m) => (*m)
+                    .deleter
+                    .is_some_and(|d| d as *const () == export_deleter as *const ())
+                    .then_some((*m).manager_ctx),
+                Managed::Versioned(m) => (*m)
+                    .deleter
+                    .is_some_and(|d| d as *const () == export_deleter_versioned as *const ())
+                    .then_some((*m).manager_ctx),
+            };
+            ours.map(|ctx| ctx as *mut ExportManager)
+        }
+    }
+
+    /// # Safety
+    /// Call at most once, after which the pointer is dangling.
+    unsafe fn delete(self) {
+        unsafe {
+            match self {
+                Managed::Legacy(m) => {
+                    if let Some(deleter) = (*m).deleter {
+                        deleter(m);
+                    }
+                }
+                Managed::Versioned(m) => {
+                    if let Some(deleter) = (*m).deleter {
+                        deleter(m);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Owner of imported memory: calls the producer's deleter once, when the storage is dropped.
-struct ImportOwner(*mut DLManagedTensor);
+struct ImportOwner(Managed);
 
 // SAFETY: the pointer is only used once, in `drop`. DLPack deleters may be called from any
-// thread; numpy's takes the GIL itself and torch's needs none.
+// thread: numpy's takes the GIL itself and torch's needs none.
 unsafe impl Send for ImportOwner {}
 unsafe impl Sync for ImportOwner {}
 
 impl Drop for ImportOwner {
     fn drop(&mut self) {
-        // SAFETY: the capsule was renamed to "used_dltensor" when this owner was created, so
+        // SAFETY: the capsule was renamed to its "used_" name when this owner was created, so
         // nobody else calls the deleter.
-        unsafe {
-            if let Some(deleter) = (*self.0).deleter {
-                deleter(self.0);
-            }
-        }
+        unsafe { self.0.delete() }
     }
 }
 
@@ -248,53 +373,76 @@ fn import_strides(shape: &[usize], strides: Option<&[i64]>) -> (Vec<isize>, bool
         Some(s) => {
             let s: Vec<isize> = s.iter().map(|&v| v as isize).collect();
             // Strides of size-1 dimensions do not matter (torch reports arbitrary ones there).
-            let is_c = shape.iter().any(|&d| d == 0)
-                || shape.iter().zip(s.iter().zip(&contiguous)).all(|(&d, (a, b))| d == 1 || a == b);
+            let is_c = shape.contains(&0)
+                || shape
+                    .iter()
+                    .zip(s.iter().zip(&contiguous))
+                    .all(|(&d, (a, b))| d == 1 || a == b);
             (s, is_c)
         }
     }
 }
 
-/// Wrap the tensor behind a "dltensor" capsule. Without `copy`, the memory is shared and must be
-/// C-contiguous; with `copy`, any strided layout is copied into a new array. A capsule that
-/// `to_dlpack` made returns the exported array itself (any layout), or a copy of it with `copy`.
+/// Find the managed tensor in `capsule` and take ownership of it by renaming the capsule.
+fn take_capsule(py: Python<'_>, capsule: &Bound<'_, PyAny>) -> PyResult<Managed> {
+    let ptr = capsule.as_ptr();
+    // SAFETY: `ptr` is a live object (we hold a reference), and capsule calls check its type.
+    unsafe {
+        let (managed, used) = if ffi::PyCapsule_IsValid(ptr, CAPSULE_NAME.as_ptr()) == 1 {
+            let m = ffi::PyCapsule_GetPointer(ptr, CAPSULE_NAME.as_ptr()) as *mut DLManagedTensor;
+            (Managed::Legacy(m), USED_CAPSULE_NAME)
+        } else if ffi::PyCapsule_IsValid(ptr, VERSIONED_CAPSULE_NAME.as_ptr()) == 1 {
+            let m = ffi::PyCapsule_GetPointer(ptr, VERSIONED_CAPSULE_NAME.as_ptr()) as *mut DLManagedTensorVersioned;
+            let version = (*m).version;
+            if version.major > DLPACK_MAJOR {
+                return Err(PyBufferError::new_err(format!(
+                    "from_dlpack: the producer uses DLPack {}.{}, but only major version {DLPACK_MAJOR} and \
+                     earlier are supported; request an older version from the producer",
+                    version.major, version.minor
+                )));
+            }
+            (Managed::Versioned(m), USED_VERSIONED_CAPSULE_NAME)
+        } else if ffi::PyCapsule_IsValid(ptr, USED_CAPSULE_NAME.as_ptr()) == 1
+            || ffi::PyCapsule_IsValid(ptr, USED_VERSIONED_CAPSULE_NAME.as_ptr()) == 1
+        {
+            return Err(PyValueError::new_err(
+                "from_dlpack: this DLPack capsule was already consumed; a capsule can be imported only once, \
+                 call __dlpack__() again for a new one",
+            ));
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "from_dlpack: expected an object with __dlpack__ or a PyCapsule named 'dltensor' or \
+                 'dltensor_versioned', got {}",
+                capsule.get_type().name()?
+            )));
+        };
+        if ffi::PyCapsule_SetName(ptr, used.as_ptr()) != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(managed)
+    }
+}
+
+/// Wrap the tensor behind a DLPack capsule ("dltensor" or "dltensor_versioned"). Without `copy`,
+/// the memory is shared and must be C-contiguous and writable; with `copy`, any strided layout
+/// is copied into a new array. A capsule that `to_dlpack` made returns the exported array itself
+/// (any layout), or a copy of it with `copy`.
+///
+/// The capsule is consumed (renamed) before the checks. When a check fails, the producer's
+/// deleter runs at once, so nothing leaks.
 #[pyfunction]
 #[pyo3(signature = (capsule, copy=false))]
 pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> PyResult<PyNDArray> {
-    let ptr = capsule.as_ptr();
-    // SAFETY: `ptr` is a live object (we hold a reference); the capsule calls only read it.
-    let managed = unsafe {
-        if ffi::PyCapsule_IsValid(ptr, CAPSULE_NAME.as_ptr()) != 1 {
-            if ffi::PyCapsule_IsValid(ptr, USED_CAPSULE_NAME.as_ptr()) == 1 {
-                return Err(PyValueError::new_err(
-                    "from_dlpack: this DLPack capsule was already consumed; a capsule can be imported only once, \
-                     call __dlpack__() again for a new one",
-                ));
-            }
-            return Err(PyTypeError::new_err(format!(
-                "from_dlpack: expected an object with __dlpack__ or a PyCapsule named 'dltensor', got {}",
-                capsule.get_type().name()?
-            )));
-        }
-        ffi::PyCapsule_GetPointer(ptr, CAPSULE_NAME.as_ptr()) as *mut DLManagedTensor
-    };
-    if managed.is_null() {
-        return Err(PyErr::fetch(py));
-    }
-    if deleter_is_ours(managed) {
-        // SAFETY: `ptr` is a valid "dltensor" capsule (checked above).
-        if unsafe { ffi::PyCapsule_SetName(ptr, USED_CAPSULE_NAME.as_ptr()) } != 0 {
-            return Err(PyErr::fetch(py));
-        }
+    let managed = take_capsule(py, capsule)?;
+    // SAFETY: the capsule held a live managed tensor, which we now own.
+    if let Some(manager) = unsafe { managed.our_manager() } {
         // Our own capsule: return the exported array itself, so that its engine variable keeps
         // ordering reads and writes through both handles. A foreign wrapper would get a new
         // variable and race with pending operations on the original.
-        // SAFETY: `export_deleter` is only installed on tensors that `to_dlpack` built from a
-        // leaked ExportManager; we own it now (the capsule is renamed) and free it once here.
+        // SAFETY: the manager is alive until `delete`, which frees it once.
         let array = unsafe {
-            let manager = (*managed).manager_ctx as *mut ExportManager;
             let array = (*manager).array.clone();
-            export_deleter(managed);
+            managed.delete();
             array
         };
         if copy {
@@ -304,13 +452,21 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
         }
         return Ok(PyNDArray::new(array));
     }
-    // SAFETY: a valid "dltensor" capsule points at a DLManagedTensor that the producer keeps
-    // alive until its deleter is called; shape has `ndim` entries and strides, when present, too.
+    // From here the owner runs the producer's deleter when it drops: on an error return below,
+    // or when the last array that shares the memory goes away.
+    let owner = ImportOwner(managed);
+    let read_only = matches!(managed, Managed::Versioned(m) if unsafe { (*m).flags } & FLAG_READ_ONLY != 0);
+    // SAFETY: the producer keeps the tensor alive until its deleter runs; shape has `ndim`
+    // entries and strides, when present, too.
     let (t, shape, strides) = unsafe {
-        let t = &(*managed).dl_tensor;
+        let t = managed.tensor();
         let ndim = usize::try_from(t.ndim)
             .map_err(|_| PyValueError::new_err(format!("from_dlpack: invalid ndim {}", t.ndim)))?;
-        let shape: &[i64] = if ndim == 0 { &[] } else { std::slice::from_raw_parts(t.shape, ndim) };
+        let shape: &[i64] = if ndim == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(t.shape, ndim)
+        };
         let strides = if t.strides.is_null() || ndim == 0 {
             None
         } else {
@@ -320,7 +476,7 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
     };
     if t.device.device_type != DL_CPU {
         return Err(PyBufferError::new_err(format!(
-            "from_dlpack: the tensor lives on DLPack device type {} (id {}); only CPU tensors (type 1) can be \
+            "from_dlpack: the tensor is on DLPack device type {} (id {}); only CPU tensors (type 1) can be \
              imported, move it to the CPU first (e.g. tensor.cpu())",
             t.device.device_type, t.device.device_id
         )));
@@ -333,7 +489,9 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
         ))
     })?;
     if shape.iter().any(|&d| d < 0) {
-        return Err(PyValueError::new_err(format!("from_dlpack: negative dimension in shape {shape:?}")));
+        return Err(PyValueError::new_err(format!(
+            "from_dlpack: invalid negative dimension in shape {shape:?}"
+        )));
     }
     let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
     let (strides, is_c) = import_strides(&shape, strides.as_deref());
@@ -344,11 +502,17 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
              (e.g. np.ascontiguousarray or tensor.contiguous()) or pass copy=True"
         )));
     }
+    if read_only && !copy {
+        return Err(PyValueError::new_err(
+            "from_dlpack: the producer marked the tensor read-only, and NDArrays are always writable, so it \
+             cannot be shared; pass copy=True (or make the source writable, e.g. a.flags.writeable = True)",
+        ));
+    }
     let item = dtype.size();
     let base = (t.data as *mut u8).wrapping_add(t.byte_offset as usize);
-    if (base as usize) % item != 0 {
+    if !(base as usize).is_multiple_of(item) {
         return Err(PyValueError::new_err(format!(
-            "from_dlpack: the data pointer is not aligned to the {item}-byte element size"
+            "from_dlpack: the data pointer is not aligned to the {item}-byte element size; copy the tensor first"
         )));
     }
     // The element range [lo, hi] the layout touches, relative to `base`.
@@ -366,17 +530,16 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
     }
     let nbytes = if size == 0 { 0 } else { (hi - lo + 1) as usize * item };
     let start = base.wrapping_offset(lo * item as isize);
-    // The checks passed: take ownership of the tensor.
-    // SAFETY: `ptr` is a valid "dltensor" capsule (checked above).
-    if unsafe { ffi::PyCapsule_SetName(ptr, USED_CAPSULE_NAME.as_ptr()) } != 0 {
-        return Err(PyErr::fetch(py));
-    }
     // SAFETY: the producer guarantees the tensor's memory is valid for the element range computed
     // above until its deleter runs, and the owner runs the deleter only when the storage drops.
-    let storage = unsafe { Storage::from_foreign(start, nbytes, Box::new(ImportOwner(managed))) };
-    let layout = Layout { shape: shape.clone(), strides, offset: (-lo) as usize };
+    let storage = unsafe { Storage::from_foreign(start, nbytes, Box::new(owner)) };
+    let layout = Layout {
+        shape: shape.clone(),
+        strides,
+        offset: (-lo) as usize,
+    };
     let shared = NDArray::from_storage(Arc::new(storage), layout, dtype, Context::cpu());
-    if is_c {
+    if is_c && !copy {
         return Ok(PyNDArray::new(shared));
     }
     let out = NDArray::zeros(&shape, dtype, Context::cpu()).py()?;
@@ -409,6 +572,10 @@ mod tests {
         assert_eq!(std::mem::offset_of!(DLTensor, shape), 24);
         assert_eq!(std::mem::offset_of!(DLTensor, byte_offset), 40);
         assert_eq!(std::mem::size_of::<DLManagedTensor>(), 64);
+        // DLPack 1.0: version, manager_ctx, deleter and flags precede the tensor.
+        assert_eq!(std::mem::offset_of!(DLManagedTensorVersioned, flags), 24);
+        assert_eq!(std::mem::offset_of!(DLManagedTensorVersioned, dl_tensor), 32);
+        assert_eq!(std::mem::size_of::<DLManagedTensorVersioned>(), 80);
     }
 
     #[test]
@@ -426,8 +593,22 @@ mod tests {
         ] {
             assert_eq!(from_dl_dtype(dl_dtype(dt)), Some(dt));
         }
-        assert_eq!(from_dl_dtype(DLDataType { code: code::FLOAT, bits: 32, lanes: 4 }), None);
-        assert_eq!(from_dl_dtype(DLDataType { code: code::UINT, bits: 16, lanes: 1 }), None);
+        assert_eq!(
+            from_dl_dtype(DLDataType {
+                code: code::FLOAT,
+                bits: 32,
+                lanes: 4
+            }),
+            None
+        );
+        assert_eq!(
+            from_dl_dtype(DLDataType {
+                code: code::UINT,
+                bits: 16,
+                lanes: 1
+            }),
+            None
+        );
     }
 
     #[test]

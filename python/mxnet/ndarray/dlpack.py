@@ -31,8 +31,8 @@ def from_dlpack(dlpack, copy=False):
     """Wrap a DLPack tensor as an NDArray that shares its memory.
 
     ``dlpack`` is an object with ``__dlpack__`` (a numpy array, a torch tensor, an NDArray) or a
-    "dltensor" capsule, which is consumed. The tensor must be on the CPU and C-contiguous; for
-    other layouts pass ``copy=True`` to get a contiguous copy instead of a shared view.
+    "dltensor" / "dltensor_versioned" capsule, which is consumed. The tensor must be on the CPU,
+    C-contiguous and writable; otherwise pass ``copy=True`` to get a copy instead of a shared view.
     """
     if hasattr(dlpack, "__dlpack__"):
         device = getattr(dlpack, "__dlpack_device__", None)
@@ -42,7 +42,10 @@ def from_dlpack(dlpack, copy=False):
                 raise BufferError(
                     f"from_dlpack: the tensor is on DLPack device ({int(dev_type)}, {dev_id}); only CPU "
                     "tensors can be imported, move it to the CPU first")
-        capsule = dlpack.__dlpack__()
+        try:
+            capsule = dlpack.__dlpack__(max_version=(1, 0))
+        except TypeError:  # producers older than DLPack 1.0 take no max_version
+            capsule = dlpack.__dlpack__()
     elif _native.is_capsule(dlpack):
         capsule = dlpack
     else:

@@ -113,17 +113,18 @@ class NDArray:
         return self._h.array_interface()
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
-        """Export as a DLPack capsule (shared memory; waits for pending reads and writes).
+        """Export as a DLPack capsule that shares memory (waits for pending reads and writes).
 
-        Only unversioned capsules are produced, which consumers accept for any ``max_version``.
+        The capsule is versioned (DLPack 1.0) when ``max_version`` allows major version 1, as
+        numpy >= 2 and recent PyTorch request, and unversioned (DLPack 0.8) otherwise.
         """
         if stream is not None and stream != -1:
             raise ValueError(f"__dlpack__: stream must be None for CPU arrays, got {stream!r}")
-        if dl_device is not None and tuple(dl_device)[:1] != (1,):
+        if dl_device is not None and tuple(dl_device) != (1, 0):
             raise BufferError(f"__dlpack__: cannot export to device {dl_device}; only the CPU (1, 0) is available")
-        if copy:
-            return self.copy().to_dlpack_for_write()
-        return self.to_dlpack_for_write()
+        versioned = max_version is not None and tuple(max_version)[0] >= 1
+        source = self.copy() if copy else self
+        return _native.to_dlpack(source._h, True, versioned)
 
     def __dlpack_device__(self):
         """DLPack device of this array: ``(1, 0)``, the CPU."""
