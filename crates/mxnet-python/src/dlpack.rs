@@ -3,10 +3,10 @@
 //!
 //! Export: `to_dlpack(x, for_write, versioned)` returns a capsule that points at a managed tensor.
 //! The manager behind it holds a clone of the NDArray, so the storage lives until the consumer
-//! calls the deleter (or, when nobody consumed the capsule, until the capsule is destroyed).
+//! calls the deleter (or, for an unconsumed capsule, until the capsule is destroyed).
 //!
-//! Import: `from_dlpack(capsule, copy)` checks the tensor, renames the capsule to its "used_"
-//! name and wraps the producer's memory without copying. The storage owns the managed tensor and
+//! Import: `from_dlpack(capsule, copy)` takes ownership by renaming the capsule to its "used_"
+//! name, checks the tensor and wraps the producer's memory without copying. The storage owns the managed tensor and
 //! calls the producer's deleter when the last view of it goes away.
 
 use std::ffi::{c_void, CStr};
@@ -308,7 +308,7 @@ impl Managed {
         }
     }
 
-    /// The `ExportManager` behind the tensor when `to_dlpack` made it.
+    /// Return the `ExportManager` behind the tensor when `to_dlpack` made it.
     ///
     /// # Safety
     /// As for `tensor`.
@@ -351,15 +351,15 @@ impl Managed {
 /// Owner of imported memory: calls the producer's deleter once, when the storage is dropped.
 struct ImportOwner(Managed);
 
-// SAFETY: the pointer is only used once, in `drop`. DLPack deleters may be called from any
-// thread: numpy's takes the GIL itself and torch's needs none.
+// SAFETY: the pointer is only used once, in `drop`, which may run on an engine worker thread.
+// NOTE: this assumes the producer's deleter takes any lock it needs (numpy's takes the GIL).
 unsafe impl Send for ImportOwner {}
 unsafe impl Sync for ImportOwner {}
 
 impl Drop for ImportOwner {
     fn drop(&mut self) {
-        // SAFETY: the capsule was renamed to its "used_" name when this owner was created, so
-        // nobody else calls the deleter.
+        // SAFETY: the capsule was renamed to its "used_" name when this owner was created, so no
+        // other code calls the deleter.
         unsafe { self.0.delete() }
     }
 }
@@ -372,7 +372,7 @@ fn import_strides(shape: &[usize], strides: Option<&[i64]>) -> (Vec<isize>, bool
         None => (contiguous, true),
         Some(s) => {
             let s: Vec<isize> = s.iter().map(|&v| v as isize).collect();
-            // Strides of size-1 dimensions do not matter (torch reports arbitrary ones there).
+            // A size-1 dimension is never stepped over, so its stride does not matter.
             let is_c = shape.contains(&0)
                 || shape
                     .iter()
@@ -435,23 +435,51 @@ fn take_capsule(py: Python<'_>, capsule: &Bound<'_, PyAny>) -> PyResult<Managed>
 pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> PyResult<PyNDArray> {
     let managed = take_capsule(py, capsule)?;
     // SAFETY: the capsule held a live managed tensor, which we now own.
-    if let Some(manager) = unsafe { managed.our_manager() } {
-        // Our own capsule: return the exported array itself, so that its engine variable keeps
-        // ordering reads and writes through both handles. A foreign wrapper would get a new
-        // variable and race with pending operations on the original.
-        // SAFETY: the manager is alive until `delete`, which frees it once.
-        let array = unsafe {
-            let array = (*manager).array.clone();
-            managed.delete();
-            array
-        };
-        if copy {
-            let out = NDArray::zeros(array.shape(), array.dtype(), Context::cpu()).py()?;
-            copy_into(&array, &out).py()?;
-            return Ok(PyNDArray::new(out));
-        }
+    match unsafe { managed.our_manager() } {
+        Some(manager) => import_own(managed, manager, copy),
+        None => import_foreign(py, managed, copy),
+    }
+}
+
+/// Return the array behind one of our own capsules (or a copy of it), and free the manager.
+///
+/// Returning the exported array itself keeps its engine variable ordering reads and writes
+/// through both handles. A foreign wrapper would get a new variable and race with pending
+/// operations on the original.
+fn import_own(managed: Managed, manager: *mut ExportManager, copy: bool) -> PyResult<PyNDArray> {
+    // SAFETY: the manager is alive until `delete`, which frees it once.
+    let array = unsafe {
+        let array = (*manager).array.clone();
+        managed.delete();
+        array
+    };
+    if !copy {
         return Ok(PyNDArray::new(array));
     }
+    let out = NDArray::zeros(array.shape(), array.dtype(), Context::cpu()).py()?;
+    copy_into(&array, &out).py()?;
+    Ok(PyNDArray::new(out))
+}
+
+/// The element range `[lo, hi]` that a strided layout touches, relative to its first element.
+fn element_range(shape: &[usize], strides: &[isize]) -> (isize, isize) {
+    let (mut lo, mut hi) = (0isize, 0isize);
+    if shape.contains(&0) {
+        return (0, 0);
+    }
+    for (&d, &s) in shape.iter().zip(strides) {
+        let reach = (d as isize - 1) * s;
+        if reach < 0 {
+            lo += reach;
+        } else {
+            hi += reach;
+        }
+    }
+    (lo, hi)
+}
+
+/// Wrap (or, with `copy` or a strided layout, copy) a producer's tensor after checking it.
+fn import_foreign(py: Python<'_>, managed: Managed, copy: bool) -> PyResult<PyNDArray> {
     // From here the owner runs the producer's deleter when it drops: on an error return below,
     // or when the last array that shares the memory goes away.
     let owner = ImportOwner(managed);
@@ -515,20 +543,12 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
             "from_dlpack: the data pointer is not aligned to the {item}-byte element size; copy the tensor first"
         )));
     }
-    // The element range [lo, hi] the layout touches, relative to `base`.
-    let size: usize = shape.iter().product();
-    let (mut lo, mut hi) = (0isize, 0isize);
-    if size > 0 {
-        for (&d, &s) in shape.iter().zip(&strides) {
-            let reach = (d as isize - 1) * s;
-            if reach < 0 {
-                lo += reach;
-            } else {
-                hi += reach;
-            }
-        }
-    }
-    let nbytes = if size == 0 { 0 } else { (hi - lo + 1) as usize * item };
+    let (lo, hi) = element_range(&shape, &strides);
+    let nbytes = if shape.contains(&0) {
+        0
+    } else {
+        (hi - lo + 1) as usize * item
+    };
     let start = base.wrapping_offset(lo * item as isize);
     // SAFETY: the producer guarantees the tensor's memory is valid for the element range computed
     // above until its deleter runs, and the owner runs the deleter only when the storage drops.
@@ -550,7 +570,7 @@ pub fn from_dlpack(py: Python<'_>, capsule: &Bound<'_, PyAny>, copy: bool) -> Py
     Ok(PyNDArray::new(out))
 }
 
-/// Whether `obj` is a PyCapsule (any name).
+/// Return whether `obj` is a PyCapsule (any name).
 #[pyfunction]
 pub fn is_capsule(obj: &Bound<'_, PyAny>) -> bool {
     // SAFETY: a type check on a live object.
@@ -613,6 +633,9 @@ mod tests {
 
     #[test]
     fn strides_check() {
+        assert_eq!(element_range(&[2, 3], &[3, 1]), (0, 5));
+        assert_eq!(element_range(&[2, 3], &[-3, 2]), (-3, 4));
+        assert_eq!(element_range(&[0, 3], &[3, 1]), (0, 0));
         assert_eq!(import_strides(&[2, 3], None), (vec![3, 1], true));
         assert!(import_strides(&[2, 3], Some(&[3, 1])).1);
         assert!(!import_strides(&[2, 3], Some(&[1, 2])).1);
