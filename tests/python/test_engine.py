@@ -1,10 +1,10 @@
 """The dependency engine seen from Python: asynchronous errors, engine selection, ordering
 under concurrent pushes from several threads, and deleting arrays with pending operations.
 
-MXNet 1.9.1 behaviour checked here: an error in an operation's kernel is raised at the first
-wait on an array it wrote (``wait_to_read``, ``asnumpy``), once; operations that depend on a
-failed array inherit its error; ``waitall`` raises the first pending error and clears every
-pending error; with NaiveEngine the error is raised by the call that pushed the operation.
+MXNet 1.9.1 behaviour checked here. An error in an operation's kernel is raised once, at the
+first wait on an array that the operation wrote (``wait_to_read``, ``asnumpy``). Operations
+that depend on a failed array inherit its error. ``waitall`` raises the first pending error and
+clears every pending error. With NaiveEngine the call that pushes the operation raises.
 """
 import os
 import subprocess
@@ -206,9 +206,10 @@ def replay_step(kind, k, x, y):
 
 
 def run_ordering_check():
-    """Push a random mix of reads and writes on two shared arrays from several threads. Each push
-    happens under a lock that also logs it, so the log holds the push order; the engine must give
-    the same values as replaying the log sequentially with numpy."""
+    """Push a random mix of reads and writes on two shared arrays from several threads.
+
+    Each push happens under a lock that also logs it, so the log holds the push order. The
+    engine must give the same values as a sequential numpy replay of the log."""
     x = mx.nd.array(np.linspace(-1, 1, SIZE), dtype="float64")
     y = mx.nd.array(np.linspace(2, 3, SIZE), dtype="float64")
     lock = threading.Lock()
