@@ -8,6 +8,7 @@ pub mod grad_util;
 pub mod reduce;
 pub mod scalar;
 pub mod shape;
+pub mod unary;
 
 use crate::operator::OpDef;
 
@@ -18,4 +19,5 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     creation::register(defs);
     reduce::register(defs);
     shape::register(defs);
+    unary::register(defs);
 }
