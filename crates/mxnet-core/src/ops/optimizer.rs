@@ -3,7 +3,8 @@
 //! `out=weight`), and the optimizer states (momentum, Adam's mean and variance, RMSProp's
 //! mean square) are updated in place.
 //!
-//! The formulas are those of MXNet 1.9.1's `optimizer_op-inl.h` kernels, with
+//! The formulas are those of MXNet 1.9.1's `optimizer_op-inl.h` kernels (hyperparameters
+//! rounded to float32 as MXNet stores them), with
 //! `clip(v, c) = min(max(v, -c), c)` and a negative `clip_gradient` meaning no clipping:
 //!
 //! - sgd: `w = (1 - lr*wd)*w - lr*clip(rescale*g)`
@@ -277,6 +278,23 @@ fn create(kind: UpdateKind, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
         }
     }
     r.finish(accepted)?;
+    // MXNet 1.9.1 stores these hyperparameters as C `float`, so 0.999 becomes
+    // 0.99900001287 even for float64 weights. Its Adam fixtures differ from exact float64
+    // arithmetic by 1.3e-5 relative in `var` because of this, so we round the same way.
+    for v in [
+        &mut hyper.lr,
+        &mut hyper.wd,
+        &mut hyper.rescale_grad,
+        &mut hyper.clip_gradient,
+        &mut hyper.momentum,
+        &mut hyper.beta1,
+        &mut hyper.beta2,
+        &mut hyper.epsilon,
+        &mut hyper.gamma1,
+        &mut hyper.clip_weights,
+    ] {
+        *v = *v as f32 as f64;
+    }
     Ok(Arc::new(Update { kind, hyper }))
 }
 
