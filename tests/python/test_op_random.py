@@ -14,7 +14,8 @@ def test_uniform_statistics(dtype):
     mx.random.seed(1)
     x = nd.random.uniform(-2, 3, shape=(N,), dtype=dtype).asnumpy()
     assert x.dtype == np.dtype(dtype)
-    assert x.min() >= -2 and x.max() < 3
+    assert x.min() >= -2
+    assert x.max() < 3
     # Standard error of the mean is 5/sqrt(12 N) ~ 0.0046.
     assert abs(x.mean() - 0.5) < 0.03
     assert abs(x.std() - 5 / np.sqrt(12)) < 0.02
@@ -34,7 +35,8 @@ def test_randint_range_and_dtype(dtype):
     mx.random.seed(3)
     x = nd.random.randint(-3, 7, shape=(N,), dtype=dtype).asnumpy()
     assert x.dtype == np.dtype(dtype)
-    assert x.min() == -3 and x.max() == 6
+    assert x.min() == -3
+    assert x.max() == 6
     assert abs(x.mean() - 1.5) < 0.05
 
 
@@ -121,6 +123,19 @@ def test_uniform_low_above_high_raises_at_wait():
 def test_randint_empty_range_raises():
     a = nd.random.randint(5, 5, (3,))
     with pytest.raises(MXNetError, match="_random_randint"):
+        a.wait_to_read()
+
+
+def test_uniform_float32_stays_below_high():
+    mx.random.seed(13)
+    x = nd.random.uniform(0, 1e-7, shape=(N,), dtype="float32").asnumpy()
+    assert x.min() >= 0
+    assert x.max() < np.float32(1e-7)
+
+
+def test_uniform_infinite_range_raises_at_wait():
+    a = nd.random.uniform(-3e38, 3e38, (2,))
+    with pytest.raises(MXNetError, match="not finite"):
         a.wait_to_read()
 
 

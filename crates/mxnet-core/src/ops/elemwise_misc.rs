@@ -8,7 +8,7 @@ use mxnet_cpu::strided::unary_map;
 use super::arith::Arith;
 use super::grad_util::scalar_op;
 use crate::attrs::{AttrReader, Attrs};
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::imperative::call1;
 use crate::ndarray::NDArray;
@@ -27,6 +27,18 @@ fn one_input<'a>(op: &str, inputs: &'a [TensorDesc]) -> Result<&'a TensorDesc> {
     }
 }
 
+/// Reject dtypes outside `allowed` when the call is made, rather than when the kernel runs.
+fn check_dtype(op: &str, dtype: DType, allowed: &[DType]) -> Result<()> {
+    if allowed.contains(&dtype) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|d| d.name()).collect();
+    Err(Error::Type(format!("{op}: dtype {dtype} is not supported; cast the input to one of {}", names.join(", "))))
+}
+
+const REAL: &[DType] = &[DType::Float32, DType::Float64, DType::Int8, DType::UInt8, DType::Int32, DType::Int64];
+const FLOAT: &[DType] = &[DType::Float32, DType::Float64];
+
 /// `clip(data, a_min, a_max)`: NaN stays NaN, as in numpy.
 pub struct Clip {
     a_min: f64,
@@ -39,7 +51,9 @@ impl Operator for Clip {
     }
 
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
-        Ok(vec![one_input("clip", inputs)?.clone()])
+        let x = one_input("clip", inputs)?;
+        check_dtype("clip", x.dtype, REAL)?;
+        Ok(vec![x.clone()])
     }
 
     fn inplace_safe(&self) -> bool {
@@ -159,6 +173,7 @@ impl Operator for AddN {
                 )));
             }
         }
+        check_dtype("add_n", first.dtype, REAL)?;
         Ok(vec![first.clone()])
     }
 
@@ -269,7 +284,9 @@ impl Operator for SmoothL1 {
     }
 
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
-        Ok(vec![one_input("smooth_l1", inputs)?.clone()])
+        let x = one_input("smooth_l1", inputs)?;
+        check_dtype("smooth_l1", x.dtype, FLOAT)?;
+        Ok(vec![x.clone()])
     }
 
     fn inplace_safe(&self) -> bool {

@@ -1,8 +1,8 @@
 //! Random sampling: `_random_uniform`, `_random_normal`, `_random_randint` and `_shuffle`.
 //!
-//! Each call draws a seed from the global generator when it is made (`mx.random.seed`), and
-//! the kernel builds its own generator from that seed, so the values depend only on the seed
-//! and the order of calls, not on when the engine runs the kernels. Invalid distribution
+//! Each call draws a seed from the global generator (`mx.random.seed`) when it is made. The
+//! kernel builds its own generator from that seed, so the values depend only on the seed and
+//! the order of calls, not on when the engine runs the kernels. Invalid distribution
 //! parameters fail inside the kernel, as in MXNet 1.9.1: the error surfaces at the next wait
 //! on the output (or on an array computed from it).
 
@@ -66,14 +66,22 @@ impl Operator for Sample {
                         )));
                     }
                     dispatch_float!(self.name, out.dtype(), T => {
-                        // `Uniform::new` needs low < high; an empty range gives `low` everywhere.
-                        if low == high {
-                            out.out_data::<T>().iter_mut().for_each(|v| *v = T::from_f64(low));
+                        // Sample in the output type so rounding cannot produce `high`.
+                        let (lo, hi) = (T::from_f64(low), T::from_f64(high));
+                        if !(hi - lo).is_finite() {
+                            return Err(Error::MXNet(format!(
+                                "{}: the range [{low}, {high}) is not finite in {}; pass finite bounds closer together",
+                                self.name,
+                                out.dtype()
+                            )));
+                        }
+                        let dst = out.out_data::<T>();
+                        if lo == hi {
+                            // `Uniform::new` needs low < high; an empty range gives `low` everywhere.
+                            dst.iter_mut().for_each(|v| *v = lo);
                         } else {
-                            let dist = Uniform::new(low, high);
-                            for v in out.out_data::<T>() {
-                                *v = T::from_f64(dist.sample(&mut rng));
-                            }
+                            let dist = Uniform::new(lo, hi);
+                            dst.iter_mut().for_each(|v| *v = dist.sample(&mut rng));
                         }
                     });
                 }

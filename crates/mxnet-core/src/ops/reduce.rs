@@ -256,6 +256,17 @@ pub fn register(defs: &mut Vec<OpDef>) {
     });
 }
 
+/// Reject dtypes the reduction kernels do not handle (float16, bfloat16, bool) when the call
+/// is made, rather than when the kernel runs.
+fn check_real(op: &str, dtype: DType) -> Result<()> {
+    match dtype {
+        DType::Float16 | DType::BFloat16 | DType::Bool => Err(Error::Type(format!(
+            "{op}: dtype {dtype} is not supported; cast the input to float32 first (x.astype('float32'))"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Reshape `g` (a reduction's output or output gradient) to the keepdims form of `x`'s
 /// reduction over `mask`, so it broadcasts against `x`.
 fn keepdims_view(g: &NDArray, x_shape: &[usize], mask: &[bool]) -> Result<NDArray> {
@@ -295,6 +306,7 @@ impl Operator for Reduce {
         let [x] = inputs else {
             return Err(Error::Value(format!("{}: expected 1 input, got {}", self.name, inputs.len())));
         };
+        check_real(self.name, x.dtype)?;
         Ok(vec![TensorDesc::new(self.axes.out_shape(self.name, &x.shape)?, x.dtype)])
     }
 
@@ -491,6 +503,7 @@ impl Operator for ArgReduce {
         let [x] = inputs else {
             return Err(Error::Value(format!("{}: expected 1 input, got {}", self.name, inputs.len())));
         };
+        check_real(self.name, x.dtype)?;
         if x.shape.iter().product::<usize>() == 0 {
             return Err(Error::Value(format!(
                 "{}: cannot take the index of an extreme of an empty array of shape {:?}",
