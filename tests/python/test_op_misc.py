@@ -170,3 +170,8 @@ def test_smooth_l1_value_and_gradient(sigma):
     np.testing.assert_allclose(out, smooth_l1_reference(x, sigma), rtol=1e-12)
     expected = numeric_grad(lambda v: fn(nd.array(v, dtype="float64")).asnumpy(), x, head)
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_add_n_rejects_float16():
+    with pytest.raises(TypeError, match="add_n"):
+        nd.add_n(nd.ones((2,), dtype="float16"), nd.ones((2,), dtype="float16"))

@@ -201,3 +201,9 @@ def test_reduce_axis_out_of_range(name):
 def test_reduce_rejects_unknown_argument():
     with pytest.raises(ValueError, match="mean"):
         nd.mean(nd.ones((2, 3)), axes=1)
+
+
+@pytest.mark.parametrize("name", ["mean", "max", "argmax", "norm"])
+def test_reduce_rejects_float16(name):
+    with pytest.raises(TypeError, match=name):
+        getattr(nd, name)(nd.ones((2, 3), dtype="float16"))

@@ -241,3 +241,18 @@ def test_logical_not_is_not_recorded():
         y = nd.logical_not(x) * x
     y.backward()
     np.testing.assert_array_equal(x.grad.asnumpy(), [1.0, 0.0])
+
+
+@pytest.mark.parametrize("name", ["exp", "negative", "sigmoid"])
+def test_unary_large_array_matches_numpy(name):
+    # Large enough to take the parallel path of the kernel.
+    x = np.linspace(-3, 3, 300_001)
+    out = getattr(nd, name)(nd.array(x, dtype="float64")).asnumpy()
+    np.testing.assert_allclose(out, FLOAT_OPS[name][0](x), rtol=1e-12)
+
+
+def test_unary_in_place_large():
+    x = np.linspace(-3, 3, 200_000).astype(np.float32)
+    a = nd.array(x)
+    nd.negative(a, out=a)
+    np.testing.assert_array_equal(a.asnumpy(), -x)

@@ -8,6 +8,8 @@ use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
 use mxnet_cpu::strided::unary_map;
+use mxnet_cpu::Layout;
+use rayon::prelude::*;
 
 use super::arith::{Arith, Float};
 use super::grad_util::scalar_op;
@@ -296,6 +298,26 @@ unary_table! {
         grad |x, y, dy| un("zeros_like", x);
 }
 
+/// Arrays with at least this many elements are split across the rayon pool. Below it, the
+/// cost of waking other threads (tens of microseconds) is comparable to the whole loop for
+/// cheap ops such as `negative`; this is a rough estimate, not a tuned value.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+const PARALLEL_CHUNK: usize = 1 << 14;
+
+/// `out[i] = f(x[i])`, in parallel chunks for large contiguous inputs.
+fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], f: impl Fn(T) -> T + Sync) {
+    if layout.is_contiguous() && layout.size() >= PARALLEL_MIN_ELEMENTS {
+        let src = &x[layout.offset..layout.offset + layout.size()];
+        out.par_chunks_mut(PARALLEL_CHUNK).zip(src.par_chunks(PARALLEL_CHUNK)).for_each(|(dst, src)| {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = f(v);
+            }
+        });
+    } else {
+        unary_map(x, layout, out, f);
+    }
+}
+
 /// One unary elementwise operator; `kind` selects the row of the table.
 pub struct Unary {
     kind: UnaryKind,
@@ -342,15 +364,16 @@ impl Operator for Unary {
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         let kind = self.kind;
-        // SAFETY: called by the engine with `x` read and `out` written.
+        // SAFETY: called by the engine with `x` read and `out` written. When `out` is `x`
+        // (an in-place call), each element is read before it is written.
         unsafe {
             match x.dtype() {
-                DType::Int8 => unary_map(x.data::<i8>(), x.layout(), out.out_data::<i8>(), |v| int_apply(kind, v)),
-                DType::UInt8 => unary_map(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v| int_apply(kind, v)),
-                DType::Int32 => unary_map(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v| int_apply(kind, v)),
-                DType::Int64 => unary_map(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v| int_apply(kind, v)),
+                DType::Int8 => map_elements(x.data::<i8>(), x.layout(), out.out_data::<i8>(), |v| int_apply(kind, v)),
+                DType::UInt8 => map_elements(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v| int_apply(kind, v)),
+                DType::Int32 => map_elements(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v| int_apply(kind, v)),
+                DType::Int64 => map_elements(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v| int_apply(kind, v)),
                 other => dispatch_float!(self.name(), other, T => {
-                    unary_map(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T| kind.apply(v));
+                    map_elements(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T| kind.apply(v));
                 }),
             }
         }
