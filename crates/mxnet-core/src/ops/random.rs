@@ -59,7 +59,7 @@ impl Operator for Sample {
         unsafe {
             match self.sampler {
                 Sampler::Uniform { low, high } => {
-                    if !(low <= high) {
+                    if low.is_nan() || high.is_nan() || low > high {
                         return Err(Error::MXNet(format!(
                             "{}: low must be less than or equal to high in uniform distribution, got low={low} high={high}",
                             self.name
@@ -177,7 +177,7 @@ impl Operator for Shuffle {
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         let rows = x.shape().first().copied().unwrap_or(1);
-        let row_len = if rows == 0 { 0 } else { x.size() / rows };
+        let row_len = x.size().checked_div(rows).unwrap_or(0);
         let mut order: Vec<usize> = (0..rows).collect();
         order.shuffle(&mut kernel_rng(ctx.seed));
         // SAFETY: called by the engine with `x` read and `out` written. The input is copied
