@@ -351,14 +351,12 @@ impl Operator for Reduce {
                 let dx = broadcast_back(dy, x.shape(), &mask)?;
                 call1("_div_scalar", &[&dx], &[("scalar", super::scalar::format_scalar(count as f64))])?
             }
-            // Every element equal to the extreme gets the full gradient (ties share nothing),
-            // as in MXNet 1.9.1.
+            // Every element equal to the extreme gets the full gradient, so ties are not split.
             ReduceKind::Max | ReduceKind::Min => {
                 let hit = call1("broadcast_equal", &[x, &keepdims_view(y, x.shape(), &mask)?], &[])?;
                 call1("broadcast_mul", &[&hit, &keepdims_view(dy, x.shape(), &mask)?], &[])?
             }
-            // d(prod)/dx_i = prod / x_i, which is nan or inf where x_i is 0 (MXNet 1.9.1 computes
-            // the same quotient).
+            // d(prod)/dx_i = prod / x_i, which is nan or inf where x_i is 0.
             ReduceKind::Prod => {
                 let ratio = call1("broadcast_div", &[&keepdims_view(y, x.shape(), &mask)?, x], &[])?;
                 call1("broadcast_mul", &[&ratio, &keepdims_view(dy, x.shape(), &mask)?], &[])?
@@ -453,7 +451,8 @@ impl Operator for Norm {
         let dx = if self.ord == 1 {
             call1("broadcast_mul", &[&call1("sign", &[x], &[])?, &dy], &[])?
         } else {
-            // d|x|_2/dx = x / |x|_2, which is nan where the norm is 0 (as in MXNet 1.9.1).
+            // d|x|_2/dx = x / |x|_2.
+            // NOTE: a zero norm gives a nan gradient here; no fixture shows MXNet 1.9.1's value.
             let y = keepdims_view(&cast(y)?, x.shape(), &mask)?;
             let ratio = call1("broadcast_div", &[x, &y], &[])?;
             call1("broadcast_mul", &[&ratio, &dy], &[])?

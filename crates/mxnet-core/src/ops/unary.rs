@@ -1,8 +1,8 @@
 //! Unary elementwise math (`abs`, `exp`, `erf`, `relu`, ...). One table row per operator gives
 //! its name, its float kernel and its gradient, which is written with registered operators.
 //!
-//! Floats follow numpy for NaN and infinity (`sign(nan)` is nan, `log(0)` is -inf), except
-//! where MXNet 1.9.1 rounds differently; those rows say so.
+//! Floats follow numpy for NaN and infinity (`sign(nan)` is nan, `log(0)` is -inf). `round`
+//! and `rint` keep MXNet 1.9.1's rounding of halves, which differs from numpy's (see their rows).
 
 use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
@@ -162,8 +162,10 @@ unary_table! {
     Round "round" [] int: false,
         fwd |x| x.round(),
         grad |x, y, dy| un("zeros_like", x);
-    // MXNet 1.9.1's `rint` takes the floor when x is exactly halfway (rint(1.5) is 1,
-    // rint(-1.5) is -2); numpy's rint rounds halves to even. We keep MXNet's results.
+    // MXNet 1.9.1's `rint` takes the floor when x is exactly halfway, so rint(1.5) is 1 and
+    // rint(-1.5) is -2, where numpy rounds halves to even. We keep MXNet's results.
+    // NOTE: no fixture covers this. The rule follows MXNet's rint docstring ("for input n.5
+    // rint returns n while round returns n+1").
     Rint "rint" [] int: false,
         fwd |x| { let (f, cl) = (x.floor(), x.ceil()); if x - f <= cl - x { f } else { cl } },
         grad |x, y, dy| un("zeros_like", x);
