@@ -256,3 +256,25 @@ def test_unary_in_place_large():
     a = nd.array(x)
     nd.negative(a, out=a)
     np.testing.assert_array_equal(a.asnumpy(), -x)
+
+
+SECOND_DERIVATIVES = {
+    "sin": lambda x: -np.sin(x),
+    "exp": np.exp,
+    "tanh": lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2),
+    "log": lambda x: -1 / x ** 2,
+    "sqrt": lambda x: -0.25 * x ** -1.5,
+    "sigmoid": lambda x: (1 / (1 + np.exp(-x))) * (1 - 1 / (1 + np.exp(-x))) * (1 - 2 / (1 + np.exp(-x))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_DERIVATIVES))
+def test_unary_second_derivative(name):
+    x = np.array([0.3, 0.8, 1.7])
+    xa = nd.array(x, dtype="float64")
+    xa.attach_grad()
+    with autograd.record():
+        y = getattr(nd, name)(xa)
+        dy = autograd.grad(y, [xa], create_graph=True)[0]
+    dy.backward()
+    np.testing.assert_allclose(xa.grad.asnumpy(), SECOND_DERIVATIVES[name](x), rtol=1e-10)
