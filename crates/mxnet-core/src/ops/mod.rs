@@ -4,10 +4,14 @@ pub mod arith;
 pub mod binary;
 pub mod copy;
 pub mod creation;
+pub mod elemwise_misc;
 pub mod grad_util;
+pub mod optimizer;
+pub mod random;
 pub mod reduce;
 pub mod scalar;
 pub mod shape;
+pub mod unary;
 
 use crate::operator::OpDef;
 
@@ -18,4 +22,8 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     creation::register(defs);
     reduce::register(defs);
     shape::register(defs);
+    unary::register(defs);
+    elemwise_misc::register(defs);
+    optimizer::register(defs);
+    random::register(defs);
 }

@@ -1,5 +1,6 @@
 //! Reductions over axes. `sum` and the internal `_sum_to` (used by broadcast gradients) live
-//! here with the shared axis handling and kernel.
+//! here with the shared axis handling and kernel, next to `mean`, `max`, `min`, `prod`,
+//! `nansum`, `nanprod`, `norm` and `argmax`/`argmin`/`argmax_channel`.
 
 use std::sync::Arc;
 
@@ -12,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::imperative::call1;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
-use crate::dispatch_real;
+use crate::dtype::DType;
+use crate::{dispatch_float, dispatch_real};
+use super::arith::Arith;
 
 /// Normalise a possibly negative axis for an array of `ndim` dims.
 pub fn normalize_axis(op: &str, axis: i64, ndim: usize) -> Result<usize> {
@@ -223,6 +226,7 @@ impl Operator for Sum {
 }
 
 pub fn register(defs: &mut Vec<OpDef>) {
+    register_others(defs);
     defs.push(OpDef {
         name: "sum",
         aliases: &["sum_axis"],
@@ -248,6 +252,420 @@ pub fn register(defs: &mut Vec<OpDef>) {
             r.finish(&["shape"])?;
             let axes = ReduceAxes { axis: None, keepdims: false, exclude: false };
             Ok(Arc::new(Sum { name: "_sum_to", axes, to_shape: Some(shape) }) as Arc<dyn Operator>)
+        },
+    });
+}
+
+/// Reject dtypes the reduction kernels do not handle (float16, bfloat16, bool) when the call
+/// is made, rather than when the kernel runs.
+fn check_real(op: &str, dtype: DType) -> Result<()> {
+    match dtype {
+        DType::Float16 | DType::BFloat16 | DType::Bool => Err(Error::Type(format!(
+            "{op}: dtype {dtype} is not supported; cast the input to float32 first (x.astype('float32'))"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Reshape `g` (a reduction's output or output gradient) to the keepdims form of `x`'s
+/// reduction over `mask`, so it broadcasts against `x`.
+fn keepdims_view(g: &NDArray, x_shape: &[usize], mask: &[bool]) -> Result<NDArray> {
+    let kept = reduced_shape(x_shape, mask, true);
+    call1("Reshape", &[g], &[("shape", tuple_string(&kept))])
+}
+
+fn broadcast_back(g: &NDArray, x_shape: &[usize], mask: &[bool]) -> Result<NDArray> {
+    let g = keepdims_view(g, x_shape, mask)?;
+    call1("broadcast_to", &[&g], &[("shape", tuple_string(x_shape))])
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceKind {
+    Mean,
+    Max,
+    Min,
+    Prod,
+    NanSum,
+    NanProd,
+}
+
+/// `mean`, `max`, `min`, `prod`, `nansum`, `nanprod` over axes. The output keeps the input
+/// dtype: the mean of an int32 array is int32 (truncated), as in MXNet 1.9.1.
+pub struct Reduce {
+    name: &'static str,
+    kind: ReduceKind,
+    axes: ReduceAxes,
+}
+
+impl Operator for Reduce {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let [x] = inputs else {
+            return Err(Error::Value(format!("{}: expected 1 input, got {}", self.name, inputs.len())));
+        };
+        check_real(self.name, x.dtype)?;
+        Ok(vec![TensorDesc::new(self.axes.out_shape(self.name, &x.shape)?, x.dtype)])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        let mask = self.axes.mask(self.name, x.ndim())?;
+        // SAFETY: called by the engine with `x` read and `out` written.
+        unsafe {
+            dispatch_real!(self.name, x.dtype(), T => {
+                let (data, layout, dst) = (x.data::<T>(), x.layout(), out.out_data::<T>());
+                // Sums and products accumulate in f64; max and min compare in T so int64 keeps
+                // every bit. A NaN propagates through max and min, as in numpy.
+                #[allow(clippy::eq_op)]
+                let is_nan = |v: T| v != v;
+                match self.kind {
+                    ReduceKind::Mean => reduce_kernel(data, layout, &mask, dst,
+                        || 0.0f64, |a, v: T| a + v.to_f64(), |a, n| T::from_f64(a / n as f64)),
+                    ReduceKind::Prod => reduce_kernel(data, layout, &mask, dst,
+                        || 1.0f64, |a, v: T| a * v.to_f64(), |a, _| T::from_f64(a)),
+                    ReduceKind::NanSum => reduce_kernel(data, layout, &mask, dst,
+                        || 0.0f64, |a, v: T| if is_nan(v) { a } else { a + v.to_f64() }, |a, _| T::from_f64(a)),
+                    ReduceKind::NanProd => reduce_kernel(data, layout, &mask, dst,
+                        || 1.0f64, |a, v: T| if is_nan(v) { a } else { a * v.to_f64() }, |a, _| T::from_f64(a)),
+                    ReduceKind::Max => reduce_kernel(data, layout, &mask, dst,
+                        || None, |a: Option<T>, v: T| Some(a.map_or(v, |m| Arith::maximum(m, v))),
+                        |a, _| a.unwrap_or_else(|| T::from_f64(f64::NEG_INFINITY))),
+                    ReduceKind::Min => reduce_kernel(data, layout, &mask, dst,
+                        || None, |a: Option<T>, v: T| Some(a.map_or(v, |m| Arith::minimum(m, v))),
+                        |a, _| a.unwrap_or_else(|| T::from_f64(f64::INFINITY))),
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let (x, y, dy) = (&g.inputs[0], &g.outputs[0], &g.out_grads[0]);
+        let mask = self.axes.mask(self.name, x.ndim())?;
+        let dx = match self.kind {
+            ReduceKind::Mean => {
+                let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+                let dx = broadcast_back(dy, x.shape(), &mask)?;
+                call1("_div_scalar", &[&dx], &[("scalar", super::scalar::format_scalar(count as f64))])?
+            }
+            // Every element equal to the extreme gets the full gradient, so ties are not split.
+            ReduceKind::Max | ReduceKind::Min => {
+                let hit = call1("broadcast_equal", &[x, &keepdims_view(y, x.shape(), &mask)?], &[])?;
+                call1("broadcast_mul", &[&hit, &keepdims_view(dy, x.shape(), &mask)?], &[])?
+            }
+            // d(prod)/dx_i = prod / x_i, which is nan or inf where x_i is 0.
+            ReduceKind::Prod => {
+                let ratio = call1("broadcast_div", &[&keepdims_view(y, x.shape(), &mask)?, x], &[])?;
+                call1("broadcast_mul", &[&ratio, &keepdims_view(dy, x.shape(), &mask)?], &[])?
+            }
+            // NaN inputs were skipped, so they get a zero gradient.
+            ReduceKind::NanSum => {
+                let not_nan = call1("broadcast_equal", &[x, x], &[])?;
+                call1("broadcast_mul", &[&not_nan, &keepdims_view(dy, x.shape(), &mask)?], &[])?
+            }
+            ReduceKind::NanProd => {
+                return Err(Error::MXNet(
+                    "nanprod: the gradient is not implemented; use prod on inputs without NaN".into(),
+                ))
+            }
+        };
+        Ok(vec![Some(dx)])
+    }
+
+    fn attrs(&self) -> Attrs {
+        self.axes.attrs()
+    }
+}
+
+/// `norm` with `ord` 1 or 2 over all elements or over one or two axes.
+pub struct Norm {
+    ord: i32,
+    axes: ReduceAxes,
+    out_dtype: Option<DType>,
+}
+
+impl Norm {
+    fn mask(&self, ndim: usize) -> Result<Vec<bool>> {
+        self.axes.mask("norm", ndim)
+    }
+}
+
+impl Operator for Norm {
+    fn name(&self) -> &'static str {
+        "norm"
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let [x] = inputs else {
+            return Err(Error::Value(format!("norm: expected 1 input, got {}", inputs.len())));
+        };
+        if !matches!(x.dtype, DType::Float32 | DType::Float64) {
+            return Err(Error::Type(format!(
+                "norm: dtype {} is not supported; cast the input to float32 or float64 first",
+                x.dtype
+            )));
+        }
+        let dtype = self.out_dtype.unwrap_or(x.dtype);
+        Ok(vec![TensorDesc::new(self.axes.out_shape("norm", &x.shape)?, dtype)])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        let mask = self.mask(x.ndim())?;
+        let ord = self.ord;
+        let mut values = vec![0.0f64; out.size()];
+        // SAFETY: called by the engine with `x` read and `out` written.
+        unsafe {
+            dispatch_float!("norm", x.dtype(), T => {
+                let data: Vec<f64> = x.contiguous_data::<T>().iter().map(|v| v.to_f64()).collect();
+                let layout = Layout::contiguous(x.shape());
+                if ord == 1 {
+                    reduce_kernel(&data, &layout, &mask, &mut values, || 0.0, |a, v| a + v.abs(), |a, _| a);
+                } else {
+                    reduce_kernel(&data, &layout, &mask, &mut values, || 0.0, |a, v| a + v * v, |a, _| a.sqrt());
+                }
+            });
+            dispatch_float!("norm", out.dtype(), O => {
+                for (d, v) in out.out_data::<O>().iter_mut().zip(&values) {
+                    *d = O::from_f64(*v);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let (x, y, dy) = (&g.inputs[0], &g.outputs[0], &g.out_grads[0]);
+        let mask = self.mask(x.ndim())?;
+        let cast = |a: &NDArray| -> Result<NDArray> {
+            if a.dtype() == x.dtype() {
+                Ok(a.clone())
+            } else {
+                call1("Cast", &[a], &[("dtype", x.dtype().name().to_string())])
+            }
+        };
+        let dy = keepdims_view(&cast(dy)?, x.shape(), &mask)?;
+        let dx = if self.ord == 1 {
+            call1("broadcast_mul", &[&call1("sign", &[x], &[])?, &dy], &[])?
+        } else {
+            // d|x|_2/dx = x / |x|_2.
+            // NOTE: a zero norm gives a nan gradient here; no fixture shows MXNet 1.9.1's value.
+            let y = keepdims_view(&cast(y)?, x.shape(), &mask)?;
+            let ratio = call1("broadcast_div", &[x, &y], &[])?;
+            call1("broadcast_mul", &[&ratio, &dy], &[])?
+        };
+        Ok(vec![Some(dx)])
+    }
+
+    fn attrs(&self) -> Attrs {
+        let mut a = vec![("ord".to_string(), self.ord.to_string())];
+        a.extend(self.axes.attrs().into_iter().filter(|(k, _)| k != "exclude"));
+        if let Some(d) = self.out_dtype {
+            a.push(("out_dtype".into(), d.name().into()));
+        }
+        a
+    }
+}
+
+/// `argmax`, `argmin` (one axis or all elements) and `argmax_channel` (the last axis). The
+/// indices have the input's dtype: float32 for float32 input, int32 for int32 input, as in
+/// MXNet 1.9.1. The first maximum wins ties, and a NaN counts as the maximum and the minimum,
+/// as in numpy.
+pub struct ArgReduce {
+    name: &'static str,
+    is_max: bool,
+    axis: Option<i64>,
+    keepdims: bool,
+}
+
+impl ArgReduce {
+    fn mask(&self, ndim: usize) -> Result<Vec<bool>> {
+        match self.axis {
+            None => Ok(vec![true; ndim]),
+            Some(a) => {
+                let a = normalize_axis(self.name, a, ndim)?;
+                Ok((0..ndim).map(|i| i == a).collect())
+            }
+        }
+    }
+}
+
+impl Operator for ArgReduce {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let [x] = inputs else {
+            return Err(Error::Value(format!("{}: expected 1 input, got {}", self.name, inputs.len())));
+        };
+        check_real(self.name, x.dtype)?;
+        if x.shape.iter().product::<usize>() == 0 {
+            return Err(Error::Value(format!(
+                "{}: cannot take the index of an extreme of an empty array of shape {:?}",
+                self.name, x.shape
+            )));
+        }
+        let mask = self.mask(x.shape.len())?;
+        let shape = if self.axis.is_none() && !self.keepdims {
+            vec![1]
+        } else {
+            reduced_shape(&x.shape, &mask, self.keepdims)
+        };
+        Ok(vec![TensorDesc::new(shape, x.dtype)])
+    }
+
+    fn differentiable(&self) -> bool {
+        false
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        let mask = self.mask(x.ndim())?;
+        let is_max = self.is_max;
+        // SAFETY: called by the engine with `x` read and `out` written.
+        unsafe {
+            dispatch_real!(self.name, x.dtype(), T => {
+                #[allow(clippy::eq_op)]
+                let is_nan = |v: T| v != v;
+                let better = |v: T, best: T| {
+                    if is_nan(best) {
+                        false
+                    } else if is_nan(v) {
+                        true
+                    } else if is_max {
+                        v > best
+                    } else {
+                        v < best
+                    }
+                };
+                // The accumulator is (best value, its index, index of the next element).
+                reduce_kernel(x.data::<T>(), x.layout(), &mask, out.out_data::<T>(),
+                    || (None::<T>, 0usize, 0usize),
+                    |(best, at, i), v: T| match best {
+                        Some(b) if !better(v, b) => (Some(b), at, i + 1),
+                        _ => (Some(v), i, i + 1),
+                    },
+                    |(_, at, _), _| T::from_f64(at as f64));
+            });
+        }
+        Ok(())
+    }
+
+    fn attrs(&self) -> Attrs {
+        let mut a = Attrs::new();
+        if self.name != "argmax_channel" {
+            if let Some(axis) = self.axis {
+                a.push(("axis".into(), axis.to_string()));
+            }
+            a.push(("keepdims".into(), py_bool(self.keepdims)));
+        }
+        a
+    }
+}
+
+macro_rules! reduce_defs {
+    ($( $name:literal [$($alias:literal),*] => $kind:ident, $doc:literal; )*) => {
+        fn register_reductions(defs: &mut Vec<OpDef>) {
+            $(
+                defs.push(OpDef {
+                    name: $name,
+                    aliases: &[$($alias),*],
+                    arguments: &["data"],
+                    params: &["axis", "keepdims", "exclude"],
+                    doc: $doc,
+                    create: |attrs: &Attrs| {
+                        let mut r = AttrReader::new($name, attrs);
+                        let axes = ReduceAxes::parse($name, &mut r)?;
+                        r.finish(&["axis", "keepdims", "exclude"])?;
+                        Ok(Arc::new(Reduce { name: $name, kind: ReduceKind::$kind, axes }) as Arc<dyn Operator>)
+                    },
+                });
+            )*
+        }
+    };
+}
+
+reduce_defs! {
+    "mean" [] => Mean, "Mean of array elements over the given axes.";
+    "max" ["max_axis"] => Max, "Maximum of array elements over the given axes.";
+    "min" ["min_axis"] => Min, "Minimum of array elements over the given axes.";
+    "prod" [] => Prod, "Product of array elements over the given axes.";
+    "nansum" [] => NanSum, "Sum of array elements over the given axes, treating NaN as zero.";
+    "nanprod" [] => NanProd, "Product of array elements over the given axes, treating NaN as one.";
+}
+
+fn create_arg_reduce(name: &'static str, is_max: bool, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
+    let mut r = AttrReader::new(name, attrs);
+    let axis = r.opt::<i64>("axis")?;
+    let keepdims = r.get("keepdims", false)?;
+    r.finish(&["axis", "keepdims"])?;
+    Ok(Arc::new(ArgReduce { name, is_max, axis, keepdims }))
+}
+
+fn register_others(defs: &mut Vec<OpDef>) {
+    register_reductions(defs);
+    defs.push(OpDef {
+        name: "norm",
+        aliases: &[],
+        arguments: &["data"],
+        params: &["ord", "axis", "out_dtype", "keepdims"],
+        doc: "The L1 or L2 norm over all elements or over the given axes.",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("norm", attrs);
+            let ord = r.get("ord", 2i32)?;
+            let axis = r.opt::<Vec<i64>>("axis")?;
+            let keepdims = r.get("keepdims", false)?;
+            let out_dtype = r.opt::<DType>("out_dtype")?;
+            r.finish(&["ord", "axis", "out_dtype", "keepdims"])?;
+            if ord != 1 && ord != 2 {
+                return Err(Error::Value(format!("norm: ord={ord} is not supported; use ord=1 or ord=2")));
+            }
+            if let Some(a) = &axis {
+                if a.is_empty() || a.len() > 2 {
+                    return Err(Error::Value(format!(
+                        "norm: axis {a:?} must name one or two axes, or be None for all elements"
+                    )));
+                }
+            }
+            if let Some(d) = out_dtype {
+                if !matches!(d, DType::Float32 | DType::Float64) {
+                    return Err(Error::Type(format!("norm: out_dtype {d} is not supported; use float32 or float64")));
+                }
+            }
+            let axes = ReduceAxes { axis, keepdims, exclude: false };
+            Ok(Arc::new(Norm { ord, axes, out_dtype }) as Arc<dyn Operator>)
+        },
+    });
+    defs.push(OpDef {
+        name: "argmax",
+        aliases: &[],
+        arguments: &["data"],
+        params: &["axis", "keepdims"],
+        doc: "Index of the maximum along an axis (or of all elements when axis is None).",
+        create: |attrs: &Attrs| create_arg_reduce("argmax", true, attrs),
+    });
+    defs.push(OpDef {
+        name: "argmin",
+        aliases: &[],
+        arguments: &["data"],
+        params: &["axis", "keepdims"],
+        doc: "Index of the minimum along an axis (or of all elements when axis is None).",
+        create: |attrs: &Attrs| create_arg_reduce("argmin", false, attrs),
+    });
+    defs.push(OpDef {
+        name: "argmax_channel",
+        aliases: &[],
+        arguments: &["data"],
+        params: &[],
+        doc: "Index of the maximum along the last axis.",
+        create: |attrs: &Attrs| {
+            AttrReader::new("argmax_channel", attrs).finish(&[])?;
+            Ok(Arc::new(ArgReduce { name: "argmax_channel", is_max: true, axis: Some(-1), keepdims: false })
+                as Arc<dyn Operator>)
         },
     });
 }

@@ -1,0 +1,209 @@
+"""Reductions against numpy, the MXNet 1.9.1 fixtures and finite differences."""
+import numpy as np
+import pytest
+
+from mxnet import autograd, nd
+from fixtures import load_behaviour, load_op_case, op_case_names
+
+NUMPY = {
+    "sum": np.sum,
+    "mean": np.mean,
+    "max": np.max,
+    "min": np.min,
+    "prod": np.prod,
+    "nansum": np.nansum,
+    "nanprod": np.nanprod,
+}
+
+AXES = [
+    ({}, None),
+    ({"axis": 1}, 1),
+    ({"axis": -1}, -1),
+    ({"axis": (0, 2)}, (0, 2)),
+    ({"axis": 1, "exclude": True}, (0, 2)),
+    ({"axis": (0, 1), "exclude": True}, 2),
+]
+
+
+def numeric_grad(fn, x, head, eps=1e-6):
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        grad[idx] = ((fn(plus) - fn(minus)) * head).sum() / (2 * eps)
+    return grad
+
+
+def data(dtype, shape=(2, 3, 4), seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype.startswith("int"):
+        return rng.integers(-4, 5, size=shape).astype(dtype)
+    return rng.uniform(0.5, 1.5, size=shape).astype(dtype) * rng.choice([-1, 1], size=shape)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("kwargs,np_axis", AXES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(NUMPY))
+def test_reduce_matches_numpy(name, dtype, kwargs, np_axis, keepdims):
+    x = data(dtype)
+    out = getattr(nd, name)(nd.array(x, dtype=dtype), keepdims=keepdims, **kwargs)
+    expected = np.asarray(NUMPY[name](x.astype(np.float64), axis=np_axis, keepdims=keepdims))
+    if expected.ndim == 0:
+        expected = expected.reshape(1)
+    assert out.dtype == np.dtype(dtype)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mean", "max", "min", "prod", "nansum"])
+def test_reduce_int32_keeps_dtype(name):
+    x = data("int32")
+    out = getattr(nd, name)(nd.array(x, dtype="int32"), axis=1)
+    assert out.dtype == np.int32
+    expected = NUMPY[name](x.astype(np.float64), axis=1)
+    # MXNet 1.9.1 truncates the int32 mean toward zero.
+    np.testing.assert_array_equal(out.asnumpy(), np.trunc(expected).astype(np.int32))
+
+
+def test_reduction_dtypes_match_fixture():
+    facts = load_behaviour()["dtypes"]["reduction"]
+    x = nd.array([[1, 2, 3], [4, 5, 6]], dtype="int32")
+    for key, fn in [("nd.mean(int32 2x3)", nd.mean), ("nd.sum(int32 2x3)", nd.sum)]:
+        out = fn(x)
+        assert out.dtype == np.dtype(facts[key]["dtype"])
+        assert list(out.shape) == facts[key]["shape"]
+        np.testing.assert_array_equal(out.asnumpy(), facts[key]["value"])
+    out = nd.max(x.astype("float32"))
+    assert list(out.shape) == facts["nd.max(float32 2x3)"]["shape"]
+    np.testing.assert_array_equal(out.asnumpy(), facts["nd.max(float32 2x3)"]["value"])
+
+
+def test_max_min_propagate_nan():
+    x = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    a = nd.array(x, dtype="float64")
+    np.testing.assert_array_equal(nd.max(a, axis=1).asnumpy(), np.max(x, axis=1))
+    np.testing.assert_array_equal(nd.min(a, axis=1).asnumpy(), np.min(x, axis=1))
+
+
+def test_nan_reductions_skip_nan():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]])
+    a = nd.array(x, dtype="float64")
+    np.testing.assert_array_equal(nd.nansum(a, axis=1).asnumpy(), np.nansum(x, axis=1))
+    np.testing.assert_array_equal(nd.nanprod(a, axis=1).asnumpy(), np.nanprod(x, axis=1))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"axis": 1}, {"axis": (0, 2), "keepdims": True}, {"axis": 0, "exclude": True}])
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "prod", "nansum"])
+def test_reduce_gradient_finite_difference(name, kwargs):
+    x = data("float64", seed=3)
+    fn = getattr(nd, name)
+    xa = nd.array(x, dtype="float64")
+    xa.attach_grad()
+    with autograd.record():
+        y = fn(xa, **kwargs)
+    head = np.random.default_rng(5).uniform(-1, 1, size=y.shape)
+    y.backward(nd.array(head, dtype="float64"))
+    expected = numeric_grad(lambda v: fn(nd.array(v, dtype="float64"), **kwargs).asnumpy(), x, head)
+    np.testing.assert_allclose(xa.grad.asnumpy(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_nansum_gradient_is_zero_at_nan():
+    xa = nd.array([1.0, np.nan, 2.0], dtype="float64")
+    xa.attach_grad()
+    with autograd.record():
+        y = nd.nansum(xa)
+    y.backward()
+    np.testing.assert_array_equal(xa.grad.asnumpy(), [1.0, 0.0, 1.0])
+
+
+NORM_CASES = [name for name in op_case_names("math") if name.startswith("norm_")]
+
+
+def test_norm_fixture_cases_exist():
+    assert len(NORM_CASES) == 6
+
+
+@pytest.mark.parametrize("case", NORM_CASES)
+def test_norm_matches_mxnet_fixture(case):
+    c = load_op_case(case)
+    assert c.op == "norm"
+    x = nd.array(c.inputs["data"], dtype=c.inputs["data"].dtype)
+    x.attach_grad()
+    with autograd.record():
+        y = nd.norm(x, **c.kwargs)
+    y.backward(nd.array(c.head_grads[0], dtype=y.dtype))
+    assert y.shape == c.outputs["out"].shape
+    np.testing.assert_allclose(y.asnumpy(), c.outputs["out"], rtol=1e-5)
+    np.testing.assert_allclose(x.grad.asnumpy(), c.grads["data"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("ord_,np_ord", [(1, 1), (2, 2)])
+def test_norm_matches_numpy(ord_, np_ord):
+    x = data("float64")
+    out = nd.norm(nd.array(x, dtype="float64"), ord=ord_, axis=2)
+    np.testing.assert_allclose(out.asnumpy(), np.linalg.norm(x, ord=np_ord, axis=2), rtol=1e-12)
+
+
+def test_norm_rejects_ord_3():
+    with pytest.raises(ValueError, match="norm"):
+        nd.norm(nd.ones((2, 2)), ord=3)
+
+
+def test_argmax_argmin_match_numpy():
+    x = data("float32", shape=(3, 5), seed=9)
+    a = nd.array(x)
+    for axis in (0, 1, -1):
+        for name, ref in (("argmax", np.argmax), ("argmin", np.argmin)):
+            out = getattr(nd, name)(a, axis=axis)
+            # MXNet 1.9.1 returns the indices as float32 for float32 input.
+            assert out.dtype == np.float32
+            np.testing.assert_array_equal(out.asnumpy(), ref(x, axis=axis))
+
+
+def test_argmax_int32_gives_int32():
+    facts = load_behaviour()["dtypes"]
+    out = nd.argmax(nd.array([[1, 5, 2], [7, 0, 7]], dtype="int32"), axis=1)
+    assert out.dtype == np.dtype(facts["argmax_dtype"])
+    np.testing.assert_array_equal(out.asnumpy(), [1, 0])
+
+
+def test_argmax_full_and_keepdims():
+    x = np.array([[1.0, 9.0, 3.0], [9.0, 2.0, 0.0]], dtype=np.float32)
+    out = nd.argmax(nd.array(x))
+    assert out.shape == (1,)
+    assert out.asnumpy()[0] == 1  # the first of two equal maxima wins
+    kept = nd.argmin(nd.array(x), axis=1, keepdims=True)
+    assert kept.shape == (2, 1)
+    np.testing.assert_array_equal(kept.asnumpy(), [[0], [2]])
+
+
+def test_argmax_nan_counts_as_extreme():
+    x = np.array([[1.0, np.nan, 3.0, np.nan]], dtype=np.float32)
+    assert nd.argmax(nd.array(x), axis=1).asnumpy()[0] == np.argmax(x, axis=1)[0]
+    assert nd.argmin(nd.array(x), axis=1).asnumpy()[0] == np.argmin(x, axis=1)[0]
+
+
+def test_argmax_channel_uses_last_axis():
+    x = data("float32", shape=(2, 3, 4), seed=11)
+    out = nd.argmax_channel(nd.array(x))
+    assert out.shape == (2, 3)
+    np.testing.assert_array_equal(out.asnumpy(), np.argmax(x, axis=-1))
+
+
+@pytest.mark.parametrize("name", ["mean", "max", "min", "prod", "argmax"])
+def test_reduce_axis_out_of_range(name):
+    with pytest.raises(ValueError, match=name):
+        getattr(nd, name)(nd.ones((2, 3)), axis=2)
+
+
+def test_reduce_rejects_unknown_argument():
+    with pytest.raises(ValueError, match="mean"):
+        nd.mean(nd.ones((2, 3)), axes=1)
+
+
+@pytest.mark.parametrize("name", ["mean", "max", "argmax", "norm"])
+def test_reduce_rejects_float16(name):
+    with pytest.raises(TypeError, match=name):
+        getattr(nd, name)(nd.ones((2, 3), dtype="float16"))
