@@ -1,13 +1,19 @@
 //! Operator definitions, one file per family. Each `register` adds the family's `OpDef`s.
 
 pub mod arith;
+pub mod axes;
 pub mod binary;
 pub mod copy;
 pub mod creation;
 pub mod grad_util;
+pub mod indexing;
+pub mod join;
+pub mod linalg;
 pub mod reduce;
 pub mod scalar;
 pub mod shape;
+pub mod slice;
+pub mod view;
 
 use crate::operator::OpDef;
 
@@ -18,4 +24,9 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     creation::register(defs);
     reduce::register(defs);
     shape::register(defs);
+    axes::register(defs);
+    slice::register(defs);
+    join::register(defs);
+    indexing::register(defs);
+    linalg::register(defs);
 }

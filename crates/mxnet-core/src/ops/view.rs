@@ -1,0 +1,64 @@
+//! A generic operator for view operators with one input: the output is the input's storage
+//! under another layout (transpose, swapaxes, expand_dims, squeeze, flip, slice, ...).
+
+use mxnet_cpu::Layout;
+
+use crate::attrs::Attrs;
+use crate::error::Result;
+use crate::ndarray::NDArray;
+use crate::operator::{GradContext, OpContext, Operator, TensorDesc};
+
+/// How a view operator maps its input's layout to its output's.
+pub trait ViewMap: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    /// The output layout over the input's storage. Errors name the operator and the shapes.
+    /// An error from a layout that only fails for strided inputs (Flatten merging dims that are
+    /// not packed) makes the operator copy in row-major order instead, so only operators that
+    /// keep the row-major element order may fail that way.
+    fn map(&self, input: &Layout) -> Result<Layout>;
+
+    /// Gradient of the input from the output gradient `dy`.
+    fn grad(&self, x: &NDArray, dy: &NDArray) -> Result<NDArray>;
+
+    fn attrs(&self) -> Attrs;
+}
+
+pub struct ViewOp<M: ViewMap>(pub M);
+
+impl<M: ViewMap> Operator for ViewOp<M> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let x = &inputs[0];
+        let layout = self.0.map(&Layout::contiguous(&x.shape))?;
+        Ok(vec![TensorDesc::new(layout.shape, x.dtype)])
+    }
+
+    fn view(&self, input: &NDArray) -> Option<Layout> {
+        self.0.map(input.layout()).ok()
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        match self.0.map(x.layout()) {
+            Ok(layout) => super::copy::copy_kernel(&x.with_layout(layout), out),
+            Err(_) => {
+                // Only order-preserving maps fail on strided inputs (see `ViewMap::map`), so a
+                // row-major copy gives the same elements.
+                let flat = out.with_layout(Layout { offset: out.layout().offset, ..Layout::contiguous(x.shape()) });
+                super::copy::copy_kernel(x, &flat)
+            }
+        }
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        Ok(vec![Some(self.0.grad(&g.inputs[0], &g.out_grads[0])?)])
+    }
+
+    fn attrs(&self) -> Attrs {
+        self.0.attrs()
+    }
+}
