@@ -30,10 +30,14 @@ fn invoke(
     attrs: Vec<(String, String)>,
     out: Option<Vec<PyRef<'_, PyNDArray>>>,
 ) -> PyResult<Vec<PyNDArray>> {
-    let op = Registry::get().create(name, &attrs).py()?;
     let inputs = handles(&inputs);
     let out = out.map(|o| handles(&o));
-    let result = py.allow_threads(|| mxnet_core::invoke(op, &inputs, out.as_deref())).py()?;
+    let result = py.allow_threads(|| {
+        errors::guarded(|| {
+            let op = Registry::get().create(name, &attrs)?;
+            mxnet_core::invoke(op, &inputs, out.as_deref())
+        })
+    })?;
     Ok(result.into_iter().map(PyNDArray::new).collect())
 }
 
@@ -162,7 +166,7 @@ fn backward(
 ) -> PyResult<()> {
     let heads = handles(&heads);
     let head_grads = optional_handles(head_grads);
-    py.allow_threads(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)).py()
+    py.allow_threads(|| errors::guarded(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)))
 }
 
 #[pyfunction]
@@ -179,9 +183,9 @@ fn grad(
     let heads = handles(&heads);
     let variables = handles(&variables);
     let head_grads = optional_handles(head_grads);
-    let grads = py
-        .allow_threads(|| autograd::grad(&heads, &variables, &head_grads, retain_graph, create_graph, train_mode))
-        .py()?;
+    let grads = py.allow_threads(|| {
+        errors::guarded(|| autograd::grad(&heads, &variables, &head_grads, retain_graph, create_graph, train_mode))
+    })?;
     Ok(grads.into_iter().map(PyNDArray::new).collect())
 }
 
