@@ -55,7 +55,10 @@ def _basic_plan(shape, key):
 def _basic_view(arr, key, record):
     begin, end, step, result = _basic_plan(arr.shape, key)
     if record:
-        out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(tuple(end))),
+        # slice.indices() marks "run past index 0" of a negative step with stop -1, which the
+        # slice op would read as the last element; None says the same thing unambiguously.
+        end_attr = tuple(None if s < 0 and e < 0 else e for e, s in zip(end, step))
+        out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(end_attr)),
                                       ("step", str(tuple(step)))])
         if tuple(result) != out.shape:
             out = out.reshape(tuple(result) if result else (1,))
