@@ -10,49 +10,13 @@ import pytest
 import mxnet as mx
 from mxnet.base import MXNetError
 from fixtures import load_behaviour, load_op_case, op_case_names
+from op_grad_check import check_grad, run_fixture_case
 
 RNG = np.random.default_rng(7)
 
 
 def rand(*shape):
     return RNG.standard_normal(shape)
-
-
-def autograd_grads(fn, arrays, head):
-    """Gradients of sum(fn(*arrays) * head) from autograd, for float64 numpy inputs."""
-    xs = [mx.nd.array(a, dtype="float64") for a in arrays]
-    for x in xs:
-        x.attach_grad()
-    with mx.autograd.record():
-        y = fn(*xs)
-    y.backward(mx.nd.array(head, dtype="float64"))
-    return [x.grad.asnumpy() for x in xs]
-
-
-def finite_difference(fn, arrays, head, eps=1e-6):
-    """Central finite differences of sum(fn(*arrays) * head), evaluated with our forward."""
-    grads = []
-    for k, a in enumerate(arrays):
-        g = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            values = []
-            for delta in (eps, -eps):
-                moved = [x.copy() for x in arrays]
-                moved[k][i] += delta
-                out = fn(*[mx.nd.array(x, dtype="float64") for x in moved]).asnumpy()
-                values.append(np.sum(out * head))
-            g[i] = (values[0] - values[1]) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
-def check_grad(fn, *arrays):
-    out_shape = fn(*[mx.nd.array(a, dtype="float64") for a in arrays]).shape
-    head = rand(*out_shape)
-    got = autograd_grads(fn, arrays, head)
-    expected = finite_difference(fn, arrays, head)
-    for g, e in zip(got, expected):
-        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
 def nd(a, dtype="float32"):
@@ -393,21 +357,4 @@ SHAPE_CASES = [n for n in op_case_names() if n.split("_")[0] in ("slice", "split
 
 @pytest.mark.parametrize("name", SHAPE_CASES)
 def test_shape_op_matches_mxnet_fixture(name):
-    case = load_op_case(name)
-    inputs = {k: mx.nd.array(v, dtype=v.dtype) for k, v in case.inputs.items()}
-    for x in inputs.values():
-        x.attach_grad()
-    with mx.autograd.record():
-        result = getattr(mx.nd, case.op)(**inputs, **case.kwargs)
-    outputs = result if isinstance(result, list) else [result]
-    keys = sorted(case.outputs) if len(outputs) > 1 else ["out"]
-    for key, got in zip(keys, outputs):
-        expected = case.outputs[key]
-        assert got.shape == expected.shape, key
-        np.testing.assert_allclose(got.asnumpy(), expected, rtol=1e-6, atol=1e-6)
-    heads = [mx.nd.array(h, dtype=h.dtype) for h in case.head_grads]
-    by_name = dict(zip(case.head_grad_outputs, heads))
-    ordered = [by_name[k] for k in keys if k in by_name]
-    mx.autograd.backward([o for k, o in zip(keys, outputs) if k in by_name], ordered)
-    for name_, grad in case.grads.items():
-        np.testing.assert_allclose(inputs[name_].grad.asnumpy(), grad, rtol=1e-6, atol=1e-6)
+    run_fixture_case(load_op_case(name))
