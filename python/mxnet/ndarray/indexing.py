@@ -92,46 +92,36 @@ def _basic_view(arr, key, record):
     return view
 
 
-def _advanced_flat_indices(arr, key):
-    """Flat indices (and result shape) for integer-array or boolean-mask keys."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    parts = []
-    for k in key:
+def _numpy_key(key):
+    """Convert an advanced key to numpy form: NDArrays and lists become arrays, and float
+    arrays with integral values (MXNet's default dtype) become int64 index arrays."""
+    parts = key if isinstance(key, tuple) else (key,)
+    converted = []
+    for k in parts:
         if isinstance(k, NDArray):
             k = k.asnumpy()
         if isinstance(k, (list, np.ndarray)):
             k = np.asarray(k)
-            if k.dtype == np.bool_:
-                parts.extend(np.nonzero(k))
-                continue
-            if not np.issubdtype(k.dtype, np.integer):
-                if np.all(np.mod(k, 1) == 0):
-                    k = k.astype(np.int64)
-                else:
-                    raise IndexError("array indices must be integers or booleans")
-        parts.append(k)
-    consumed = len(parts)
-    if consumed > arr.ndim:
-        raise IndexError(f"too many indices for an array with {arr.ndim} dimensions")
-    grids = np.indices(arr.shape[consumed:]) if consumed < arr.ndim else None
-    index_arrays = []
-    for axis, k in enumerate(parts):
-        if isinstance(k, slice):
-            k = np.arange(arr.shape[axis])[k]
-        k = np.asarray(k)
-        dim = arr.shape[axis]
-        if k.size and (k.min() < -dim or k.max() >= dim):
-            raise IndexError(f"index out of bounds for axis {axis} with size {dim}")
-        index_arrays.append(np.where(k < 0, k + dim, k))
-    broadcast = np.broadcast_arrays(*index_arrays)
-    lead_shape = broadcast[0].shape
-    tail_shape = arr.shape[consumed:]
-    flat_lead = np.ravel_multi_index(tuple(b.ravel() for b in broadcast), arr.shape[:consumed])
-    tail = int(np.prod(tail_shape)) if tail_shape else 1
-    flat = (flat_lead[:, None] * tail + np.arange(tail)[None, :]).ravel()
-    del grids
-    return flat, tuple(lead_shape) + tuple(tail_shape)
+            if k.dtype != np.bool_ and not np.issubdtype(k.dtype, np.integer):
+                if k.size and not np.all(np.mod(k, 1) == 0):
+                    raise IndexError(f"array indices must be integers or booleans, got values {k.ravel()[:5]}")
+                k = k.astype(np.int64)
+        converted.append(k)
+    return tuple(converted)
+
+
+def _advanced_flat_indices(arr, key):
+    """Return the flat row-major positions that ``key`` selects and the result shape.
+
+    numpy resolves the key on an array of positions, so mixtures of slices, integers,
+    integer arrays and boolean masks follow numpy's rules exactly.
+    """
+    positions = np.arange(arr.size, dtype=np.int64).reshape(arr.shape)
+    try:
+        selected = positions[_numpy_key(key)]
+    except IndexError as e:
+        raise IndexError(f"index {key!r} is invalid for an array of shape {arr.shape}: {e}") from e
+    return selected.reshape(-1), selected.shape
 
 
 def get_item(arr, key):
@@ -157,13 +147,16 @@ def set_item(arr, key, value):
         view = _basic_view(arr, norm, record=False)
         _assign(view, value)
         return
-    flat, shape = _advanced_flat_indices(arr, key)
-    arr.wait_to_write()
-    target = np.asarray(arr) if arr._h.is_contiguous else None
-    if target is None:
-        raise MXNetError("advanced index assignment needs a contiguous array; call .copy() first")
+    np_key = _numpy_key(key)
     values = value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
-    target.reshape(-1)[flat] = np.broadcast_to(values, shape if shape else (1,)).reshape(-1)
+    arr.wait_to_write()
+    # The numpy array shares the NDArray's storage (with its strides), so this writes in place.
+    target = np.asarray(arr)
+    try:
+        target[np_key] = values
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"cannot assign a value of shape {values.shape} at index {key!r} of an array of "
+                      f"shape {arr.shape}: {e}") from e
 
 
 def _assign(view, value):
