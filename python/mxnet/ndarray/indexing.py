@@ -52,16 +52,24 @@ def _basic_plan(shape, key):
     return begin, end, step, result
 
 
+def _reshape_exact(x, shape):
+    """Reshape to ``shape`` read literally: the Reshape op would read a 0 as "copy this axis",
+    so an empty result becomes an empty view instead."""
+    if 0 in shape:
+        return _wrap(_native.strided_view(x._h, list(shape), [0] * len(shape), x._h.offset))
+    return x.reshape(shape)
+
+
 def _basic_view(arr, key, record):
     begin, end, step, result = _basic_plan(arr.shape, key)
     if record:
         # slice.indices() marks "run past index 0" of a negative step with stop -1, which the
-        # slice op would read as the last element; None says the same thing unambiguously.
+        # slice op would read as the last element, so pass None, which has only one meaning.
         end_attr = tuple(None if s < 0 and e < 0 else e for e, s in zip(end, step))
         out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(end_attr)),
                                       ("step", str(tuple(step)))])
         if tuple(result) != out.shape:
-            out = out.reshape(tuple(result) if result else (1,))
+            out = _reshape_exact(out, tuple(result) if result else (1,))
         return out
     strides = arr._h.strides
     offset = arr._h.offset
@@ -74,7 +82,7 @@ def _basic_view(arr, key, record):
     if tuple(result) != tuple(shape):
         target = tuple(result) if result else (1,)
         if view._h.is_contiguous:
-            view = view.reshape(target)
+            view = _reshape_exact(view, target)
         else:
             kept = [(d, s) for d, s, k in zip(shape, new_strides, [k for k in key if k is not None])
                     if not isinstance(k, integer_types)]
@@ -133,7 +141,7 @@ def get_item(arr, key):
     from .creation import array
     idx = array(flat, dtype=np.int64)
     out = _invoke("take", [arr.reshape((-1,)), idx], [("axis", "0")])
-    return out.reshape(shape if shape else (1,))
+    return _reshape_exact(out, shape if shape else (1,))
 
 
 def set_item(arr, key, value):
