@@ -358,3 +358,45 @@ SHAPE_CASES = [n for n in op_case_names() if n.split("_")[0] in ("slice", "split
 @pytest.mark.parametrize("name", SHAPE_CASES)
 def test_shape_op_matches_mxnet_fixture(name):
     run_fixture_case(load_op_case(name))
+
+
+# ---- Python helpers and NDArray methods ---------------------------------------------------
+
+def test_concatenate_helper():
+    from mxnet.ndarray.utils_shape import concatenate
+    a, b = rand(2, 3), rand(1, 3)
+    got = concatenate([nd(a), nd(b)])
+    np.testing.assert_allclose(got.asnumpy(), np.concatenate([a, b]).astype(np.float32))
+    single = nd(a)
+    assert concatenate([single], always_copy=False) is single
+    with pytest.raises(ValueError, match="concatenate"):
+        concatenate([])
+
+
+@pytest.mark.parametrize("source,destination", [(0, -1), (2, 0), ([0, 1], [-1, -2]), ((0, 2), (1, 0))])
+def test_moveaxis_matches_numpy(source, destination):
+    from mxnet.ndarray.utils_shape import moveaxis
+    a = rand(2, 3, 4)
+    got = moveaxis(nd(a), source, destination)
+    np.testing.assert_allclose(got.asnumpy(), np.moveaxis(a, source, destination).astype(np.float32))
+
+
+def test_moveaxis_bad_axis_errors():
+    from mxnet.ndarray.utils_shape import moveaxis
+    with pytest.raises(ValueError, match="moveaxis"):
+        moveaxis(nd(rand(2, 3)), 2, 0)
+
+
+def test_shape_methods():
+    a = rand(2, 1, 3)
+    x = nd(a)
+    assert x.reshape_like(mx.nd.zeros((3, 2))).shape == (3, 2)
+    assert x.broadcast_like(mx.nd.zeros((2, 4, 3))).shape == (2, 4, 3)
+    assert x.broadcast_axes(axis=1, size=5).shape == (2, 5, 3)
+    assert x.slice_like(mx.nd.zeros((1, 1, 2))).shape == (1, 1, 2)
+    assert [p.shape for p in x.split(3, axis=2)] == [(2, 1, 1)] * 3
+    np.testing.assert_allclose(x.flip(axis=2).asnumpy(), a[:, :, ::-1].astype(np.float32))
+    np.testing.assert_allclose(x.tile((2, 1, 1)).asnumpy(), np.tile(a, (2, 1, 1)).astype(np.float32))
+    np.testing.assert_allclose(x.repeat(2, axis=0).asnumpy(), np.repeat(a, 2, axis=0).astype(np.float32))
+    np.testing.assert_allclose(x.slice_axis(axis=2, begin=1, end=3).asnumpy(), a[:, :, 1:3].astype(np.float32))
+    np.testing.assert_allclose(x.squeeze().asnumpy(), a.squeeze().astype(np.float32))
