@@ -69,6 +69,24 @@ def test_dot_of_strided_views():
     np.testing.assert_allclose(got.asnumpy(), a.T @ b.T, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("ta", [False, True])
+def test_dot_of_sliced_flipped_and_vector_views(ta):
+    a, b, v = rand(4, 6), rand(6, 5), rand(8)
+    xa = mx.nd.array(a)[:, ::2]            # (4, 3), column stride 2
+    xb = mx.nd.flip(mx.nd.array(b), axis=0)[::2]  # (3, 5), negative row stride
+    xv = mx.nd.array(v)[1::2]              # (4,), stride 2
+    a_np, b_np, v_np = a[:, ::2], b[::-1][::2], v[1::2]
+    if ta:
+        got = mx.nd.dot(xa, mx.nd.array(rand(4, 2)) * 0 + xv.reshape((4, 1)), transpose_a=True)
+        expected = a_np.T @ np.tile(v_np.reshape(4, 1), (1, 2))
+    else:
+        got = mx.nd.dot(xa, xb)
+        expected = a_np @ b_np
+    np.testing.assert_allclose(got.asnumpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mx.nd.dot(xv, xa).asnumpy(), v_np @ a_np, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mx.nd.dot(xa, xb[:, 0]).asnumpy(), a_np @ b_np[:, 0], rtol=1e-5, atol=1e-5)
+
+
 def test_dot_shape_mismatch_errors():
     with pytest.raises(ValueError, match="dot"):
         mx.nd.dot(mx.nd.array(rand(2, 3)), mx.nd.array(rand(4, 2)))

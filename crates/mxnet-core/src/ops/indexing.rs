@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::arith::Arith;
 use super::reduce::{normalize_axis, py_bool};
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::dtype::{DType, Element};
@@ -192,7 +193,7 @@ impl Operator for TakeBackward {
                     for &p in &pos {
                         let start = (o * dim + p) * inner;
                         for (d, &s) in dst[start..start + inner].iter_mut().zip(&src[r..r + inner]) {
-                            *d = T::from_f64(d.to_f64() + s.to_f64());
+                            *d = d.add(s);
                         }
                         r += inner;
                     }

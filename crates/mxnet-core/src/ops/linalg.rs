@@ -57,14 +57,49 @@ impl Operand {
         if self.transposed { (self.cols, self.rows) } else { (self.rows, self.cols) }
     }
 
-    /// Strides of the effective matrix over row-major storage starting at element 0.
-    fn matref<'a, T>(&self, data: &'a [T]) -> MatRef<'a, T> {
-        let (rs, cs) = (self.cols as isize, 1isize);
+    /// The effective matrix over `data`, whose element 0 is the stored matrix's first element
+    /// and whose stored rows and columns are `row_stride` and `col_stride` apart.
+    fn matref<'a, T>(&self, data: &'a [T], row_stride: isize, col_stride: isize) -> MatRef<'a, T> {
         if self.transposed {
-            MatRef { data, row_stride: cs, col_stride: rs }
+            MatRef { data, row_stride: col_stride, col_stride: row_stride }
         } else {
-            MatRef { data, row_stride: rs, col_stride: cs }
+            MatRef { data, row_stride, col_stride }
         }
+    }
+}
+
+/// Where the stored `rows x cols` matrix of `x` starts and its row and column strides, when
+/// its layout allows reading it in place: a contiguous array, or a 1-D or 2-D view with
+/// positive strides (a transposed or sliced matrix). Other layouts need a row-major copy.
+fn strided_matrix(x: &NDArray, rows: usize, cols: usize) -> Option<(usize, isize, isize)> {
+    let layout = x.layout();
+    if layout.is_contiguous() {
+        return Some((layout.offset, cols as isize, 1));
+    }
+    let positive = layout.shape.iter().zip(&layout.strides).all(|(&d, &s)| d <= 1 || s > 0);
+    match (positive, layout.ndim()) {
+        (true, 2) => Some((layout.offset, layout.strides[0].max(0), layout.strides[1].max(0))),
+        // A vector is one stored row (rows == 1) or one stored column (cols == 1).
+        (true, 1) if rows == 1 => Some((layout.offset, 0, layout.strides[0].max(0))),
+        (true, 1) if cols == 1 => Some((layout.offset, layout.strides[0].max(0), 0)),
+        _ => None,
+    }
+}
+
+/// Run `f` with a matrix view of `x` (stored `rows x cols`): in place when the layout allows,
+/// otherwise over a row-major copy.
+///
+/// # Safety
+/// Call only inside an engine operation that reads `x`.
+unsafe fn with_matrix<T: crate::dtype::Element, R>(
+    x: &NDArray,
+    rows: usize,
+    cols: usize,
+    f: impl FnOnce(&[T], isize, isize) -> R,
+) -> R {
+    match strided_matrix(x, rows, cols) {
+        Some((offset, rs, cs)) => f(&x.data::<T>()[offset..], rs, cs),
+        None => f(&x.contiguous_data::<T>(), cols as isize, 1),
     }
 }
 
@@ -132,9 +167,12 @@ impl Operator for Dot {
         // SAFETY: called by the engine with the inputs read and `out` written.
         unsafe {
             dispatch_float!("dot", a.dtype(), T => {
-                let da = a.contiguous_data::<T>();
-                let db = b.contiguous_data::<T>();
-                matmul(m, n, k, la.matref(&da), lb.matref(&db), out.out_data::<T>(), false, 0.0, 1.0);
+                let c = out.out_data::<T>();
+                with_matrix::<T, _>(a, la.rows, la.cols, |da, ars, acs| {
+                    with_matrix::<T, _>(b, lb.rows, lb.cols, |db, brs, bcs| {
+                        matmul(m, n, k, la.matref(da, ars, acs), lb.matref(db, brs, bcs), c, false, 0.0, 1.0);
+                    })
+                });
             });
         }
         Ok(())
@@ -220,8 +258,9 @@ impl Operator for BatchDot {
                 let dc = out.out_data::<T>();
                 let (sa, sb, sc) = (m * k, k * n, m * n);
                 for i in 0..batch {
-                    matmul(m, n, k, la.matref(&da[i * sa..(i + 1) * sa]), lb.matref(&db[i * sb..(i + 1) * sb]),
-                        &mut dc[i * sc..(i + 1) * sc], false, 0.0, 1.0);
+                    let ai = la.matref(&da[i * sa..(i + 1) * sa], la.cols as isize, 1);
+                    let bi = lb.matref(&db[i * sb..(i + 1) * sb], lb.cols as isize, 1);
+                    matmul(m, n, k, ai, bi, &mut dc[i * sc..(i + 1) * sc], false, 0.0, 1.0);
                 }
             });
         }
