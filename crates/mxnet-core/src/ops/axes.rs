@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use mxnet_cpu::Layout;
 
-use super::reduce::normalize_axis;
-use super::view::{ViewMap, ViewOp};
+use super::view::{axis_index, ViewMap, ViewOp};
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::error::{Error, Result};
 use crate::imperative::call1;
@@ -40,7 +39,7 @@ impl Transpose {
         let mut perm = Vec::with_capacity(ndim);
         let mut seen = vec![false; ndim];
         for &a in &self.axes {
-            let a = normalize_axis("transpose", a, ndim)?;
+            let a = axis_index("transpose", a, ndim)?;
             if seen[a] {
                 return Err(Error::Value(format!(
                     "transpose: axes {:?} repeats axis {a}; axes must be a permutation of 0..{ndim}",
@@ -88,8 +87,8 @@ impl ViewMap for SwapAxis {
     }
 
     fn map(&self, input: &Layout) -> Result<Layout> {
-        let a = normalize_axis("SwapAxis", self.dim1, input.ndim())?;
-        let b = normalize_axis("SwapAxis", self.dim2, input.ndim())?;
+        let a = axis_index("SwapAxis", self.dim1, input.ndim())?;
+        let b = axis_index("SwapAxis", self.dim2, input.ndim())?;
         let mut perm: Vec<usize> = (0..input.ndim()).collect();
         perm.swap(a, b);
         Ok(input.permute(&perm))
@@ -115,7 +114,7 @@ impl ViewMap for ExpandDims {
 
     fn map(&self, input: &Layout) -> Result<Layout> {
         // The new axis may go anywhere from before the first to after the last dimension.
-        let axis = normalize_axis("expand_dims", self.axis, input.ndim() + 1)?;
+        let axis = axis_index("expand_dims", self.axis, input.ndim() + 1)?;
         let mut layout = input.clone();
         layout.shape.insert(axis, 1);
         layout.strides.insert(axis, 0);
@@ -151,7 +150,7 @@ impl ViewMap for Squeeze {
             }
             Some(axes) => {
                 for &a in axes {
-                    let a = normalize_axis("squeeze", a, ndim)?;
+                    let a = axis_index("squeeze", a, ndim)?;
                     if input.shape[a] != 1 {
                         return Err(Error::Value(format!(
                             "squeeze: cannot remove axis {a} of shape {:?} because its size is {}, not 1",
@@ -225,7 +224,7 @@ impl ViewMap for Flip {
         let mut layout = input.clone();
         let mut seen = vec![false; input.ndim()];
         for &a in &self.axis {
-            let a = normalize_axis("reverse", a, input.ndim())?;
+            let a = axis_index("reverse", a, input.ndim())?;
             if seen[a] {
                 return Err(Error::Value(format!("reverse: axis {a} is listed twice in {:?}", self.axis)));
             }
@@ -277,7 +276,7 @@ impl Expand {
         match self.axis {
             None => Ok((vec![shape.iter().product()], vec![count])),
             Some(axis) => {
-                let a = normalize_axis("repeat", axis, shape.len())?;
+                let a = axis_index("repeat", axis, shape.len())?;
                 let mut reps = vec![1usize; shape.len()];
                 reps[a] = count;
                 Ok((shape.to_vec(), reps))
@@ -322,7 +321,7 @@ impl Operator for Expand {
         } else {
             let count = self.reps[0];
             let axis = match self.axis {
-                Some(a) => Some(normalize_axis("repeat", a, x.ndim())?),
+                Some(a) => Some(axis_index("repeat", a, x.ndim())?),
                 None => None,
             };
             for i in 0..x.ndim() {
@@ -476,4 +475,32 @@ pub fn register(defs: &mut Vec<OpDef>) {
             Ok(Arc::new(Expand { name: "repeat", reps: vec![repeats], axis, tile: false }) as Arc<dyn Operator>)
         },
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flip_layout_starts_at_last_element() {
+        let flip = Flip { axis: vec![1] };
+        let layout = flip.map(&Layout::contiguous(&[2, 3])).unwrap();
+        assert_eq!((layout.offset, layout.strides.clone()), (2, vec![3, -1]));
+        let data: Vec<i32> = (0..6).collect();
+        assert_eq!(mxnet_cpu::strided::gather(&data, &layout), vec![2, 1, 0, 5, 4, 3]);
+    }
+
+    #[test]
+    fn tile_plan_pads_the_shorter_of_shape_and_reps() {
+        let tile = Expand { name: "tile", reps: vec![2], axis: None, tile: true };
+        assert_eq!(tile.plan(&[3, 4]).unwrap(), (vec![3, 4], vec![1, 2]));
+        let tile = Expand { name: "tile", reps: vec![2, 1, 3], axis: None, tile: true };
+        assert_eq!(tile.plan(&[4]).unwrap(), (vec![1, 1, 4], vec![2, 1, 3]));
+    }
+
+    #[test]
+    fn squeeze_of_all_unit_axes_keeps_one() {
+        let layout = Squeeze { axis: None }.map(&Layout::contiguous(&[1, 1])).unwrap();
+        assert_eq!(layout.shape, vec![1]);
+    }
 }

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use super::arith::Arith;
-use super::reduce::{normalize_axis, py_bool};
+use super::reduce::py_bool;
+use super::view::axis_index;
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -98,7 +99,7 @@ impl Operator for Take {
             return Err(Error::Value(format!("take: expected inputs a and indices, got {} arrays", inputs.len())));
         };
         check_index_dtype("take", idx.dtype)?;
-        let axis = normalize_axis("take", self.axis, a.shape.len())?;
+        let axis = axis_index("take", self.axis, a.shape.len())?;
         if a.shape[axis] == 0 && idx.shape.iter().product::<usize>() > 0 {
             return Err(Error::Index(format!("take: cannot take from axis {axis} of size 0 (shape {:?})", a.shape)));
         }
@@ -110,7 +111,7 @@ impl Operator for Take {
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (a, out) = (&inputs[0], &outputs[0]);
-        let axis = normalize_axis("take", self.axis, a.ndim())?;
+        let axis = axis_index("take", self.axis, a.ndim())?;
         let (outer, dim, inner) = split_at_axis(a.shape(), axis);
         // SAFETY: called by the engine with the inputs read and `out` written.
         unsafe {
@@ -134,7 +135,7 @@ impl Operator for Take {
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let (a, idx) = (&g.inputs[0], &g.inputs[1]);
-        let axis = normalize_axis("take", self.axis, a.ndim())?;
+        let axis = axis_index("take", self.axis, a.ndim())?;
         let attrs = [
             ("axis", axis.to_string()),
             ("mode", self.mode.name().to_string()),
@@ -163,11 +164,13 @@ impl Operator for TakeBackward {
 
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         let (dy, idx) = (&inputs[0], &inputs[1]);
-        let axis = self.axis.min(self.shape.len().saturating_sub(1));
-        let mut expected = self.shape[..axis].to_vec();
-        expected.extend_from_slice(&idx.shape);
-        expected.extend_from_slice(&self.shape[axis + 1..]);
-        if self.axis >= self.shape.len() || dy.shape != expected {
+        let fits = self.axis < self.shape.len() && {
+            let mut expected = self.shape[..self.axis].to_vec();
+            expected.extend_from_slice(&idx.shape);
+            expected.extend_from_slice(&self.shape[self.axis + 1..]);
+            dy.shape == expected
+        };
+        if !fits {
             return Err(Error::Value(format!(
                 "_backward_take: gradient of shape {:?} does not fit a of shape {:?}, axis {} and indices of shape {:?}",
                 dy.shape, self.shape, self.axis, idx.shape
@@ -217,7 +220,7 @@ pub struct Pick {
 impl Pick {
     /// Normalised axis and the output shape for `data` of `shape`.
     fn plan(&self, shape: &[usize]) -> Result<(usize, Vec<usize>)> {
-        let axis = normalize_axis("pick", self.axis, shape.len())?;
+        let axis = axis_index("pick", self.axis, shape.len())?;
         let mut out = shape.to_vec();
         if self.keepdims {
             out[axis] = 1;

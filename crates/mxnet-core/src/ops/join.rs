@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use mxnet_cpu::Layout;
 
-use super::reduce::{normalize_axis, py_bool};
+use super::reduce::py_bool;
+use super::view::axis_index;
 use crate::attrs::{AttrReader, Attrs};
 use crate::error::{Error, Result};
 use crate::imperative::{call, call1};
@@ -55,7 +56,7 @@ impl Operator for Concat {
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_inputs("Concat", inputs, self.num_args)?;
         let first = &inputs[0].shape;
-        let axis = normalize_axis("Concat", self.dim, first.len())?;
+        let axis = axis_index("Concat", self.dim, first.len())?;
         let mut shape = first.clone();
         shape[axis] = 0;
         for x in inputs {
@@ -73,7 +74,7 @@ impl Operator for Concat {
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
-        let axis = normalize_axis("Concat", self.dim, out.ndim())?;
+        let axis = axis_index("Concat", self.dim, out.ndim())?;
         let mut start = 0;
         for x in inputs {
             let len = x.shape()[axis];
@@ -85,7 +86,7 @@ impl Operator for Concat {
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let dy = &g.out_grads[0];
-        let axis = normalize_axis("Concat", self.dim, dy.ndim())?;
+        let axis = axis_index("Concat", self.dim, dy.ndim())?;
         let mut start = 0;
         let mut grads = Vec::with_capacity(g.inputs.len());
         for x in g.inputs {
@@ -129,7 +130,7 @@ impl Operator for Stack {
                 first, x.shape
             )));
         }
-        let axis = normalize_axis("stack", self.axis, first.len() + 1)?;
+        let axis = axis_index("stack", self.axis, first.len() + 1)?;
         let mut shape = first.clone();
         shape.insert(axis, inputs.len());
         Ok(vec![TensorDesc::new(shape, inputs[0].dtype)])
@@ -137,7 +138,7 @@ impl Operator for Stack {
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
-        let axis = normalize_axis("stack", self.axis, out.ndim())?;
+        let axis = axis_index("stack", self.axis, out.ndim())?;
         for (i, x) in inputs.iter().enumerate() {
             let mut w = axis_window(out.layout(), axis, i, 1);
             w.shape.remove(axis);
@@ -149,7 +150,7 @@ impl Operator for Stack {
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let dy = &g.out_grads[0];
-        let axis = normalize_axis("stack", self.axis, dy.ndim())?;
+        let axis = axis_index("stack", self.axis, dy.ndim())?;
         let attrs = [
             ("num_outputs", g.inputs.len().to_string()),
             ("axis", axis.to_string()),
@@ -176,7 +177,7 @@ pub struct SliceChannel {
 impl SliceChannel {
     /// The normalised axis and the length of each part along it.
     fn plan(&self, shape: &[usize]) -> Result<(usize, usize)> {
-        let axis = normalize_axis("SliceChannel", self.axis, shape.len())?;
+        let axis = axis_index("SliceChannel", self.axis, shape.len())?;
         let d = shape[axis];
         if self.num_outputs == 0 || !d.is_multiple_of(self.num_outputs) {
             return Err(Error::Value(format!(

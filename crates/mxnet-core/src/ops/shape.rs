@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use mxnet_cpu::Layout;
 
-use super::reduce::normalize_axis;
-use super::view::{ViewMap, ViewOp};
+use super::view::{axis_index, ViewMap, ViewOp};
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -249,7 +248,7 @@ impl ViewMap for BroadcastAxis {
         }
         let mut target = input.shape.clone();
         for (&a, &n) in self.axis.iter().zip(&self.size) {
-            let a = normalize_axis("broadcast_axis", a, input.ndim())?;
+            let a = axis_index("broadcast_axis", a, input.ndim())?;
             if input.shape[a] != 1 && input.shape[a] != n {
                 return Err(Error::Value(format!(
                     "broadcast_axis: axis {a} of shape {:?} has size {}; only axes of size 1 can be broadcast to size {n}",
@@ -368,8 +367,8 @@ impl BroadcastLike {
             (Some(la), Some(ra)) if la.len() == ra.len() => {
                 let mut t = lhs.to_vec();
                 for (&a, &b) in la.iter().zip(ra) {
-                    let a = normalize_axis("broadcast_like", a, lhs.len())?;
-                    let b = normalize_axis("broadcast_like", b, rhs.len())?;
+                    let a = axis_index("broadcast_like", a, lhs.len())?;
+                    let b = axis_index("broadcast_like", b, rhs.len())?;
                     t[a] = rhs[b];
                 }
                 t

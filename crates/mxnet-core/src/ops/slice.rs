@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use mxnet_cpu::Layout;
 
-use super::reduce::normalize_axis;
-use super::view::{ViewMap, ViewOp};
+use super::view::{axis_index, ViewMap, ViewOp};
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::error::{Error, Result};
 use crate::imperative::call1;
@@ -124,7 +123,7 @@ impl Slice {
         let Some((axis, begin, end)) = self.axis else {
             return Ok(self.spec.clone());
         };
-        let a = normalize_axis(self.name, axis, ndim)?;
+        let a = axis_index(self.name, axis, ndim)?;
         let mut spec = SliceSpec { begin: vec![None; a + 1], end: vec![None; a + 1], step: vec![None; a + 1] };
         spec.begin[a] = Some(begin);
         spec.end[a] = end;
@@ -218,7 +217,7 @@ impl SliceLike {
             }
             (0..ndim).collect()
         } else {
-            self.axes.iter().map(|&a| normalize_axis("slice_like", a, ndim)).collect::<Result<_>>()?
+            self.axes.iter().map(|&a| axis_index("slice_like", a, ndim)).collect::<Result<_>>()?
         };
         for a in axes {
             let target = *like.get(a).ok_or_else(|| {

@@ -62,3 +62,26 @@ impl<M: ViewMap> Operator for ViewOp<M> {
         self.0.attrs()
     }
 }
+
+/// Normalise a possibly negative `axis` of an `ndim`-dimensional input for operators that
+/// index that axis, which a 0-d input does not have.
+pub fn axis_index(op: &str, axis: i64, ndim: usize) -> Result<usize> {
+    if ndim == 0 {
+        return Err(crate::Error::Value(format!(
+            "{op}: the input is 0-d and has no axis {axis}; reshape it to shape (1,) first"
+        )));
+    }
+    super::reduce::normalize_axis(op, axis, ndim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_index;
+
+    #[test]
+    fn axis_index_rejects_zero_dim_input() {
+        assert_eq!(axis_index("op", -1, 3).unwrap(), 2);
+        let msg = axis_index("take", 0, 0).unwrap_err().to_string();
+        assert!(msg.contains("take") && msg.contains("0-d"), "{msg}");
+    }
+}
