@@ -202,6 +202,10 @@ impl ViewMap for Flatten {
         Ok(Layout { offset: input.offset, ..Layout::contiguous(&[first, rest]) })
     }
 
+    fn copies_in_order(&self) -> bool {
+        true
+    }
+
     fn grad(&self, x: &NDArray, dy: &NDArray) -> Result<NDArray> {
         reshape_to(dy, x.shape())
     }
@@ -249,9 +253,9 @@ impl ViewMap for Flip {
 }
 
 /// `tile` and `repeat`. Both read the input through a view with an extra zero-stride axis per
-/// input axis (before it for `tile`, after it for `repeat`) and write it row-major, so the
-/// output of shape `(r0*d0, r1*d1, ...)` is the expanded view `(r0, d0, r1, d1, ...)` (tile) or
-/// `(d0, r0, d1, r1, ...)` (repeat). The gradient sums the zero-stride axes back.
+/// input axis (before it for `tile`, after it for `repeat`) and write that view row-major.
+/// The output `(r0*d0, r1*d1, ...)` is then the expanded view `(r0, d0, r1, d1, ...)` for tile
+/// or `(d0, r0, d1, r1, ...)` for repeat, and the gradient sums the zero-stride axes back.
 pub struct Expand {
     name: &'static str,
     /// `tile`: `reps`; `repeat`: `repeats` and the axis (`None` flattens first).
@@ -261,7 +265,7 @@ pub struct Expand {
 }
 
 impl Expand {
-    /// The input shape the kernel works on (padded with leading 1s, or flattened for
+    /// Compute the input shape the kernel works on (padded with leading 1s, or flattened for
     /// `repeat` without an axis) and the repeat count of each of its axes.
     fn plan(&self, shape: &[usize]) -> Result<(Vec<usize>, Vec<usize>)> {
         if self.tile {
@@ -491,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn tile_plan_pads_the_shorter_of_shape_and_reps() {
+    fn tile_plan_pads_shorter_side() {
         let tile = Expand { name: "tile", reps: vec![2], axis: None, tile: true };
         assert_eq!(tile.plan(&[3, 4]).unwrap(), (vec![3, 4], vec![1, 2]));
         let tile = Expand { name: "tile", reps: vec![2, 1, 3], axis: None, tile: true };

@@ -17,7 +17,7 @@ use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::{dispatch_all, dispatch_real};
 
-/// What to do with an index outside `[0, dim)`.
+/// Handling of an index outside `[0, dim)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IndexMode {
     /// Clamp to the nearest valid index (MXNet's default).
@@ -60,7 +60,7 @@ impl IndexMode {
     }
 }
 
-/// The elements of an index array as integers, row-major. Float values are truncated.
+/// Read the elements of an index array as integers, row-major. Float values are truncated.
 ///
 /// # Safety
 /// Call only inside an engine operation that reads `x`.

@@ -35,7 +35,7 @@ fn check_inputs(op: &str, inputs: &[TensorDesc], num_args: Option<usize>) -> Res
     Ok(())
 }
 
-/// The part `[start, start + len)` of `axis` of a layout.
+/// Restrict `axis` of a layout to the part `[start, start + len)`.
 fn axis_window(layout: &Layout, axis: usize, start: usize, len: usize) -> Layout {
     let mut w = layout.clone();
     w.offset = (layout.offset as isize + start as isize * layout.strides[axis]) as usize;
@@ -175,7 +175,7 @@ pub struct SliceChannel {
 }
 
 impl SliceChannel {
-    /// The normalised axis and the length of each part along it.
+    /// Compute the normalised axis and the length of each part along it.
     fn plan(&self, shape: &[usize]) -> Result<(usize, usize)> {
         let axis = axis_index("SliceChannel", self.axis, shape.len())?;
         let d = shape[axis];

@@ -57,7 +57,7 @@ impl Operand {
         if self.transposed { (self.cols, self.rows) } else { (self.rows, self.cols) }
     }
 
-    /// The effective matrix over `data`, whose element 0 is the stored matrix's first element
+    /// Describe the effective matrix over `data`, whose element 0 is the stored matrix's first element
     /// and whose stored rows and columns are `row_stride` and `col_stride` apart.
     fn matref<'a, T>(&self, data: &'a [T], row_stride: isize, col_stride: isize) -> MatRef<'a, T> {
         if self.transposed {
@@ -68,7 +68,7 @@ impl Operand {
     }
 }
 
-/// Where the stored `rows x cols` matrix of `x` starts and its row and column strides, when
+/// Locate the stored `rows x cols` matrix of `x` (start offset, row and column strides) when
 /// its layout allows reading it in place: a contiguous array, or a 1-D or 2-D view with
 /// positive strides (a transposed or sliced matrix). Other layouts need a row-major copy.
 fn strided_matrix(x: &NDArray, rows: usize, cols: usize) -> Option<(usize, isize, isize)> {

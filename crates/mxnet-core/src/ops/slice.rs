@@ -101,7 +101,7 @@ impl SliceSpec {
         ]
     }
 
-    /// The gradient: `dy` written into zeros of `shape` at this slice.
+    /// Compute the gradient: `dy` written into zeros of `shape` at this slice.
     fn backward(&self, dy: &NDArray, shape: &[usize]) -> Result<NDArray> {
         let mut attrs = self.attrs();
         attrs.push(("shape".into(), tuple_string(shape)));
