@@ -1,6 +1,7 @@
 //! `mxnet._native`: the PyO3 bridge between the Python package and the Rust core.
 
 mod convert;
+mod dlpack;
 mod errors;
 mod function;
 mod ndarray;
@@ -224,5 +225,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
     m.add_function(wrap_pyfunction!(record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::to_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::from_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::is_capsule, m)?)?;
     Ok(())
 }
