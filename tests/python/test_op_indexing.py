@@ -148,3 +148,14 @@ INDEX_CASES = [n for n in op_case_names() if n.startswith(("take_", "pick_", "on
 @pytest.mark.parametrize("name", INDEX_CASES)
 def test_indexing_op_matches_mxnet_fixture(name):
     run_fixture_case(load_op_case(name))
+
+
+def test_take_large_gather_matches_numpy():
+    # 300 x 257 output elements exceed the size at which the gather runs in parallel.
+    a = rand(50, 257)
+    idx = RNG.integers(0, 50, size=300)
+    got = mx.nd.take(mx.nd.array(a), mx.nd.array(idx, dtype="int64"))
+    np.testing.assert_array_equal(got.asnumpy(), a[idx].astype(np.float32))
+    many = RNG.integers(0, 50, size=70000)
+    narrow = mx.nd.take(mx.nd.array(a[:, :1]), mx.nd.array(many, dtype="int64"))
+    np.testing.assert_array_equal(narrow.asnumpy(), a[many, :1].astype(np.float32))

@@ -129,3 +129,10 @@ LINALG_CASES = [n for n in op_case_names() if n.startswith(("dot_", "batch_dot_"
 @pytest.mark.parametrize("name", LINALG_CASES)
 def test_linalg_op_matches_mxnet_fixture(name):
     run_fixture_case(load_op_case(name))
+
+
+def test_batch_dot_large_batch_matches_numpy():
+    # 8 products of 32 x 32 x 32 reach the size at which the batch runs in parallel.
+    a, b = rand(8, 32, 32), rand(8, 32, 32)
+    got = mx.nd.batch_dot(mx.nd.array(a, dtype="float64"), mx.nd.array(b, dtype="float64"), transpose_b=True)
+    np.testing.assert_allclose(got.asnumpy(), a @ b.transpose(0, 2, 1), rtol=1e-10, atol=1e-10)

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::arith::Arith;
 use super::reduce::py_bool;
 use super::view::axis_index;
@@ -16,6 +18,10 @@ use crate::imperative::call1;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::{dispatch_all, dispatch_real};
+
+/// Gathers that move fewer elements than this run on one thread: below it, handing blocks to
+/// rayon costs more than the copies (an estimate, not a measured threshold).
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 
 /// Handling of an index outside `[0, dim)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +118,7 @@ impl Operator for Take {
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (a, out) = (&inputs[0], &outputs[0]);
         let axis = axis_index("take", self.axis, a.ndim())?;
-        let (outer, dim, inner) = split_at_axis(a.shape(), axis);
+        let (_, dim, inner) = split_at_axis(a.shape(), axis);
         // SAFETY: called by the engine with the inputs read and `out` written.
         unsafe {
             let idx = read_indices("take", &inputs[1])?;
@@ -120,13 +126,19 @@ impl Operator for Take {
             dispatch_all!(a.dtype(), T => {
                 let src = a.contiguous_data::<T>();
                 let dst = out.out_data::<T>();
-                let mut w = 0;
-                for o in 0..outer {
-                    for &p in &pos {
-                        let start = (o * dim + p) * inner;
-                        dst[w..w + inner].copy_from_slice(&src[start..start + inner]);
-                        w += inner;
-                    }
+                // Output row r (a block of `inner` elements) is block pos[r % n] of outer slice r / n.
+                let n = pos.len();
+                let copy_row = |(r, row): (usize, &mut [T])| {
+                    let start = ((r / n) * dim + pos[r % n]) * inner;
+                    row.copy_from_slice(&src[start..start + inner]);
+                };
+                if dst.is_empty() {
+                    // An empty index array or empty trailing axes leave nothing to copy.
+                } else if dst.len() >= PARALLEL_MIN_ELEMENTS {
+                    let rows_per_task = (4096 / inner).max(1);
+                    dst.par_chunks_mut(inner).with_min_len(rows_per_task).enumerate().for_each(copy_row);
+                } else {
+                    dst.chunks_mut(inner).enumerate().for_each(copy_row);
                 }
             });
         }

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use mxnet_cpu::gemm::{matmul, MatRef};
 
 use super::axes::reshape_to;
@@ -206,6 +208,10 @@ fn dot2(op: &str, a: &NDArray, b: &NDArray, ta: bool, tb: bool) -> Result<NDArra
     call1(op, &[a, b], &[("transpose_a", py_bool(ta)), ("transpose_b", py_bool(tb))])
 }
 
+/// Batched products with fewer multiply-adds in total than this loop over the batch on one
+/// thread; above it each batch element is a rayon task (an estimate, not a measured threshold).
+const BATCH_PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
 pub struct BatchDot {
     transpose_a: bool,
     transpose_b: bool,
@@ -257,10 +263,17 @@ impl Operator for BatchDot {
                 let db = b.contiguous_data::<T>();
                 let dc = out.out_data::<T>();
                 let (sa, sb, sc) = (m * k, k * n, m * n);
-                for i in 0..batch {
+                let product = |(i, ci): (usize, &mut [T])| {
                     let ai = la.matref(&da[i * sa..(i + 1) * sa], la.cols as isize, 1);
                     let bi = lb.matref(&db[i * sb..(i + 1) * sb], lb.cols as isize, 1);
-                    matmul(m, n, k, ai, bi, &mut dc[i * sc..(i + 1) * sc], false, 0.0, 1.0);
+                    matmul(m, n, k, ai, bi, ci, false, 0.0, 1.0);
+                };
+                if sc == 0 {
+                    // Empty products leave nothing to write.
+                } else if batch > 1 && batch * sc * k >= BATCH_PARALLEL_MIN_FLOPS {
+                    dc.par_chunks_mut(sc).enumerate().for_each(product);
+                } else {
+                    dc.chunks_mut(sc).enumerate().for_each(product);
                 }
             });
         }
