@@ -159,3 +159,38 @@ def test_take_large_gather_matches_numpy():
     many = RNG.integers(0, 50, size=70000)
     narrow = mx.nd.take(mx.nd.array(a[:, :1]), mx.nd.array(many, dtype="int64"))
     np.testing.assert_array_equal(narrow.asnumpy(), a[many, :1].astype(np.float32))
+
+
+def second_order_grad(fn, x_np, w_np):
+    """Return d/dx sum(w * d/dx sum(fn(x)^2)), built with autograd.grad(create_graph=True)."""
+    x = mx.nd.array(x_np, dtype="float64")
+    w = mx.nd.array(w_np, dtype="float64")
+    x.attach_grad()
+    with mx.autograd.record():
+        y = fn(x)
+        loss = (y * y).sum()
+        g = mx.autograd.grad(loss, [x], create_graph=True)[0]
+        z = (g * w).sum()
+    z.backward()
+    return x.grad.asnumpy()
+
+
+def test_take_pick_slice_second_order_grads():
+    x, w = rand(3, 4), rand(3, 4)
+    idx = mx.nd.array([0, 2, 2], dtype="int64")
+    # loss = sum(x[idx]^2): dx = 2 * count * x, so d/dx sum(w * dx) = 2 * count * w.
+    count = np.zeros((3, 1))
+    np.add.at(count, [0, 2, 2], 1)
+    got = second_order_grad(lambda a: mx.nd.take(a, idx), x, w)
+    np.testing.assert_allclose(got, 2 * count * w)
+
+    pick_index = mx.nd.array([1, 3, 0], dtype="int64")
+    mask = np.zeros((3, 4))
+    mask[[0, 1, 2], [1, 3, 0]] = 1
+    got = second_order_grad(lambda a: mx.nd.pick(a, pick_index, axis=1), x, w)
+    np.testing.assert_allclose(got, 2 * mask * w)
+
+    region = np.zeros((3, 4))
+    region[::2, 1:3] = 1
+    got = second_order_grad(lambda a: mx.nd.slice(a, begin=(None, 1), end=(None, 3), step=(2, 1)), x, w)
+    np.testing.assert_allclose(got, 2 * region * w)

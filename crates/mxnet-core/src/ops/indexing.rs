@@ -218,8 +218,10 @@ impl Operator for TakeBackward {
         Ok(())
     }
 
-    fn differentiable(&self) -> bool {
-        false
+    /// Takes the head gradient at the same indices, for second-order gradients.
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let attrs = [("axis", self.axis.to_string()), ("mode", self.mode.name().to_string())];
+        Ok(vec![Some(call1("take", &[&g.out_grads[0], &g.inputs[1]], &attrs)?), None])
     }
 }
 
@@ -358,8 +360,16 @@ impl Operator for PickBackward {
         Ok(())
     }
 
-    fn differentiable(&self) -> bool {
-        false
+    /// Picks the head gradient at the same positions, for second-order gradients.
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let dy = &g.inputs[0];
+        let attrs = [
+            ("axis", self.axis.to_string()),
+            ("keepdims", "True".to_string()),
+            ("mode", self.mode.name().to_string()),
+        ];
+        let picked = call1("pick", &[&g.out_grads[0], &g.inputs[1]], &attrs)?;
+        Ok(vec![Some(super::axes::reshape_to(&picked, dy.shape())?), None])
     }
 }
 

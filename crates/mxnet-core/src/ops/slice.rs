@@ -188,8 +188,11 @@ impl Operator for SliceBackward {
         super::copy::copy_kernel(&inputs[0], &out.with_layout(region))
     }
 
-    fn differentiable(&self) -> bool {
-        false
+    /// Slices the head gradient back out, for second-order gradients.
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let attrs = self.spec.attrs();
+        let attrs: Vec<(&str, String)> = attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        Ok(vec![Some(call1("slice", &[&g.out_grads[0]], &attrs)?)])
     }
 
     fn attrs(&self) -> Attrs {
