@@ -5,6 +5,7 @@ pub mod binary;
 pub mod copy;
 pub mod creation;
 pub mod grad_util;
+pub mod nn;
 pub mod reduce;
 pub mod scalar;
 pub mod shape;
@@ -18,4 +19,5 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     creation::register(defs);
     reduce::register(defs);
     shape::register(defs);
+    nn::register(defs);
 }

@@ -118,6 +118,10 @@ impl Pool2d {
     /// Gradient of [`Pool2d::forward`]: overwrite `dx` from the input `x`, the output `y`
     /// and the head gradient `dy`. `max` routes each output's gradient to the first input of
     /// its window (row-major order) that equals the maximum, as MXNet 1.9.1 does for ties.
+    ///
+    /// NOTE: for `avg` with the `full` convention, MXNet 1.9.1's backward divides by the whole
+    /// kernel area where its forward divides by the window clipped to the padded input, so its
+    /// gradient is not the gradient of its forward. Here both use the clipped divisor.
     pub fn backward<T: Real>(&self, kind: PoolKind, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let (pin, pout) = (self.plane_in(), self.plane_out());
         dx.fill(T::zero());
