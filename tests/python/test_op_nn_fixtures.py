@@ -14,7 +14,27 @@ GRADIENT_DIFFERS_FROM_MXNET = {
     # MXNet 1.9.1 divides the avg-pool gradient by the whole kernel area with the full
     # convention, where its forward divides by the window clipped to the padded input.
     "pool2d_avg_full": "data",
+    # MXNet 1.9.1's selu gradient for x <= 0 is lambda * (y + alpha) instead of y + lambda * alpha.
+    "leaky_selu": "data",
 }
+
+# MXNet 1.9.1 updates BatchNorm's moving statistics in the backward pass, so a training-mode
+# forward outside autograd.record leaves them unchanged. Ours updates them in the training
+# forward (as PyTorch does); for this case the expected values follow the update rule.
+MOVING_STATS_UPDATED_IN_FORWARD = {"bn_train_mode_unrecorded"}
+
+
+def expected_moving_stats(case):
+    x = case.inputs["data"].astype(np.float64)
+    axis = case.kwargs.get("axis", 1) % x.ndim
+    reduce_axes = tuple(i for i in range(x.ndim) if i != axis)
+    momentum = case.kwargs.get("momentum", 0.9)
+    mean = x.mean(axis=reduce_axes)
+    var = x.var(axis=reduce_axes)
+    return {
+        "moving_mean": case.inputs["moving_mean"] * momentum + mean * (1 - momentum),
+        "moving_var": case.inputs["moving_var"] * momentum + var * (1 - momentum),
+    }
 
 
 def tolerances(dtype):
@@ -61,6 +81,9 @@ def test_case_matches_mxnet(name):
             continue
         np.testing.assert_allclose(inputs[key].grad.asnumpy(), want, **tolerances(want.dtype),
                                    err_msg="gradient of %s" % key)
-    for key, want in case.mutated.items():
-        np.testing.assert_allclose(inputs[key].asnumpy(), want, **tolerances(want.dtype),
+    mutated = case.mutated
+    if name in MOVING_STATS_UPDATED_IN_FORWARD:
+        mutated = expected_moving_stats(case)
+    for key, want in mutated.items():
+        np.testing.assert_allclose(inputs[key].asnumpy(), want, **tolerances(np.float32),
                                    err_msg="%s after the call" % key)

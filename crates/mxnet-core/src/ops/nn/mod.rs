@@ -3,8 +3,12 @@
 //! through private `_backward_*` operators, which have no gradient of their own.
 
 pub mod activation;
+pub mod batch_norm;
 pub mod convolution;
+pub mod dropout;
+pub mod embedding;
 pub mod fully_connected;
+pub mod leaky_relu;
 pub mod pooling;
 pub mod softmax;
 pub mod softmax_output;
@@ -19,8 +23,12 @@ pub fn register(defs: &mut Vec<OpDef>) {
     convolution::register(defs);
     pooling::register(defs);
     activation::register(defs);
+    leaky_relu::register(defs);
     softmax::register(defs);
     softmax_output::register(defs);
+    batch_norm::register(defs);
+    dropout::register(defs);
+    embedding::register(defs);
 }
 
 /// Check the number of inputs, naming the op and the expected inputs in the error.
