@@ -325,7 +325,8 @@ def test_rrelu_training_slopes_within_bounds():
     with autograd.train_mode():
         out = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3).asnumpy()
     slopes = -out
-    assert slopes.min() >= 0.1 - 1e-6 and slopes.max() <= 0.3 + 1e-6
+    assert slopes.min() >= 0.1 - 1e-6
+    assert slopes.max() <= 0.3 + 1e-6
     assert np.unique(slopes).size > 100
 
 
@@ -536,4 +537,5 @@ def test_lenet_step_shapes_and_loss_gradient():
     for k, p in params.items():
         g = p.grad.asnumpy()
         assert g.shape == shapes[k]
-        assert np.isfinite(g).all() and np.abs(g).sum() > 0, k
+        assert np.isfinite(g).all(), k
+        assert np.abs(g).sum() > 0, k

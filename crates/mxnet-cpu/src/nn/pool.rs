@@ -1,6 +1,7 @@
 //! 2-D pooling over NCHW planes (1-D pooling uses height 1), forward and backward.
-//! Window bounds follow MXNet 1.9.1's CPU kernels: a window may run into the padding and, with
-//! the `full` convention, past it; the divisor of `avg` counts the padding but not the part past it.
+//! Window bounds follow MXNet 1.9.1's CPU kernels. A window may run into the padding and, with
+//! the `full` convention, past it. The divisor of `avg` counts the padding but not the part
+//! past it.
 
 use rayon::prelude::*;
 

@@ -178,7 +178,7 @@ impl Operator for BatchNorm {
                     });
                     var.iter_mut().for_each(|v| *v /= n);
 
-                    // NOTE: MXNet 1.9.1 updates the moving statistics in the backward pass; they
+                    // NOTE: MXNet 1.9.1 updates the moving statistics in the backward pass. They
                     // are updated here in the training forward, as PyTorch does, so a training
                     // forward without backward also updates them. After forward and backward
                     // the values agree with MXNet's.

@@ -56,6 +56,7 @@ impl Operator for Dropout {
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let shape = inputs[0].shape().to_vec();
         let active = (ctx.is_train || self.always) && self.p > 0.0;
+
         // The mask is drawn on the shape with the shared axes set to 1, then broadcast.
         let mut draw_shape = shape.clone();
         for &a in &self.axes {
@@ -65,6 +66,7 @@ impl Operator for Dropout {
         // p = 1 drops everything; 1 / (1 - p) would be infinite.
         let scale = if self.p >= 1.0 { 0.0 } else { 1.0 / (1.0 - self.p) };
         let keep = 1.0 - self.p;
+
         let mut rng = kernel_rng(ctx.seed);
         let small: Vec<f64> = if active {
             (0..draws).map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 }).collect()
@@ -79,6 +81,7 @@ impl Operator for Dropout {
             })?;
             mxnet_cpu::strided::gather(&small, &layout)
         };
+
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
         unsafe {
             dispatch_float!("Dropout", inputs[0].dtype(), T => {

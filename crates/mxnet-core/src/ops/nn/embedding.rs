@@ -1,6 +1,7 @@
 //! `Embedding`: gather rows of a weight matrix by index, with a scatter-add gradient.
-//! Indices are truncated to integers and clipped to `[0, input_dim - 1]`, as MXNet 1.9.1's
-//! CPU kernel does (it uses `take` with mode 'clip'), so out-of-range ids never fail.
+//! Indices are truncated to integers and clipped to `[0, input_dim - 1]`, as the CPU kernel
+//! of MXNet 1.x does (`TakeCPU<clip=true>` in indexing_op.h), so out-of-range ids give the
+//! first or last row instead of an error.
 
 use std::sync::Arc;
 

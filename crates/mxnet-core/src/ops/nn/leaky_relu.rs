@@ -1,5 +1,5 @@
 //! `LeakyReLU(act_type=leaky|prelu|elu|selu|gelu|rrelu)` and its gradient kernel.
-//! `prelu` learns one slope per channel (axis 1) from its `gamma` input; `rrelu` draws a slope
+//! `prelu` learns one slope per channel (axis 1) from its `gamma` input. `rrelu` draws a slope
 //! per element in training and keeps the draws as a hidden second output for the gradient.
 
 use std::sync::Arc;

@@ -46,6 +46,7 @@ impl SoftmaxOutput {
         let mut r = AttrReader::new(op, attrs);
         let grad_scale = r.get("grad_scale", 1.0f64)?;
         let ignore_label = r.get("ignore_label", -1.0f64)?;
+
         let multi_output = r.get("multi_output", false)?;
         let use_ignore = r.get("use_ignore", false)?;
         let preserve_shape = r.get("preserve_shape", false)?;
@@ -62,6 +63,7 @@ impl SoftmaxOutput {
         let out_grad = r.get("out_grad", false)?;
         let smooth_alpha = r.get("smooth_alpha", 0.0f64)?;
         r.finish(PARAMS)?;
+
         if !(0.0..1.0).contains(&smooth_alpha) {
             return Err(Error::Value(format!("{op}: smooth_alpha must be in [0, 1), got {smooth_alpha}")));
         }
@@ -77,8 +79,8 @@ impl SoftmaxOutput {
         })
     }
 
-    /// How the data splits into softmax rows: `multi_output` normalises over axis 1,
-    /// `preserve_shape` over the last axis, and otherwise each sample's trailing axes form one row.
+    /// Split the data into softmax rows. `multi_output` normalises over axis 1 and
+    /// `preserve_shape` over the last axis. Otherwise each sample's trailing axes form one row.
     fn rows(&self, op: &str, shape: &[usize]) -> Result<Rows> {
         if shape.len() < 2 && !(self.preserve_shape && shape.len() == 1) {
             return Err(Error::Value(format!(
@@ -177,9 +179,9 @@ impl SoftmaxOutputBackward {
         let f = &self.forward;
         let (n, inner) = (rows.length, rows.inner);
         let ignored = |l: f64| f.use_ignore && l as i64 == f.ignore_label as i64;
-        // MXNet 1.9.1 (softmax_output-inl.h): `valid` counts the labels other than
-        // ignore_label, whether or not use_ignore is set; with multi_output, `null` and `batch`
-        // also divide by the number of spatial positions.
+        // As in MXNet 1.9.1 (softmax_output-inl.h), `valid` counts the labels other than
+        // ignore_label, whether or not use_ignore is set. With multi_output, `null` and
+        // `batch` also divide by the number of spatial positions.
         let spatial = if f.multi_output { inner as f64 } else { 1.0 };
         let normalizer = match f.normalization {
             Normalization::Null => spatial,
@@ -189,12 +191,15 @@ impl SoftmaxOutputBackward {
             }
         };
         let scale = T::from_f64(f.grad_scale / normalizer);
+
+        // Label smoothing: the target is `on` at the label and `off` elsewhere.
         let (on, off) = if f.smooth_alpha > 0.0 && n > 1 {
             (1.0 - f.smooth_alpha, f.smooth_alpha / (n - 1) as f64)
         } else {
             (1.0, 0.0)
         };
         let (on, off) = (T::from_f64(on), T::from_f64(off));
+
         for o in 0..rows.outer {
             for i in 0..inner {
                 let label = labels[o * inner + i];
