@@ -78,7 +78,7 @@ impl BatchNorm {
         let axis = r.get("axis", 1i64)?;
         r.ignore(&["cudnn_off", "min_calib_range", "max_calib_range"]);
         r.finish(PARAMS)?;
-        if !(eps > 0.0) {
+        if eps.is_nan() || eps <= 0.0 {
             return Err(Error::Value(format!("{op}: eps must be positive, got {eps}")));
         }
         Ok(BatchNorm { eps, momentum, fix_gamma, use_global_stats, output_mean_var, axis })
@@ -169,12 +169,12 @@ impl Operator for BatchNorm {
                 let (mean, var) = if batch_stats {
                     let n = split.count().max(1) as f64;
                     let mut mean = vec![0.0f64; channels];
-                    split.for_each_run(&x, |c, run| mean[c] += run.iter().map(|&v| v as f64).sum::<f64>());
+                    split.for_each_run(&x, |c, run| mean[c] += run.iter().map(|&v| v.to_f64()).sum::<f64>());
                     mean.iter_mut().for_each(|m| *m /= n);
                     // Biased variance, which MXNet uses both to normalise and to update moving_var.
                     let mut var = vec![0.0f64; channels];
                     split.for_each_run(&x, |c, run| {
-                        var[c] += run.iter().map(|&v| (v as f64 - mean[c]).powi(2)).sum::<f64>()
+                        var[c] += run.iter().map(|&v| (v.to_f64() - mean[c]).powi(2)).sum::<f64>()
                     });
                     var.iter_mut().for_each(|v| *v /= n);
 
@@ -197,8 +197,8 @@ impl Operator for BatchNorm {
                 let gamma = if self.fix_gamma { vec![1.0; channels] } else { read_f64::<T>(&inputs[1]) };
                 let beta = read_f64::<T>(&inputs[2]);
                 // y = x * a + b per channel, with a = gamma * invstd and b = beta - mean * a.
-                let a: Vec<T> = (0..channels).map(|c| (gamma[c] * invstd[c]) as T).collect();
-                let b: Vec<T> = (0..channels).map(|c| (beta[c] - mean[c] * gamma[c] * invstd[c]) as T).collect();
+                let a: Vec<T> = (0..channels).map(|c| T::from_f64(gamma[c] * invstd[c])).collect();
+                let b: Vec<T> = (0..channels).map(|c| T::from_f64(beta[c] - mean[c] * gamma[c] * invstd[c])).collect();
                 let y = outputs[0].out_data::<T>();
                 let mut pos = 0;
                 split.for_each_run(&x, |c, run| {
@@ -208,10 +208,10 @@ impl Operator for BatchNorm {
                     pos += run.len();
                 });
                 for (d, &v) in outputs[1].out_data::<T>().iter_mut().zip(&mean) {
-                    *d = v as T;
+                    *d = T::from_f64(v);
                 }
                 for (d, &v) in outputs[2].out_data::<T>().iter_mut().zip(&invstd) {
-                    *d = v as T;
+                    *d = T::from_f64(v);
                 }
             });
         }
@@ -291,8 +291,8 @@ impl Operator for BatchNormBackward {
                 let mut pos = 0;
                 split.for_each_run(&x, |c, run| {
                     for (&v, &g) in run.iter().zip(&dy[pos..pos + run.len()]) {
-                        sum_dy[c] += g as f64;
-                        sum_dy_xhat[c] += g as f64 * (v as f64 - mean[c]) * invstd[c];
+                        sum_dy[c] += g.to_f64();
+                        sum_dy_xhat[c] += g.to_f64() * (v.to_f64() - mean[c]) * invstd[c];
                     }
                     pos += run.len();
                 });
@@ -303,12 +303,12 @@ impl Operator for BatchNormBackward {
                 split.for_each_run(&x, |c, run| {
                     let scale = gamma[c] * invstd[c];
                     for (k, &v) in run.iter().enumerate() {
-                        let g = dy[pos + k] as f64;
+                        let g = dy[pos + k].to_f64();
                         dx[pos + k] = if self.batch_stats {
-                            let xhat = (v as f64 - mean[c]) * invstd[c];
-                            (scale * (g - sum_dy[c] / n - xhat * sum_dy_xhat[c] / n)) as T
+                            let xhat = (v.to_f64() - mean[c]) * invstd[c];
+                            T::from_f64(scale * (g - sum_dy[c] / n - xhat * sum_dy_xhat[c] / n))
                         } else {
-                            (scale * g) as T
+                            T::from_f64(scale * g)
                         };
                     }
                     pos += run.len();
@@ -317,10 +317,10 @@ impl Operator for BatchNormBackward {
                 // With fix_gamma, gamma is the constant 1 and gets a zero gradient, as in MXNet.
                 let dgamma = outputs[1].out_data::<T>();
                 for (d, &v) in dgamma.iter_mut().zip(&sum_dy_xhat) {
-                    *d = if self.forward.fix_gamma { 0.0 } else { v as T };
+                    *d = if self.forward.fix_gamma { 0.0 } else { T::from_f64(v) };
                 }
                 for (d, &v) in outputs[2].out_data::<T>().iter_mut().zip(&sum_dy) {
-                    *d = v as T;
+                    *d = T::from_f64(v);
                 }
             });
         }

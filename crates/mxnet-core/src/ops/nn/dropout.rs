@@ -9,6 +9,7 @@ use rand::Rng;
 use super::expect_inputs;
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::dispatch_float;
+use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::imperative::call1;
 use crate::ndarray::NDArray;
@@ -89,8 +90,8 @@ impl Operator for Dropout {
                 let y = outputs[0].out_data::<T>();
                 let mask = outputs[1].out_data::<T>();
                 for (((d, m), &v), &f) in y.iter_mut().zip(mask.iter_mut()).zip(x.iter()).zip(&full) {
-                    *m = f as T;
-                    *d = v * (f as T);
+                    *m = T::from_f64(f);
+                    *d = v * T::from_f64(f);
                 }
             });
         }

@@ -68,7 +68,7 @@ impl LeakyRelu {
                 )))
             }
         };
-        if act == Act::RRelu && !(lower_bound <= upper_bound) {
+        if act == Act::RRelu && (lower_bound.is_nan() || upper_bound.is_nan() || lower_bound > upper_bound) {
             return Err(Error::Value(format!(
                 "{op}: lower_bound {lower_bound} must not exceed upper_bound {upper_bound}"
             )));
