@@ -163,7 +163,8 @@ def test_convolution_batch_parallel_path_matches_numpy():
     r = rng()
     x = r.standard_normal((16, 4, 16, 16)).astype(np.float32)
     w = r.standard_normal((16, 4, 3, 3)).astype(np.float32)
-    data, weight = mx.nd.array(x), mx.nd.array(w)
+    data = mx.nd.array(x)
+    weight = mx.nd.array(w)
     data.attach_grad()
     weight.attach_grad()
     head = r.standard_normal((16, 16, 14, 14)).astype(np.float32)
@@ -178,6 +179,12 @@ def test_convolution_batch_parallel_path_matches_numpy():
         for kj in range(3):
             expected_dw[:, :, ki, kj] = np.einsum("nfij,ncij->fc", head, x[:, :, ki:ki + 14, kj:kj + 14])
     np.testing.assert_allclose(weight.grad.asnumpy(), expected_dw, rtol=1e-3, atol=1e-3)
+    # The data gradient spreads each head gradient back over its receptive field.
+    expected_dx = np.zeros_like(x, dtype=np.float64)
+    for ki in range(3):
+        for kj in range(3):
+            expected_dx[:, :, ki:ki + 14, kj:kj + 14] += np.einsum("nfij,fc->ncij", head, w[:, :, ki, kj])
+    np.testing.assert_allclose(data.grad.asnumpy(), expected_dx, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("case", [

@@ -104,10 +104,6 @@ impl Operator for Activation {
         Ok(vec![inputs[0].clone()])
     }
 
-    fn inplace_safe(&self) -> bool {
-        true
-    }
-
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let act = self.act;
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
