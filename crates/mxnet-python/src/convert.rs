@@ -45,8 +45,8 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
     let ptr = x.storage().as_ptr() as usize + x.layout().offset * x.dtype().size();
     let d = PyDict::new(py);
     d.set_item("data", (ptr, false))?;
-    d.set_item("shape", x.shape().to_vec())?;
-    d.set_item("strides", x.layout().strides.iter().map(|s| s * item).collect::<Vec<_>>())?;
+    d.set_item("shape", pyo3::types::PyTuple::new(py, x.shape())?)?;
+    d.set_item("strides", pyo3::types::PyTuple::new(py, x.layout().strides.iter().map(|s| s * item))?)?;
     d.set_item("typestr", typestr)?;
     d.set_item("version", 3)?;
     Ok(d)

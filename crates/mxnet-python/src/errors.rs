@@ -25,3 +25,18 @@ impl<T> IntoPyResult<T> for mxnet_core::Result<T> {
         self.map_err(to_py)
     }
 }
+
+/// Run `f`, turning a Rust panic into `MXNetError` so it never unwinds into Python.
+pub fn guarded<T>(f: impl FnOnce() -> mxnet_core::Result<T>) -> pyo3::PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result.py(),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(MXNetError::new_err(format!("internal error (Rust panic): {msg}; please report this as a bug")))
+        }
+    }
+}

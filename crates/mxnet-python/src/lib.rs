@@ -1,6 +1,7 @@
 //! `mxnet._native`: the PyO3 bridge between the Python package and the Rust core.
 
 mod convert;
+mod dlpack;
 mod errors;
 mod function;
 mod ndarray;
@@ -30,10 +31,14 @@ fn invoke(
     attrs: Vec<(String, String)>,
     out: Option<Vec<PyRef<'_, PyNDArray>>>,
 ) -> PyResult<Vec<PyNDArray>> {
-    let op = Registry::get().create(name, &attrs).py()?;
     let inputs = handles(&inputs);
     let out = out.map(|o| handles(&o));
-    let result = py.allow_threads(|| mxnet_core::invoke(op, &inputs, out.as_deref())).py()?;
+    let result = py.allow_threads(|| {
+        errors::guarded(|| {
+            let op = Registry::get().create(name, &attrs)?;
+            mxnet_core::invoke(op, &inputs, out.as_deref())
+        })
+    })?;
     Ok(result.into_iter().map(PyNDArray::new).collect())
 }
 
@@ -162,7 +167,7 @@ fn backward(
 ) -> PyResult<()> {
     let heads = handles(&heads);
     let head_grads = optional_handles(head_grads);
-    py.allow_threads(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)).py()
+    py.allow_threads(|| errors::guarded(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)))
 }
 
 #[pyfunction]
@@ -179,9 +184,9 @@ fn grad(
     let heads = handles(&heads);
     let variables = handles(&variables);
     let head_grads = optional_handles(head_grads);
-    let grads = py
-        .allow_threads(|| autograd::grad(&heads, &variables, &head_grads, retain_graph, create_graph, train_mode))
-        .py()?;
+    let grads = py.allow_threads(|| {
+        errors::guarded(|| autograd::grad(&heads, &variables, &head_grads, retain_graph, create_graph, train_mode))
+    })?;
     Ok(grads.into_iter().map(PyNDArray::new).collect())
 }
 
@@ -220,5 +225,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
     m.add_function(wrap_pyfunction!(record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::to_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::from_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::is_capsule, m)?)?;
     Ok(())
 }

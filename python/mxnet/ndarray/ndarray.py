@@ -112,6 +112,32 @@ class NDArray:
     def __array_interface__(self):
         return self._h.array_interface()
 
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export as a DLPack capsule that shares memory (waits for pending reads and writes).
+
+        The capsule is versioned (DLPack 1.0) when ``max_version`` allows major version 1, as
+        numpy >= 2 and recent PyTorch request, and unversioned (DLPack 0.8) otherwise.
+        """
+        if stream is not None and stream != -1:
+            raise ValueError(f"__dlpack__: stream must be None for CPU arrays, got {stream!r}")
+        if dl_device is not None and tuple(dl_device) != (1, 0):
+            raise BufferError(f"__dlpack__: cannot export to device {dl_device}; only the CPU (1, 0) is available")
+        versioned = max_version is not None and tuple(max_version)[0] >= 1
+        source = self.copy() if copy else self
+        return _native.to_dlpack(source._h, True, versioned)
+
+    def __dlpack_device__(self):
+        """DLPack device of this array: ``(1, 0)``, the CPU."""
+        return (1, 0)
+
+    def to_dlpack_for_read(self):
+        from .dlpack import to_dlpack_for_read
+        return to_dlpack_for_read(self)
+
+    def to_dlpack_for_write(self):
+        from .dlpack import to_dlpack_for_write
+        return to_dlpack_for_write(self)
+
     # ---- synchronisation and copies ---------------------------------------------------
     def wait_to_read(self):
         self._h.wait_to_read()

@@ -1,0 +1,184 @@
+"""Side-by-side micro and training benchmarks: mxnet-rs, numpy and (when installed) PyTorch.
+
+Every figure is measured in one process, one after another, so the ratios are comparable on a
+shared machine. Run it on an otherwise idle machine:
+
+    python benches/bench_python.py            # prints a table and writes JSON with --json FILE
+    python benches/bench_python.py --reference-python /path/to/mxnet-1.9.1-venv/bin/python
+
+With --reference-python the same measurements run, right after ours, under Apache MXNet 1.9.1
+installed in another environment (the script only uses MXNet's public API), and its figures
+appear in the same table as "mxnet-1.9.1".
+"""
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import mxnet as mx
+from mxnet import autograd, gluon
+from mxnet.gluon import nn
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional
+    torch = None
+
+
+def best_of(fn, repeats=5):
+    """Return the median wall time of ``fn()`` in seconds over ``repeats`` runs (after one warm-up)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def dispatch_latency(results, n=20000):
+    a, b = mx.nd.ones((2, 2)), mx.nd.ones((2, 2))
+
+    def run_mx():
+        for _ in range(n):
+            a + b
+        mx.nd.waitall()
+    results["dispatch_2x2_add_us"] = {"mxnet-rs": best_of(run_mx, 3) / n * 1e6}
+    na, nb = np.ones((2, 2), np.float32), np.ones((2, 2), np.float32)
+    results["dispatch_2x2_add_us"]["numpy"] = best_of(lambda: [na + nb for _ in range(n)], 3) / n * 1e6
+    if torch is not None:
+        ta, tb = torch.ones(2, 2), torch.ones(2, 2)
+        results["dispatch_2x2_add_us"]["torch"] = best_of(lambda: [ta + tb for _ in range(n)], 3) / n * 1e6
+
+
+def bandwidth(results, n=16 * 1024 * 1024):
+    x, y = mx.nd.ones((n,)), mx.nd.ones((n,))
+    xn, yn = np.ones(n, np.float32), np.ones(n, np.float32)
+    gb = 3 * n * 4 / 1e9  # two reads and one write
+    r = {"mxnet-rs": gb / best_of(lambda: (x + y).wait_to_read()),
+         "numpy": gb / best_of(lambda: xn + yn)}
+    if torch is not None:
+        xt, yt = torch.ones(n), torch.ones(n)
+        r["torch"] = gb / best_of(lambda: xt + yt)
+    results["add_16M_GBps"] = r
+    gb = n * 4 / 1e9
+    r = {"mxnet-rs": gb / best_of(lambda: x.sum().wait_to_read()),
+         "numpy": gb / best_of(lambda: xn.sum())}
+    if torch is not None:
+        r["torch"] = gb / best_of(lambda: xt.sum())
+    results["sum_16M_GBps"] = r
+
+
+def matmul(results):
+    for n in (256, 1024):
+        a, b = mx.nd.ones((n, n)), mx.nd.ones((n, n))
+        an, bn = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
+        flops = 2 * n ** 3 / 1e9
+        r = {"mxnet-rs": flops / best_of(lambda: mx.nd.dot(a, b).wait_to_read()),
+             "numpy": flops / best_of(lambda: an @ bn)}
+        if torch is not None:
+            at, bt = torch.ones(n, n), torch.ones(n, n)
+            r["torch"] = flops / best_of(lambda: at @ bt)
+        results[f"matmul_{n}_GFLOPs"] = r
+
+
+def lenet():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(20, 5, activation="relu"), nn.MaxPool2D(2, 2),
+            nn.Conv2D(50, 5, activation="relu"), nn.MaxPool2D(2, 2),
+            nn.Flatten(), nn.Dense(500, activation="relu"), nn.Dense(10))
+    return net
+
+
+def mlp():
+    net = nn.HybridSequential()
+    net.add(nn.Flatten(), nn.Dense(256, activation="relu"), nn.Dense(128, activation="relu"), nn.Dense(10))
+    return net
+
+
+def torch_model(name):
+    tnn = torch.nn
+    if name == "lenet":
+        return tnn.Sequential(tnn.Conv2d(1, 20, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Conv2d(20, 50, 5),
+                              tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(800, 500), tnn.ReLU(),
+                              tnn.Linear(500, 10))
+    return tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(),
+                          tnn.Linear(128, 10))
+
+
+def training(results, steps=30, batch=128):
+    x_np = np.random.rand(batch, 1, 28, 28).astype(np.float32)
+    y_np = np.random.randint(0, 10, batch).astype(np.float32)
+    for name, build in (("lenet", lenet), ("mlp", mlp)):
+        net = build()
+        net.initialize(mx.init.Xavier())
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01, "momentum": 0.9})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        x, y = mx.nd.array(x_np), mx.nd.array(y_np)
+
+        def run_mx():
+            for _ in range(steps):
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(batch)
+            mx.nd.waitall()
+        r = {"mxnet-rs": steps * batch / best_of(run_mx, 3)}
+        if torch is not None:
+            tm = torch_model(name)
+            opt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+            xt, yt = torch.from_numpy(x_np), torch.from_numpy(y_np).long()
+
+            def run_torch():
+                for _ in range(steps):
+                    opt.zero_grad()
+                    torch.nn.functional.cross_entropy(tm(xt), yt).backward()
+                    opt.step()
+            r["torch"] = steps * batch / best_of(run_torch, 3)
+        results[f"{name}_train_b{batch}_img_per_s"] = r
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch bandwidth matmul training")
+    parser.add_argument("--reference-python", help="python of an environment with mxnet==1.9.1")
+    parser.add_argument("--as-reference", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.as_reference:
+        global torch
+        torch = None
+    groups = {"dispatch": dispatch_latency, "bandwidth": bandwidth, "matmul": matmul, "training": training}
+    results = {}
+    for name, fn in groups.items():
+        if args.only and name not in args.only:
+            continue
+        fn(results)
+    if args.as_reference:
+        print(json.dumps({k: v["mxnet-rs"] for k, v in results.items()}))
+        return
+    if args.reference_python:
+        cmd = [args.reference_python, __file__, "--as-reference"] + (["--only", *args.only] if args.only else [])
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        for key, value in json.loads(out.strip().splitlines()[-1]).items():
+            results[key]["mxnet-1.9.1"] = value
+    meta = {"python": sys.version.split()[0], "numpy": np.__version__, "machine": platform.machine(),
+            "torch": torch.__version__ if torch is not None else None}
+    for key, r in results.items():
+        ratio = ""
+        for other in ("torch", "mxnet-1.9.1"):
+            if other in r:
+                ratio += f"  (mxnet-rs / {other} = {r['mxnet-rs'] / r[other]:.2f})"
+        print(f"{key:32s} " + "  ".join(f"{k}={v:,.2f}" for k, v in r.items()) + ratio)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
