@@ -546,3 +546,21 @@ def test_lenet_step_shapes_and_loss_gradient():
         assert g.shape == shapes[k]
         assert np.isfinite(g).all(), k
         assert np.abs(g).sum() > 0, k
+
+
+# ---- SoftmaxActivation -------------------------------------------------------------------
+
+def test_softmax_activation_modes_match_numpy():
+    x = rng().standard_normal((2, 3, 4))
+    instance = mx.nd.SoftmaxActivation(nd64(x)).asnumpy()
+    flat = np.exp(x.reshape(2, -1))
+    np.testing.assert_allclose(instance, (flat / flat.sum(axis=1, keepdims=True)).reshape(x.shape), rtol=1e-12)
+    channel = mx.nd.SoftmaxActivation(nd64(x), mode="channel").asnumpy()
+    e = np.exp(x)
+    np.testing.assert_allclose(channel, e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["instance", "channel"])
+def test_softmax_activation_gradients_float64(mode):
+    x = rng().standard_normal((2, 3, 2))
+    check_gradients(mx.nd.SoftmaxActivation, {"data": x}, {"mode": mode}, ["data"])

@@ -1,5 +1,5 @@
 //! `softmax`, `log_softmax` and `softmin` along one axis, with `temperature` and an optional
-//! output `dtype`, and the gradient kernel `_backward_softmax`.
+//! output `dtype`, the legacy `SoftmaxActivation`, and the gradient kernel `_backward_softmax`.
 
 use std::sync::Arc;
 
@@ -18,10 +18,22 @@ use crate::ops::scalar::format_scalar;
 
 const PARAMS: &[&str] = &["axis", "temperature", "dtype", "use_length"];
 
+/// Which elements form one softmax row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowSpec {
+    /// The elements along `axis`.
+    Axis,
+    /// `SoftmaxActivation(mode='instance')`: all elements of one sample.
+    Instance,
+    /// `SoftmaxActivation(mode='channel')`: the channels (axis 1) at one position.
+    Channel,
+}
+
 #[derive(Clone, Debug)]
 pub struct Softmax {
     name: &'static str,
     kind: SoftmaxKind,
+    spec: RowSpec,
     axis: i64,
     temperature: f64,
     dtype: Option<DType>,
@@ -48,14 +60,44 @@ impl Softmax {
                 return Err(Error::Type(format!("{name}: output dtype {d} is not supported; use float32 or float64")));
             }
         }
-        Ok(Softmax { name, kind, axis, temperature, dtype })
+        Ok(Softmax { name, kind, spec: RowSpec::Axis, axis, temperature, dtype })
+    }
+
+    fn parse_activation(attrs: &Attrs) -> Result<Softmax> {
+        let mut r = AttrReader::new("SoftmaxActivation", attrs);
+        let mode = r.get("mode", "instance".to_string())?;
+        r.finish(&["mode"])?;
+        let spec = match mode.as_str() {
+            "instance" => RowSpec::Instance,
+            "channel" => RowSpec::Channel,
+            other => {
+                return Err(Error::Value(format!(
+                    "SoftmaxActivation: invalid mode '{other}'; use 'instance' or 'channel'"
+                )))
+            }
+        };
+        Ok(Softmax { name: "SoftmaxActivation", kind: SoftmaxKind::Softmax, spec, axis: 1, temperature: 1.0, dtype: None })
     }
 
     fn rows(&self, shape: &[usize]) -> Result<Rows> {
-        let axis = normalize_axis(self.name, self.axis, shape.len())?;
         if shape.is_empty() {
             return Err(Error::Value(format!("{}: data must have at least 1 dimension, got a 0-d array", self.name)));
         }
+        match self.spec {
+            RowSpec::Axis => {}
+            RowSpec::Instance => {
+                return Ok(Rows { outer: shape[0], length: shape[1..].iter().product(), inner: 1 });
+            }
+            RowSpec::Channel if shape.len() >= 2 => {
+                return Ok(Rows { outer: shape[0], length: shape[1], inner: shape[2..].iter().product() });
+            }
+            RowSpec::Channel => {
+                return Err(Error::Value(format!(
+                    "SoftmaxActivation: mode='channel' needs data with a channel axis (at least 2 dimensions), got shape {shape:?}"
+                )));
+            }
+        }
+        let axis = normalize_axis(self.name, self.axis, shape.len())?;
         Ok(Rows {
             outer: shape[..axis].iter().product(),
             length: shape[axis],
@@ -64,6 +106,11 @@ impl Softmax {
     }
 
     fn attrs(&self) -> Attrs {
+        match self.spec {
+            RowSpec::Axis => {}
+            RowSpec::Instance => return vec![("mode".into(), "instance".into())],
+            RowSpec::Channel => return vec![("mode".into(), "channel".into())],
+        }
         let mut a: Attrs =
             vec![("axis".into(), self.axis.to_string()), ("temperature".into(), format_scalar(self.temperature))];
         if let Some(d) = self.dtype {
@@ -177,6 +224,14 @@ pub fn register(defs: &mut Vec<OpDef>) {
     softmax_def!(defs, "softmax", Softmax, "Softmax along `axis`: exp(x / t) / sum(exp(x / t)), shifted by the maximum for stability.");
     softmax_def!(defs, "log_softmax", LogSoftmax, "Logarithm of softmax along `axis`, computed without forming the softmax.");
     softmax_def!(defs, "softmin", Softmin, "Softmax of the negated input along `axis`.");
+    defs.push(OpDef {
+        name: "SoftmaxActivation",
+        aliases: &[],
+        arguments: &["data"],
+        params: &["mode"],
+        doc: "Legacy softmax: over all elements of each sample (mode='instance') or over the channels at each position (mode='channel').",
+        create: |attrs: &Attrs| Ok(Arc::new(Softmax::parse_activation(attrs)?) as Arc<dyn Operator>),
+    });
     defs.push(OpDef {
         name: "_backward_softmax",
         aliases: &[],
