@@ -87,30 +87,42 @@ impl Pool2d {
         }
     }
 
+    /// Fold `f` over the inputs of one window, row by row.
+    #[inline(always)]
+    fn fold_window<T: Real, A>(&self, x: &[T], win: &Window, init: A, mut f: impl FnMut(A, T) -> A) -> A {
+        let mut acc = init;
+        for h in win.h.0..win.h.1 {
+            for &v in &x[h * self.width + win.w.0..h * self.width + win.w.1] {
+                acc = f(acc, v);
+            }
+        }
+        acc
+    }
+
     fn forward_plane<T: Real>(&self, kind: PoolKind, x: &[T], y: &mut [T]) {
         for oh in 0..self.out_h {
             for ow in 0..self.out_w {
                 let win = self.window(oh, ow);
-                let values = || {
-                    (win.h.0..win.h.1).flat_map(move |h| x[h * self.width + win.w.0..h * self.width + win.w.1].iter().copied())
-                };
                 y[oh * self.out_w + ow] = match kind {
-                    // NOTE: a window entirely inside the padding has no inputs; it gives 0
+                    // NOTE: a window entirely inside the padding has no inputs. It gives 0
                     // here, where MXNet writes the lowest float.
-                    PoolKind::Max => values().fold(None, |m: Option<T>, v| Some(m.map_or(v, |m| if v > m { v } else { m }))).unwrap_or(T::zero()),
-                    PoolKind::Sum => values().sum(),
+                    PoolKind::Max => {
+                        if win.area() == 0 {
+                            T::zero()
+                        } else {
+                            self.fold_window(x, &win, T::neg_infinity(), |m, v| if v > m { v } else { m })
+                        }
+                    }
+                    PoolKind::Sum => self.fold_window(x, &win, T::zero(), |a, v| a + v),
                     PoolKind::Avg { count_include_pad } => {
                         let count = if count_include_pad { win.padded_area } else { win.area() };
                         if count == 0 {
                             T::zero()
                         } else {
-                            values().sum::<T>() / T::from(count).unwrap_or_else(T::one)
+                            self.fold_window(x, &win, T::zero(), |a, v| a + v) / T::from(count).unwrap_or_else(T::one)
                         }
                     }
-                    PoolKind::Lp(p) => {
-                        let s: T = values().map(|v| v.powi(p)).sum();
-                        root(s, p)
-                    }
+                    PoolKind::Lp(p) => root(self.fold_window(x, &win, T::zero(), |a, v| a + v.powi(p)), p),
                 };
             }
         }

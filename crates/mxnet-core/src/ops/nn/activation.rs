@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mxnet_cpu::strided::unary_map;
 use num_traits::Float;
 
 use super::{common_float_dtype, expect_inputs};
@@ -109,8 +110,15 @@ impl Operator for Activation {
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
         unsafe {
             dispatch_float!("Activation", inputs[0].dtype(), T => {
-                let x = inputs[0].data::<T>();
-                mxnet_cpu::strided::unary_map(x, inputs[0].layout(), outputs[0].out_data::<T>(), |v: T| act.apply(v));
+                let (x, layout, y) = (inputs[0].data::<T>(), inputs[0].layout(), outputs[0].out_data::<T>());
+                // One loop per activation, so the type is not matched per element.
+                match act {
+                    ActType::Relu => unary_map(x, layout, y, |v: T| ActType::Relu.apply(v)),
+                    ActType::Sigmoid => unary_map(x, layout, y, |v: T| ActType::Sigmoid.apply(v)),
+                    ActType::Tanh => unary_map(x, layout, y, |v: T| ActType::Tanh.apply(v)),
+                    ActType::SoftRelu => unary_map(x, layout, y, |v: T| ActType::SoftRelu.apply(v)),
+                    ActType::SoftSign => unary_map(x, layout, y, |v: T| ActType::SoftSign.apply(v)),
+                }
             });
         }
         Ok(())
