@@ -564,3 +564,37 @@ def test_softmax_activation_modes_match_numpy():
 def test_softmax_activation_gradients_float64(mode):
     x = rng().standard_normal((2, 3, 2))
     check_gradients(mx.nd.SoftmaxActivation, {"data": x}, {"mode": mode}, ["data"])
+
+
+# ---- more error cases --------------------------------------------------------------------
+
+def test_convolution_rejects_int_dtype():
+    x = mx.nd.zeros((1, 1, 4, 4), dtype="int32")
+    w = mx.nd.zeros((1, 1, 2, 2), dtype="int32")
+    with pytest.raises(TypeError, match="Convolution: dtype int32 is not supported"):
+        mx.nd.Convolution(x, w, kernel=(2, 2), num_filter=1, no_bias=True)
+
+
+def test_batch_norm_axis_out_of_range():
+    c = mx.nd.zeros((3,))
+    with pytest.raises(ValueError, match="BatchNorm: axis 2 is out of range"):
+        mx.nd.BatchNorm(mx.nd.zeros((2, 3)), c, c, c, c, axis=2)
+
+
+def test_dropout_rejects_invalid_probability():
+    with pytest.raises(ValueError, match="Dropout: p must be in"):
+        mx.nd.Dropout(mx.nd.zeros((2,)), p=1.5)
+
+
+def test_prelu_gamma_shape_error():
+    with pytest.raises(ValueError, match=r"LeakyReLU: prelu gamma has shape \[2\]"):
+        mx.nd.LeakyReLU(mx.nd.zeros((2, 3, 4)), mx.nd.ones((2,)), act_type="prelu")
+
+
+def test_rrelu_gradient_uses_drawn_slopes():
+    x = mx.nd.array(-np.ones((200,), dtype=np.float32))
+    x.attach_grad()
+    with autograd.record():
+        out = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
+    out.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), -out.asnumpy(), rtol=1e-6)
