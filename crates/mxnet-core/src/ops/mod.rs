@@ -11,6 +11,8 @@ pub mod indexing;
 pub mod join;
 pub mod linalg;
 pub mod optimizer;
+pub mod nn;
+pub mod optimizer;
 pub mod random;
 pub mod reduce;
 pub mod scalar;
@@ -37,4 +39,5 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     join::register(defs);
     indexing::register(defs);
     linalg::register(defs);
+    nn::register(defs);
 }
