@@ -46,7 +46,7 @@ class _Scope:
 
 
 def record(train_mode=True):
-    """Record operations for autograd inside the block (training mode unless told otherwise)."""
+    """Record operations for autograd inside the block, in training mode unless ``train_mode=False``."""
     return _Scope(True, train_mode)
 
 

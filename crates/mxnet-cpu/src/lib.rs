@@ -3,6 +3,7 @@
 
 pub mod gemm;
 pub mod layout;
+pub mod nn;
 pub mod strided;
 
 pub use layout::Layout;

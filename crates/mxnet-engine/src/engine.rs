@@ -142,8 +142,8 @@ impl Engine {
     /// Push an operation that reads `reads` and writes `writes`.
     ///
     /// Duplicates are removed and a variable in both lists counts as written. With the
-    /// NaiveEngine the operation runs before `push` returns and its error is returned here;
-    /// the threaded engines return `Ok` and report errors at the next wait.
+    /// NaiveEngine the operation runs before `push` returns, and its error is returned here.
+    /// The threaded engines return `Ok` and report errors at the next wait.
     pub fn push(&self, func: OpFn, reads: &[Var], writes: &[Var]) -> Result<(), OpError> {
         let (reads, writes) = dedup_vars(reads, writes);
 
@@ -389,7 +389,7 @@ mod tests {
             let c = cell.clone();
             engine
                 .push(Box::new(move || {
-                    // Each write checks that it sees the previous write.
+                    // Each write checks that the previous write completed before it.
                     assert_eq!(c.load(Ordering::SeqCst), i);
                     c.store(i + 1, Ordering::SeqCst);
                     Ok(())
@@ -417,6 +417,7 @@ mod tests {
     #[test]
     fn unknown_engine_type_lists_valid_names() {
         let msg = EngineKind::parse("Fast").unwrap_err();
-        assert!(msg.contains("NaiveEngine") && msg.contains("'Fast'"), "{msg}");
+        assert!(msg.contains("NaiveEngine"), "{msg}");
+        assert!(msg.contains("'Fast'"), "{msg}");
     }
 }

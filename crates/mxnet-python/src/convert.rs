@@ -52,7 +52,7 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
     Ok(d)
 }
 
-/// A numpy copy of `x` (bfloat16 becomes float32, since numpy has no bfloat16).
+/// Copy `x` into a new numpy array (bfloat16 becomes float32 because numpy has no bfloat16).
 pub fn to_numpy<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py, PyAny>> {
     let arr = x.clone();
     py.allow_threads(move || arr.wait_to_read()).py()?;
@@ -85,7 +85,7 @@ fn check_numpy<'py>(arr: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyUntypedArr
 }
 
 /// Copy a C-contiguous numpy array whose element type is `dtype` into a new NDArray.
-/// For `bfloat16`, `arr` holds the raw uint16 bits.
+/// For `bfloat16`, `arr` contains the raw uint16 bits.
 pub fn from_numpy_copy(arr: &Bound<'_, PyAny>, dtype: DType) -> PyResult<NDArray> {
     let a = check_numpy(arr)?;
     if !a.is_c_contiguous() {
@@ -100,7 +100,7 @@ pub fn from_numpy_copy(arr: &Bound<'_, PyAny>, dtype: DType) -> PyResult<NDArray
     let shape = a.shape().to_vec();
     let out = NDArray::zeros(&shape, dtype, Context::cpu()).py()?;
     let nbytes = out.size() * item;
-    // SAFETY: `out` is new and private to this function; the numpy buffer holds `nbytes`
+    // SAFETY: `out` is new and private to this function; the numpy buffer contains `nbytes`
     // bytes because it is C-contiguous with this shape and itemsize.
     unsafe {
         let src = (*a.as_array_ptr()).data as *const u8;

@@ -61,7 +61,7 @@ fn list_ops() -> Vec<(String, Vec<String>, Vec<String>, Vec<String>, String)> {
         .collect()
 }
 
-/// An NDArray from a C-contiguous numpy array of element type `dtype`, copied or shared.
+/// Create an NDArray from a C-contiguous numpy array of element type `dtype`, copied or shared.
 #[pyfunction]
 #[pyo3(signature = (arr, dtype, zero_copy=false))]
 fn from_numpy(arr: &Bound<'_, PyAny>, dtype: &str, zero_copy: bool) -> PyResult<PyNDArray> {
@@ -85,7 +85,7 @@ fn fill(dst: &PyNDArray, value: f64) -> PyResult<()> {
     copy_into(&one.with_layout(layout), x).py()
 }
 
-/// A view of `x` with the given layout (strides and offset in elements), sharing storage.
+/// Create a view of `x` with the given layout (strides and offset in elements), sharing storage.
 /// Used for basic slicing on paths that need no autograd record (assignment).
 #[pyfunction]
 fn strided_view(x: &PyNDArray, shape: Vec<usize>, strides: Vec<isize>, offset: usize) -> PyResult<PyNDArray> {

@@ -5,6 +5,7 @@ from . import ndarray as _ndarray_module
 from . import register as _register
 from .ndarray import NDArray
 from .creation import array, empty, zeros, ones, full, arange, from_numpy, waitall
+from .utils_shape import concatenate, moveaxis
 from .dlpack import from_dlpack, to_dlpack_for_read, to_dlpack_for_write
 
 _internal = _types.ModuleType("mxnet.ndarray._internal", "Internal operators (names starting with _).")

@@ -52,13 +52,24 @@ def _basic_plan(shape, key):
     return begin, end, step, result
 
 
+def _reshape_exact(x, shape):
+    """Reshape to ``shape`` read literally: the Reshape op would read a 0 as "copy this axis",
+    so an empty result becomes an empty view instead."""
+    if 0 in shape:
+        return _wrap(_native.strided_view(x._h, list(shape), [0] * len(shape), x._h.offset))
+    return x.reshape(shape)
+
+
 def _basic_view(arr, key, record):
     begin, end, step, result = _basic_plan(arr.shape, key)
     if record:
-        out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(tuple(end))),
+        # slice.indices() marks "run past index 0" of a negative step with stop -1, which the
+        # slice op would read as the last element, so pass None, which has only one meaning.
+        end_attr = tuple(None if s < 0 and e < 0 else e for e, s in zip(end, step))
+        out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(end_attr)),
                                       ("step", str(tuple(step)))])
         if tuple(result) != out.shape:
-            out = out.reshape(tuple(result) if result else (1,))
+            out = _reshape_exact(out, tuple(result) if result else (1,))
         return out
     strides = arr._h.strides
     offset = arr._h.offset
@@ -71,7 +82,7 @@ def _basic_view(arr, key, record):
     if tuple(result) != tuple(shape):
         target = tuple(result) if result else (1,)
         if view._h.is_contiguous:
-            view = view.reshape(target)
+            view = _reshape_exact(view, target)
         else:
             kept = [(d, s) for d, s, k in zip(shape, new_strides, [k for k in key if k is not None])
                     if not isinstance(k, integer_types)]
@@ -89,46 +100,36 @@ def _basic_view(arr, key, record):
     return view
 
 
-def _advanced_flat_indices(arr, key):
-    """Flat indices (and result shape) for integer-array or boolean-mask keys."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    parts = []
-    for k in key:
+def _numpy_key(key):
+    """Convert an advanced key to numpy form: NDArrays and lists become arrays, and float
+    arrays with integral values (MXNet's default dtype) become int64 index arrays."""
+    parts = key if isinstance(key, tuple) else (key,)
+    converted = []
+    for k in parts:
         if isinstance(k, NDArray):
             k = k.asnumpy()
         if isinstance(k, (list, np.ndarray)):
             k = np.asarray(k)
-            if k.dtype == np.bool_:
-                parts.extend(np.nonzero(k))
-                continue
-            if not np.issubdtype(k.dtype, np.integer):
-                if np.all(np.mod(k, 1) == 0):
-                    k = k.astype(np.int64)
-                else:
-                    raise IndexError("array indices must be integers or booleans")
-        parts.append(k)
-    consumed = len(parts)
-    if consumed > arr.ndim:
-        raise IndexError(f"too many indices for an array with {arr.ndim} dimensions")
-    grids = np.indices(arr.shape[consumed:]) if consumed < arr.ndim else None
-    index_arrays = []
-    for axis, k in enumerate(parts):
-        if isinstance(k, slice):
-            k = np.arange(arr.shape[axis])[k]
-        k = np.asarray(k)
-        dim = arr.shape[axis]
-        if k.size and (k.min() < -dim or k.max() >= dim):
-            raise IndexError(f"index out of bounds for axis {axis} with size {dim}")
-        index_arrays.append(np.where(k < 0, k + dim, k))
-    broadcast = np.broadcast_arrays(*index_arrays)
-    lead_shape = broadcast[0].shape
-    tail_shape = arr.shape[consumed:]
-    flat_lead = np.ravel_multi_index(tuple(b.ravel() for b in broadcast), arr.shape[:consumed])
-    tail = int(np.prod(tail_shape)) if tail_shape else 1
-    flat = (flat_lead[:, None] * tail + np.arange(tail)[None, :]).ravel()
-    del grids
-    return flat, tuple(lead_shape) + tuple(tail_shape)
+            if k.dtype != np.bool_ and not np.issubdtype(k.dtype, np.integer):
+                if k.size and not np.all(np.mod(k, 1) == 0):
+                    raise IndexError(f"array indices must be integers or booleans, got values {k.ravel()[:5]}")
+                k = k.astype(np.int64)
+        converted.append(k)
+    return tuple(converted)
+
+
+def _advanced_flat_indices(arr, key):
+    """Return the flat row-major positions that ``key`` selects and the result shape.
+
+    numpy resolves the key on an array of positions, so mixtures of slices, integers,
+    integer arrays and boolean masks follow numpy's rules exactly.
+    """
+    positions = np.arange(arr.size, dtype=np.int64).reshape(arr.shape)
+    try:
+        selected = positions[_numpy_key(key)]
+    except IndexError as e:
+        raise IndexError(f"index {key!r} is invalid for an array of shape {arr.shape}: {e}") from e
+    return selected.reshape(-1), selected.shape
 
 
 def get_item(arr, key):
@@ -140,7 +141,7 @@ def get_item(arr, key):
     from .creation import array
     idx = array(flat, dtype=np.int64)
     out = _invoke("take", [arr.reshape((-1,)), idx], [("axis", "0")])
-    return out.reshape(shape if shape else (1,))
+    return _reshape_exact(out, shape if shape else (1,))
 
 
 def set_item(arr, key, value):
@@ -154,13 +155,16 @@ def set_item(arr, key, value):
         view = _basic_view(arr, norm, record=False)
         _assign(view, value)
         return
-    flat, shape = _advanced_flat_indices(arr, key)
-    arr.wait_to_write()
-    target = np.asarray(arr) if arr._h.is_contiguous else None
-    if target is None:
-        raise MXNetError("advanced index assignment needs a contiguous array; call .copy() first")
+    np_key = _numpy_key(key)
     values = value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
-    target.reshape(-1)[flat] = np.broadcast_to(values, shape if shape else (1,)).reshape(-1)
+    arr.wait_to_write()
+    # The numpy array shares the NDArray's storage (with its strides), so this writes in place.
+    target = np.asarray(arr)
+    try:
+        target[np_key] = values
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"cannot assign a value of shape {values.shape} at index {key!r} of an array of "
+                      f"shape {arr.shape}: {e}") from e
 
 
 def _assign(view, value):

@@ -323,8 +323,8 @@ class NDArray:
             shape = kwargs.pop("shape")
         return _invoke("Reshape", [self], _attrs(shape=tuple(shape), **kwargs))
 
-    def reshape_like(self, other):
-        return self.reshape(other.shape)
+    def reshape_like(self, other, **kwargs):
+        return _invoke("reshape_like", [self, other], _attrs(**kwargs))
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
@@ -334,8 +334,11 @@ class NDArray:
     def broadcast_to(self, shape):
         return _invoke("broadcast_to", [self], _attrs(shape=tuple(shape)))
 
-    def broadcast_like(self, other):
-        return self.broadcast_to(other.shape)
+    def broadcast_like(self, other, **kwargs):
+        return _invoke("broadcast_like", [self, other], _attrs(**kwargs))
+
+    def broadcast_axes(self, axis, size):
+        return _invoke("broadcast_axis", [self], _attrs(axis=axis, size=size))
 
     def flatten(self):
         return _invoke("Flatten", [self])
@@ -373,6 +376,7 @@ for _name in ("sum", "mean", "max", "min", "prod", "nansum", "nanprod", "norm", 
               "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
               "arccosh", "arctanh", "degrees", "radians", "reciprocal", "erf", "erfinv", "gamma",
               "gammaln", "softmin", "dot", "batch_dot", "where", "diag", "shape_array", "size_array",
+              "slice_like", "broadcast_axis",
               "depth_to_space", "space_to_depth", "nanprod"):
     if not hasattr(NDArray, _name):
         setattr(NDArray, _name, _method(_name))

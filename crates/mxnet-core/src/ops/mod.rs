@@ -1,17 +1,25 @@
 //! Operator definitions, one file per family. Each `register` adds the family's `OpDef`s.
 
 pub mod arith;
+pub mod axes;
 pub mod binary;
 pub mod copy;
 pub mod creation;
 pub mod elemwise_misc;
 pub mod grad_util;
+pub mod indexing;
+pub mod join;
+pub mod linalg;
+pub mod optimizer;
+pub mod nn;
 pub mod optimizer;
 pub mod random;
 pub mod reduce;
 pub mod scalar;
 pub mod shape;
+pub mod slice;
 pub mod unary;
+pub mod view;
 
 use crate::operator::OpDef;
 
@@ -26,4 +34,10 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     elemwise_misc::register(defs);
     optimizer::register(defs);
     random::register(defs);
+    axes::register(defs);
+    slice::register(defs);
+    join::register(defs);
+    indexing::register(defs);
+    linalg::register(defs);
+    nn::register(defs);
 }

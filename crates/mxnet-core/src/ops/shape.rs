@@ -1,11 +1,15 @@
-//! View operators that change the shape: `Reshape` (with MXNet's special codes) and
-//! `broadcast_to`. Both share storage with their input when the layout allows.
+//! Operators that change the shape: `Reshape` (with MXNet's special codes), `reshape_like`,
+//! `broadcast_to`, `broadcast_axis`, `broadcast_like`, `shape_array` and `size_array`.
+//! `Reshape`, `broadcast_to` and `broadcast_axis` share storage with their input when the
+//! layout allows.
 
 use std::sync::Arc;
 
 use mxnet_cpu::Layout;
 
+use super::view::{axis_index, ViewMap, ViewOp};
 use crate::attrs::{tuple_string, AttrReader, Attrs};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::imperative::call1;
 use crate::ndarray::NDArray;
@@ -224,6 +228,232 @@ impl Operator for BroadcastTo {
     }
 }
 
+/// `broadcast_axis`: stretch the size-1 axes `axis[i]` to `size[i]` (a read-only view).
+pub struct BroadcastAxis {
+    axis: Vec<i64>,
+    size: Vec<usize>,
+}
+
+impl ViewMap for BroadcastAxis {
+    fn name(&self) -> &'static str {
+        "broadcast_axis"
+    }
+
+    fn map(&self, input: &Layout) -> Result<Layout> {
+        if self.axis.len() != self.size.len() {
+            return Err(Error::Value(format!(
+                "broadcast_axis: axis {:?} and size {:?} must have the same length",
+                self.axis, self.size
+            )));
+        }
+        let mut target = input.shape.clone();
+        for (&a, &n) in self.axis.iter().zip(&self.size) {
+            let a = axis_index("broadcast_axis", a, input.ndim())?;
+            if input.shape[a] != 1 && input.shape[a] != n {
+                return Err(Error::Value(format!(
+                    "broadcast_axis: axis {a} of shape {:?} has size {}; only axes of size 1 can be broadcast to size {n}",
+                    input.shape, input.shape[a]
+                )));
+            }
+            target[a] = n;
+        }
+        input.broadcast_to(&target).ok_or_else(|| {
+            Error::Value(format!("broadcast_axis: cannot broadcast shape {:?} to {target:?}", input.shape))
+        })
+    }
+
+    fn grad(&self, x: &NDArray, dy: &NDArray) -> Result<NDArray> {
+        super::grad_util::reduce_to(dy, x.shape())
+    }
+
+    fn attrs(&self) -> Attrs {
+        vec![("axis".into(), tuple_string(&self.axis)), ("size".into(), tuple_string(&self.size))]
+    }
+}
+
+/// Resolve an optional `[begin, end)` axis range of an `ndim`-dimensional shape; MXNet allows
+/// negative bounds counted from the end.
+fn axis_range(op: &str, begin: Option<i64>, end: Option<i64>, ndim: usize) -> Result<(usize, usize)> {
+    let n = ndim as i64;
+    let fix = |v: i64| if v < 0 { v + n } else { v };
+    let b = begin.map(fix).unwrap_or(0);
+    let e = end.map(fix).unwrap_or(n);
+    if b < 0 || e > n || b > e {
+        return Err(Error::Value(format!(
+            "{op}: axis range [{begin:?}, {end:?}) is invalid for an array with {ndim} dimensions"
+        )));
+    }
+    Ok((b as usize, e as usize))
+}
+
+/// `reshape_like(lhs, rhs)`: `lhs` with the shape of `rhs`, or with `lhs.shape[lhs_begin:lhs_end]`
+/// replaced by `rhs.shape[rhs_begin:rhs_end]`.
+pub struct ReshapeLike {
+    lhs_range: (Option<i64>, Option<i64>),
+    rhs_range: (Option<i64>, Option<i64>),
+}
+
+impl ReshapeLike {
+    fn target(&self, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+        let (lb, le) = axis_range("reshape_like", self.lhs_range.0, self.lhs_range.1, lhs.len())?;
+        let (rb, re) = axis_range("reshape_like", self.rhs_range.0, self.rhs_range.1, rhs.len())?;
+        let mut shape = lhs[..lb].to_vec();
+        shape.extend_from_slice(&rhs[rb..re]);
+        shape.extend_from_slice(&lhs[le..]);
+        if shape.iter().product::<usize>() != lhs.iter().product::<usize>() {
+            return Err(Error::Value(format!(
+                "reshape_like: cannot reshape lhs of shape {lhs:?} to {shape:?} (taken from rhs of shape {rhs:?}); the sizes differ"
+            )));
+        }
+        Ok(shape)
+    }
+}
+
+impl Operator for ReshapeLike {
+    fn name(&self) -> &'static str {
+        "reshape_like"
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let [lhs, rhs] = inputs else {
+            return Err(Error::Value(format!("reshape_like: expected 2 inputs, got {}", inputs.len())));
+        };
+        Ok(vec![TensorDesc::new(self.target(&lhs.shape, &rhs.shape)?, lhs.dtype)])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let out = &outputs[0];
+        let flat = out.with_layout(Layout { offset: out.layout().offset, ..Layout::contiguous(inputs[0].shape()) });
+        super::copy::copy_kernel(&inputs[0], &flat)
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        Ok(vec![Some(super::axes::reshape_to(&g.out_grads[0], g.inputs[0].shape())?), None])
+    }
+
+    fn attrs(&self) -> Attrs {
+        let mut a = Attrs::new();
+        let fields = [
+            ("lhs_begin", self.lhs_range.0),
+            ("lhs_end", self.lhs_range.1),
+            ("rhs_begin", self.rhs_range.0),
+            ("rhs_end", self.rhs_range.1),
+        ];
+        for (k, v) in fields {
+            if let Some(v) = v {
+                a.push((k.into(), v.to_string()));
+            }
+        }
+        a
+    }
+}
+
+/// `broadcast_like(lhs, rhs)`: broadcast `lhs` to the shape of `rhs`, or only the axes
+/// `lhs_axes` to the sizes of `rhs_axes` of `rhs`.
+pub struct BroadcastLike {
+    lhs_axes: Option<Vec<i64>>,
+    rhs_axes: Option<Vec<i64>>,
+}
+
+impl BroadcastLike {
+    fn target(&self, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+        let bad = || {
+            Error::Value(format!(
+                "broadcast_like: cannot broadcast lhs of shape {lhs:?} like rhs of shape {rhs:?}; dimensions must match or be 1 in lhs"
+            ))
+        };
+        let target = match (&self.lhs_axes, &self.rhs_axes) {
+            (None, None) => rhs.to_vec(),
+            (Some(la), Some(ra)) if la.len() == ra.len() => {
+                let mut t = lhs.to_vec();
+                for (&a, &b) in la.iter().zip(ra) {
+                    let a = axis_index("broadcast_like", a, lhs.len())?;
+                    let b = axis_index("broadcast_like", b, rhs.len())?;
+                    t[a] = rhs[b];
+                }
+                t
+            }
+            _ => {
+                return Err(Error::Value(format!(
+                    "broadcast_like: lhs_axes {:?} and rhs_axes {:?} must both be given with the same length, or both omitted",
+                    self.lhs_axes, self.rhs_axes
+                )))
+            }
+        };
+        Layout::contiguous(lhs).broadcast_to(&target).ok_or_else(bad)?;
+        Ok(target)
+    }
+}
+
+impl Operator for BroadcastLike {
+    fn name(&self) -> &'static str {
+        "broadcast_like"
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let [lhs, rhs] = inputs else {
+            return Err(Error::Value(format!("broadcast_like: expected 2 inputs, got {}", inputs.len())));
+        };
+        Ok(vec![TensorDesc::new(self.target(&lhs.shape, &rhs.shape)?, lhs.dtype)])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let x = &inputs[0];
+        let layout = x.layout().broadcast_to(outputs[0].shape()).ok_or_else(|| {
+            Error::Value(format!("broadcast_like: cannot broadcast shape {:?} to {:?}", x.shape(), outputs[0].shape()))
+        })?;
+        super::copy::copy_kernel(&x.with_layout(layout), &outputs[0])
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        Ok(vec![Some(super::grad_util::reduce_to(&g.out_grads[0], g.inputs[0].shape())?), None])
+    }
+
+    fn attrs(&self) -> Attrs {
+        let mut a = Attrs::new();
+        if let Some(v) = &self.lhs_axes {
+            a.push(("lhs_axes".into(), tuple_string(v)));
+        }
+        if let Some(v) = &self.rhs_axes {
+            a.push(("rhs_axes".into(), tuple_string(v)));
+        }
+        a
+    }
+}
+
+/// `shape_array` (the shape as an int64 vector) and `size_array` (the element count as an
+/// int64 array of shape (1,)).
+pub struct ShapeArray {
+    name: &'static str,
+}
+
+impl Operator for ShapeArray {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let n = if self.name == "shape_array" { inputs[0].shape.len() } else { 1 };
+        Ok(vec![TensorDesc::new(vec![n], DType::Int64)])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let x = &inputs[0];
+        let values: Vec<i64> = if self.name == "shape_array" {
+            x.shape().iter().map(|&d| d as i64).collect()
+        } else {
+            vec![x.size() as i64]
+        };
+        // SAFETY: called by the engine with `outputs[0]` written.
+        unsafe { outputs[0].out_data::<i64>().copy_from_slice(&values) };
+        Ok(())
+    }
+
+    fn differentiable(&self) -> bool {
+        false
+    }
+}
+
 pub fn register(defs: &mut Vec<OpDef>) {
     defs.push(OpDef {
         name: "Reshape",
@@ -252,6 +482,72 @@ pub fn register(defs: &mut Vec<OpDef>) {
             Ok(Arc::new(BroadcastTo { shape }) as Arc<dyn Operator>)
         },
     });
+    defs.push(OpDef {
+        name: "broadcast_axis",
+        aliases: &["broadcast_axes"],
+        arguments: &["data"],
+        params: &["axis", "size"],
+        doc: "Broadcast size-1 axes to the given sizes (a read-only view).",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("broadcast_axis", attrs);
+            let axis = r.get::<Vec<i64>>("axis", vec![])?;
+            let size = r.get::<Vec<usize>>("size", vec![])?;
+            r.finish(&["axis", "size"])?;
+            Ok(Arc::new(ViewOp(BroadcastAxis { axis, size })) as Arc<dyn Operator>)
+        },
+    });
+    defs.push(OpDef {
+        name: "reshape_like",
+        aliases: &[],
+        arguments: &["lhs", "rhs"],
+        params: &["lhs_begin", "lhs_end", "rhs_begin", "rhs_end"],
+        doc: "Reshape lhs to the shape of rhs (or of the given axis ranges).",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("reshape_like", attrs);
+            let lhs_range = (r.opt::<i64>("lhs_begin")?, r.opt::<i64>("lhs_end")?);
+            let rhs_range = (r.opt::<i64>("rhs_begin")?, r.opt::<i64>("rhs_end")?);
+            r.finish(&["lhs_begin", "lhs_end", "rhs_begin", "rhs_end"])?;
+            Ok(Arc::new(ReshapeLike { lhs_range, rhs_range }) as Arc<dyn Operator>)
+        },
+    });
+    defs.push(OpDef {
+        name: "broadcast_like",
+        aliases: &[],
+        arguments: &["lhs", "rhs"],
+        params: &["lhs_axes", "rhs_axes"],
+        doc: "Broadcast lhs to the shape of rhs (or only the given axes).",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("broadcast_like", attrs);
+            let lhs_axes = r.opt::<Vec<i64>>("lhs_axes")?;
+            let rhs_axes = r.opt::<Vec<i64>>("rhs_axes")?;
+            r.finish(&["lhs_axes", "rhs_axes"])?;
+            Ok(Arc::new(BroadcastLike { lhs_axes, rhs_axes }) as Arc<dyn Operator>)
+        },
+    });
+    for name in ["shape_array", "size_array"] {
+        defs.push(OpDef {
+            name,
+            aliases: &[],
+            arguments: &["data"],
+            params: &[],
+            doc: if name == "shape_array" {
+                "The shape of the array as an int64 vector."
+            } else {
+                "The number of elements as an int64 array of shape (1,)."
+            },
+            create: if name == "shape_array" {
+                |attrs: &Attrs| {
+                    AttrReader::new("shape_array", attrs).finish(&[])?;
+                    Ok(Arc::new(ShapeArray { name: "shape_array" }) as Arc<dyn Operator>)
+                }
+            } else {
+                |attrs: &Attrs| {
+                    AttrReader::new("size_array", attrs).finish(&[])?;
+                    Ok(Arc::new(ShapeArray { name: "size_array" }) as Arc<dyn Operator>)
+                }
+            },
+        });
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,209 @@
+//! `Activation(act_type=relu|sigmoid|tanh|softrelu|softsign)` and its gradient kernel.
+
+use std::sync::Arc;
+
+use mxnet_cpu::strided::unary_map;
+use num_traits::Float;
+
+use super::{common_float_dtype, expect_inputs};
+use crate::attrs::{AttrReader, Attrs};
+use crate::dispatch_float;
+use crate::error::{Error, Result};
+use crate::imperative::invoke;
+use crate::ndarray::NDArray;
+use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActType {
+    Relu,
+    Sigmoid,
+    Tanh,
+    SoftRelu,
+    SoftSign,
+}
+
+impl ActType {
+    fn parse(op: &str, name: &str) -> Result<ActType> {
+        Ok(match name {
+            "relu" => ActType::Relu,
+            "sigmoid" => ActType::Sigmoid,
+            "tanh" => ActType::Tanh,
+            "softrelu" => ActType::SoftRelu,
+            "softsign" => ActType::SoftSign,
+            other => {
+                return Err(Error::Value(format!(
+                    "{op}: invalid act_type '{other}'; use 'relu', 'sigmoid', 'tanh', 'softrelu' or 'softsign'"
+                )))
+            }
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ActType::Relu => "relu",
+            ActType::Sigmoid => "sigmoid",
+            ActType::Tanh => "tanh",
+            ActType::SoftRelu => "softrelu",
+            ActType::SoftSign => "softsign",
+        }
+    }
+
+    #[inline(always)]
+    fn apply<T: Float>(self, x: T) -> T {
+        let one = T::one();
+        match self {
+            ActType::Relu => {
+                if x > T::zero() {
+                    x
+                } else {
+                    T::zero()
+                }
+            }
+            ActType::Sigmoid => one / (one + (-x).exp()),
+            ActType::Tanh => x.tanh(),
+            // log(1 + e^x) without overflow for large x.
+            ActType::SoftRelu => x.max(T::zero()) + (-x.abs()).exp().ln_1p(),
+            ActType::SoftSign => x / (one + x.abs()),
+        }
+    }
+
+    /// Derivative at input `x` with output `y`.
+    #[inline(always)]
+    fn derivative<T: Float>(self, x: T, y: T) -> T {
+        let one = T::one();
+        match self {
+            ActType::Relu => {
+                if y > T::zero() {
+                    one
+                } else {
+                    T::zero()
+                }
+            }
+            ActType::Sigmoid => y * (one - y),
+            ActType::Tanh => one - y * y,
+            ActType::SoftRelu => one / (one + (-x).exp()),
+            ActType::SoftSign => {
+                let d = one + x.abs();
+                one / (d * d)
+            }
+        }
+    }
+}
+
+pub struct Activation {
+    act: ActType,
+}
+
+impl Operator for Activation {
+    fn name(&self) -> &'static str {
+        "Activation"
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        expect_inputs("Activation", inputs, &["data"])?;
+        common_float_dtype("Activation", inputs, &["data"])?;
+        Ok(vec![inputs[0].clone()])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let act = self.act;
+        // SAFETY: called by the engine with `inputs` read and `outputs` written.
+        unsafe {
+            dispatch_float!("Activation", inputs[0].dtype(), T => {
+                let (x, layout, y) = (inputs[0].data::<T>(), inputs[0].layout(), outputs[0].out_data::<T>());
+                // One loop per activation, so the type is not matched per element.
+                match act {
+                    ActType::Relu => unary_map(x, layout, y, |v: T| ActType::Relu.apply(v)),
+                    ActType::Sigmoid => unary_map(x, layout, y, |v: T| ActType::Sigmoid.apply(v)),
+                    ActType::Tanh => unary_map(x, layout, y, |v: T| ActType::Tanh.apply(v)),
+                    ActType::SoftRelu => unary_map(x, layout, y, |v: T| ActType::SoftRelu.apply(v)),
+                    ActType::SoftSign => unary_map(x, layout, y, |v: T| ActType::SoftSign.apply(v)),
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let op = Arc::new(ActivationBackward { act: self.act });
+        let inputs = [g.out_grads[0].clone(), g.inputs[0].clone(), g.outputs[0].clone()];
+        Ok(vec![Some(invoke(op, &inputs, None)?.swap_remove(0))])
+    }
+
+    fn attrs(&self) -> Attrs {
+        vec![("act_type".into(), self.act.name().into())]
+    }
+}
+
+/// `_backward_Activation(dy, x, y) -> dx`.
+pub struct ActivationBackward {
+    act: ActType,
+}
+
+impl Operator for ActivationBackward {
+    fn name(&self) -> &'static str {
+        "_backward_Activation"
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let names = ["out_grad", "data", "output"];
+        expect_inputs(self.name(), inputs, &names)?;
+        common_float_dtype(self.name(), inputs, &names)?;
+        if inputs.iter().any(|d| d.shape != inputs[0].shape) {
+            return Err(Error::Value(format!(
+                "_backward_Activation: out_grad, data and output must have one shape, got {:?}, {:?} and {:?}",
+                inputs[0].shape, inputs[1].shape, inputs[2].shape
+            )));
+        }
+        Ok(vec![inputs[1].clone()])
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let act = self.act;
+        // SAFETY: called by the engine with `inputs` read and `outputs` written.
+        unsafe {
+            dispatch_float!(self.name(), inputs[0].dtype(), T => {
+                let dy = inputs[0].contiguous_data::<T>();
+                let x = inputs[1].contiguous_data::<T>();
+                let y = inputs[2].contiguous_data::<T>();
+                let dx = outputs[0].out_data::<T>();
+                for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy.iter()).zip(x.iter()).zip(y.iter()) {
+                    *d = g * act.derivative(xv, yv);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn attrs(&self) -> Attrs {
+        vec![("act_type".into(), self.act.name().into())]
+    }
+}
+
+fn parse_act(op: &'static str, attrs: &Attrs) -> Result<ActType> {
+    let mut r = AttrReader::new(op, attrs);
+    let name = r.required::<String>("act_type")?;
+    r.finish(&["act_type"])?;
+    ActType::parse(op, &name)
+}
+
+pub fn register(defs: &mut Vec<OpDef>) {
+    defs.push(OpDef {
+        name: "Activation",
+        aliases: &[],
+        arguments: &["data"],
+        params: &["act_type"],
+        doc: "Elementwise activation: relu, sigmoid, tanh, softrelu (log(1 + exp(x))) or softsign (x / (1 + |x|)).",
+        create: |attrs: &Attrs| Ok(Arc::new(Activation { act: parse_act("Activation", attrs)? }) as Arc<dyn Operator>),
+    });
+    defs.push(OpDef {
+        name: "_backward_Activation",
+        aliases: &[],
+        arguments: &["out_grad", "data", "output"],
+        params: &["act_type"],
+        doc: "Gradient of Activation.",
+        create: |attrs: &Attrs| {
+            Ok(Arc::new(ActivationBackward { act: parse_act("_backward_Activation", attrs)? }) as Arc<dyn Operator>)
+        },
+    });
+}

@@ -1,0 +1,141 @@
+//! `Dropout(p, mode, axes)`: in training (or always, with `mode='always'`) each value is
+//! kept with probability `1 - p` and scaled by `1 / (1 - p)`; otherwise the op is the identity.
+//! The scaled mask is a hidden second output, so the gradient is `dy * mask`.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use super::expect_inputs;
+use crate::attrs::{tuple_string, AttrReader, Attrs};
+use crate::dispatch_float;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::imperative::call1;
+use crate::ndarray::NDArray;
+use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+use crate::ops::reduce::normalize_axis;
+use crate::ops::scalar::format_scalar;
+use crate::random::kernel_rng;
+use mxnet_cpu::Layout;
+
+const PARAMS: &[&str] = &["p", "mode", "axes", "cudnn_off"];
+
+pub struct Dropout {
+    p: f64,
+    always: bool,
+    /// Axes along which one draw is shared (MXNet's variational dropout).
+    axes: Vec<i64>,
+}
+
+impl Operator for Dropout {
+    fn name(&self) -> &'static str {
+        "Dropout"
+    }
+
+    fn num_outputs(&self) -> usize {
+        2
+    }
+
+    fn num_visible_outputs(&self) -> usize {
+        1
+    }
+
+    fn is_random(&self) -> bool {
+        true
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        expect_inputs("Dropout", inputs, &["data"])?;
+        dispatch_float!("Dropout", inputs[0].dtype, T => { let _ = std::mem::size_of::<T>(); });
+        for &a in &self.axes {
+            normalize_axis("Dropout", a, inputs[0].shape.len())?;
+        }
+        Ok(vec![inputs[0].clone(), inputs[0].clone()])
+    }
+
+    fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let shape = inputs[0].shape().to_vec();
+        let active = (ctx.is_train || self.always) && self.p > 0.0;
+
+        // The mask is drawn on the shape with the shared axes set to 1, then broadcast.
+        let mut draw_shape = shape.clone();
+        for &a in &self.axes {
+            draw_shape[normalize_axis("Dropout", a, shape.len())?] = 1;
+        }
+        let draws = draw_shape.iter().product::<usize>();
+        // p = 1 drops everything; 1 / (1 - p) would be infinite.
+        let scale = if self.p >= 1.0 { 0.0 } else { 1.0 / (1.0 - self.p) };
+        let keep = 1.0 - self.p;
+
+        let mut rng = kernel_rng(ctx.seed);
+        let small: Vec<f64> = if active {
+            (0..draws).map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 }).collect()
+        } else {
+            vec![1.0; draws]
+        };
+        let full = if draw_shape == shape {
+            small
+        } else {
+            let layout = Layout::contiguous(&draw_shape).broadcast_to(&shape).ok_or_else(|| {
+                Error::MXNet(format!("Dropout: cannot broadcast the mask shape {draw_shape:?} to {shape:?}"))
+            })?;
+            mxnet_cpu::strided::gather(&small, &layout)
+        };
+
+        // SAFETY: called by the engine with `inputs` read and `outputs` written.
+        unsafe {
+            dispatch_float!("Dropout", inputs[0].dtype(), T => {
+                let x = inputs[0].contiguous_data::<T>();
+                let y = outputs[0].out_data::<T>();
+                let mask = outputs[1].out_data::<T>();
+                for (((d, m), &v), &f) in y.iter_mut().zip(mask.iter_mut()).zip(x.iter()).zip(&full) {
+                    *m = T::from_f64(f);
+                    *d = v * T::from_f64(f);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        Ok(vec![Some(call1("broadcast_mul", &[&g.out_grads[0], &g.outputs[1]], &[])?)])
+    }
+
+    fn attrs(&self) -> Attrs {
+        vec![
+            ("p".into(), format_scalar(self.p)),
+            ("mode".into(), if self.always { "always" } else { "training" }.into()),
+            ("axes".into(), tuple_string(&self.axes)),
+        ]
+    }
+}
+
+pub fn register(defs: &mut Vec<OpDef>) {
+    defs.push(OpDef {
+        name: "Dropout",
+        aliases: &[],
+        arguments: &["data"],
+        params: PARAMS,
+        doc: "Dropout: zero each value with probability p and scale the rest by 1/(1-p) (training mode or mode='always').",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("Dropout", attrs);
+            let p = r.get("p", 0.5f64)?;
+            let mode = r.get("mode", "training".to_string())?;
+            let axes = r.get("axes", Vec::<i64>::new())?;
+            r.ignore(&["cudnn_off"]);
+            r.finish(PARAMS)?;
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::Value(format!("Dropout: p must be in [0, 1], got {p}")));
+            }
+            let always = match mode.as_str() {
+                "training" => false,
+                "always" => true,
+                other => {
+                    return Err(Error::Value(format!("Dropout: invalid mode '{other}'; use 'training' or 'always'")))
+                }
+            };
+            Ok(Arc::new(Dropout { p, always, axes }) as Arc<dyn Operator>)
+        },
+    });
+}

@@ -1,0 +1,374 @@
+//! `LeakyReLU(act_type=leaky|prelu|elu|selu|gelu|rrelu)` and its gradient kernel.
+//! `prelu` learns one slope per channel (axis 1) from its `gamma` input. `rrelu` draws a slope
+//! per element in training and keeps the draws as a hidden second output for the gradient.
+
+use std::sync::Arc;
+
+use num_traits::Float;
+use rand::Rng;
+
+use super::{common_float_dtype, expect_inputs};
+use crate::attrs::{AttrReader, Attrs};
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::imperative::invoke;
+use crate::ndarray::NDArray;
+use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+use crate::ops::scalar::format_scalar;
+use crate::random::kernel_rng;
+use crate::dispatch_float;
+
+const PARAMS: &[&str] = &["act_type", "slope", "lower_bound", "upper_bound"];
+
+/// SELU constants from Klambauer et al., "Self-Normalizing Neural Networks" (2017).
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Leaky,
+    PRelu,
+    Elu,
+    Selu,
+    Gelu,
+    RRelu,
+}
+
+#[derive(Clone, Debug)]
+pub struct LeakyRelu {
+    act: Act,
+    act_name: String,
+    slope: f64,
+    lower_bound: f64,
+    upper_bound: f64,
+}
+
+fn erf<T: Element>(x: T) -> T {
+    T::from_f64(libm::erf(x.to_f64()))
+}
+
+impl LeakyRelu {
+    fn parse(op: &'static str, attrs: &Attrs) -> Result<LeakyRelu> {
+        let mut r = AttrReader::new(op, attrs);
+        let act_name = r.get("act_type", "leaky".to_string())?;
+        let slope = r.get("slope", 0.25f64)?;
+        let lower_bound = r.get("lower_bound", 0.125f64)?;
+        let upper_bound = r.get("upper_bound", 0.334f64)?;
+        r.finish(PARAMS)?;
+        let act = match act_name.as_str() {
+            "leaky" => Act::Leaky,
+            "prelu" => Act::PRelu,
+            "elu" => Act::Elu,
+            "selu" => Act::Selu,
+            "gelu" => Act::Gelu,
+            "rrelu" => Act::RRelu,
+            other => {
+                return Err(Error::Value(format!(
+                    "{op}: invalid act_type '{other}'; use 'leaky', 'prelu', 'elu', 'selu', 'gelu' or 'rrelu'"
+                )))
+            }
+        };
+        if act == Act::RRelu && (lower_bound.is_nan() || upper_bound.is_nan() || lower_bound > upper_bound) {
+            return Err(Error::Value(format!(
+                "{op}: lower_bound {lower_bound} must not exceed upper_bound {upper_bound}"
+            )));
+        }
+        Ok(LeakyRelu { act, act_name, slope, lower_bound, upper_bound })
+    }
+
+    fn input_names(&self) -> &'static [&'static str] {
+        if self.act == Act::PRelu {
+            &["data", "gamma"]
+        } else {
+            &["data"]
+        }
+    }
+
+    /// Elements per channel (the product of the axes after axis 1) and the channel count,
+    /// for indexing prelu's gamma.
+    fn channel_layout(shape: &[usize], gamma_len: usize) -> (usize, usize) {
+        if gamma_len <= 1 || shape.len() < 2 {
+            (1, 1)
+        } else {
+            (shape[2..].iter().product(), shape[1])
+        }
+    }
+
+    fn attrs(&self) -> Attrs {
+        vec![
+            ("act_type".into(), self.act_name.clone()),
+            ("slope".into(), format_scalar(self.slope)),
+            ("lower_bound".into(), format_scalar(self.lower_bound)),
+            ("upper_bound".into(), format_scalar(self.upper_bound)),
+        ]
+    }
+
+    #[inline(always)]
+    fn apply<T: Element + Float>(&self, x: T, slope: T) -> T {
+        let zero = T::zero();
+        match self.act {
+            Act::Leaky | Act::PRelu | Act::RRelu => {
+                if x > zero {
+                    x
+                } else {
+                    slope * x
+                }
+            }
+            Act::Elu => {
+                if x > zero {
+                    x
+                } else {
+                    slope * x.exp_m1()
+                }
+            }
+            Act::Selu => {
+                let lambda = T::from_f64(SELU_LAMBDA);
+                if x > zero {
+                    lambda * x
+                } else {
+                    lambda * T::from_f64(SELU_ALPHA) * x.exp_m1()
+                }
+            }
+            // MXNet 1.9.1 uses the exact erf form, not the tanh approximation.
+            Act::Gelu => T::from_f64(0.5) * x * (T::one() + erf(x / T::from_f64(std::f64::consts::SQRT_2))),
+        }
+    }
+
+    #[inline(always)]
+    fn derivative<T: Element + Float>(&self, x: T, y: T, slope: T) -> T {
+        let (zero, one) = (T::zero(), T::one());
+        match self.act {
+            Act::Leaky | Act::PRelu | Act::RRelu => {
+                if x > zero {
+                    one
+                } else {
+                    slope
+                }
+            }
+            Act::Elu => {
+                if x > zero {
+                    one
+                } else {
+                    y + slope
+                }
+            }
+            // NOTE: MXNet 1.9.1 returns lambda * (y + alpha) for x <= 0, which is not the
+            // derivative of its forward; the exact derivative lambda * alpha * e^x is y + lambda * alpha.
+            Act::Selu => {
+                let lambda = T::from_f64(SELU_LAMBDA);
+                if x > zero {
+                    lambda
+                } else {
+                    y + lambda * T::from_f64(SELU_ALPHA)
+                }
+            }
+            Act::Gelu => {
+                let cdf = T::from_f64(0.5) * (one + erf(x / T::from_f64(std::f64::consts::SQRT_2)));
+                let pdf = (-(x * x) / T::from_f64(2.0)).exp() / T::from_f64((2.0 * std::f64::consts::PI).sqrt());
+                cdf + x * pdf
+            }
+        }
+    }
+}
+
+impl Operator for LeakyRelu {
+    fn name(&self) -> &'static str {
+        "LeakyReLU"
+    }
+
+    fn num_outputs(&self) -> usize {
+        if self.act == Act::RRelu {
+            2
+        } else {
+            1
+        }
+    }
+
+    fn num_visible_outputs(&self) -> usize {
+        1
+    }
+
+    fn is_random(&self) -> bool {
+        self.act == Act::RRelu
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let names = self.input_names();
+        expect_inputs("LeakyReLU", inputs, names)?;
+        common_float_dtype("LeakyReLU", inputs, names)?;
+        if let Some(gamma) = inputs.get(1) {
+            let x = &inputs[0].shape;
+            let size: usize = gamma.shape.iter().product();
+            let channels = x.get(1).copied().unwrap_or(1);
+            if gamma.shape.len() != 1 || (size != 1 && (x.len() < 2 || size != channels)) {
+                return Err(Error::Value(format!(
+                    "LeakyReLU: prelu gamma has shape {:?} but data of shape {x:?} needs (1,) or ({channels},), one slope per channel on axis 1",
+                    gamma.shape
+                )));
+            }
+        }
+        Ok(vec![inputs[0].clone(); self.num_outputs()])
+    }
+
+    fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let x_nd = &inputs[0];
+        // SAFETY: called by the engine with `inputs` read and `outputs` written.
+        unsafe {
+            dispatch_float!("LeakyReLU", x_nd.dtype(), T => {
+                let x = x_nd.contiguous_data::<T>();
+                let y = outputs[0].out_data::<T>();
+                match self.act {
+                    Act::PRelu => {
+                        let gamma = inputs[1].contiguous_data::<T>();
+                        let (inner, channels) = Self::channel_layout(x_nd.shape(), gamma.len());
+                        for (i, (d, &v)) in y.iter_mut().zip(x.iter()).enumerate() {
+                            *d = self.apply(v, gamma[(i / inner) % channels]);
+                        }
+                    }
+                    Act::RRelu => {
+                        let mask = outputs[1].out_data::<T>();
+                        if ctx.is_train {
+                            let mut rng = kernel_rng(ctx.seed);
+                            mask.iter_mut().for_each(|m| *m = T::from_f64(rng.gen_range(self.lower_bound..=self.upper_bound)));
+                        } else {
+                            mask.fill(T::from_f64((self.lower_bound + self.upper_bound) / 2.0));
+                        }
+                        for ((d, &v), &s) in y.iter_mut().zip(x.iter()).zip(mask.iter()) {
+                            *d = self.apply(v, s);
+                        }
+                    }
+                    _ => {
+                        let slope = T::from_f64(self.slope);
+                        y.iter_mut().zip(x.iter()).for_each(|(d, &v)| *d = self.apply(v, slope));
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let op = Arc::new(LeakyReluBackward { forward: self.clone() });
+        let mut inputs = vec![g.out_grads[0].clone(), g.inputs[0].clone(), g.outputs[0].clone()];
+        match self.act {
+            Act::PRelu => inputs.push(g.inputs[1].clone()),
+            Act::RRelu => inputs.push(g.outputs[1].clone()),
+            _ => {}
+        }
+        let grads = invoke(op, &inputs, None)?;
+        let mut result: Vec<Option<NDArray>> = grads.into_iter().map(Some).collect();
+        result.truncate(g.inputs.len());
+        Ok(result)
+    }
+
+    fn attrs(&self) -> Attrs {
+        LeakyRelu::attrs(self)
+    }
+}
+
+/// `_backward_LeakyReLU(dy, x, y[, gamma or slopes]) -> dx[, dgamma]`.
+pub struct LeakyReluBackward {
+    forward: LeakyRelu,
+}
+
+impl Operator for LeakyReluBackward {
+    fn name(&self) -> &'static str {
+        "_backward_LeakyReLU"
+    }
+
+    fn num_outputs(&self) -> usize {
+        if self.forward.act == Act::PRelu {
+            2
+        } else {
+            1
+        }
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        let names: &[&str] = match self.forward.act {
+            Act::PRelu => &["out_grad", "data", "output", "gamma"],
+            Act::RRelu => &["out_grad", "data", "output", "slopes"],
+            _ => &["out_grad", "data", "output"],
+        };
+        expect_inputs(self.name(), inputs, names)?;
+        common_float_dtype(self.name(), inputs, names)?;
+        if inputs[..3].iter().any(|d| d.shape != inputs[1].shape) {
+            return Err(Error::Value(format!(
+                "_backward_LeakyReLU: out_grad {:?} and output {:?} must have the data's shape {:?}",
+                inputs[0].shape, inputs[2].shape, inputs[1].shape
+            )));
+        }
+        let mut out = vec![inputs[1].clone()];
+        if self.forward.act == Act::PRelu {
+            out.push(inputs[3].clone());
+        }
+        Ok(out)
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let f = &self.forward;
+        // SAFETY: called by the engine with `inputs` read and `outputs` written.
+        unsafe {
+            dispatch_float!(self.name(), inputs[1].dtype(), T => {
+                let dy = inputs[0].contiguous_data::<T>();
+                let x = inputs[1].contiguous_data::<T>();
+                let y = inputs[2].contiguous_data::<T>();
+                let dx = outputs[0].out_data::<T>();
+                match f.act {
+                    Act::PRelu => {
+                        let gamma = inputs[3].contiguous_data::<T>();
+                        let (inner, channels) = LeakyRelu::channel_layout(inputs[1].shape(), gamma.len());
+                        let dgamma = outputs[1].out_data::<T>();
+                        dgamma.fill(0.0);
+                        for i in 0..dx.len() {
+                            let c = (i / inner) % channels;
+                            dx[i] = dy[i] * f.derivative(x[i], y[i], gamma[c]);
+                            if x[i] <= 0.0 {
+                                dgamma[c % dgamma.len()] += dy[i] * x[i];
+                            }
+                        }
+                    }
+                    Act::RRelu => {
+                        let slopes = inputs[3].contiguous_data::<T>();
+                        for i in 0..dx.len() {
+                            dx[i] = dy[i] * f.derivative(x[i], y[i], slopes[i]);
+                        }
+                    }
+                    _ => {
+                        let slope = T::from_f64(f.slope);
+                        for i in 0..dx.len() {
+                            dx[i] = dy[i] * f.derivative(x[i], y[i], slope);
+                        }
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn attrs(&self) -> Attrs {
+        self.forward.attrs()
+    }
+}
+
+pub fn register(defs: &mut Vec<OpDef>) {
+    defs.push(OpDef {
+        name: "LeakyReLU",
+        aliases: &[],
+        arguments: &["data", "gamma"],
+        params: PARAMS,
+        doc: "Leaky rectifiers and relatives: leaky, prelu (learned per-channel slope gamma), elu, selu, gelu and rrelu.",
+        create: |attrs: &Attrs| Ok(Arc::new(LeakyRelu::parse("LeakyReLU", attrs)?) as Arc<dyn Operator>),
+    });
+    defs.push(OpDef {
+        name: "_backward_LeakyReLU",
+        aliases: &[],
+        arguments: &["out_grad", "data", "output", "gamma"],
+        params: PARAMS,
+        doc: "Gradient of LeakyReLU with respect to data (and gamma for prelu).",
+        create: |attrs: &Attrs| {
+            let forward = LeakyRelu::parse("_backward_LeakyReLU", attrs)?;
+            Ok(Arc::new(LeakyReluBackward { forward }) as Arc<dyn Operator>)
+        },
+    });
+}

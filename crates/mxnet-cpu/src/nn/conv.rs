@@ -1,0 +1,410 @@
+//! 2-D convolution as im2col + GEMM, one image at a time (1-D convolutions use height 1).
+//! Images are spread over rayon threads when the batch is large enough; each thread owns
+//! its column buffer, and the weight gradient is summed from per-thread partial buffers.
+
+use rayon::prelude::*;
+
+use super::Real;
+use crate::gemm::{matmul, MatRef};
+
+/// Below this many multiply-adds for the whole batch a convolution runs on one thread, since
+/// spreading small batches costs more in thread wake-ups than it saves (an estimate, not a
+/// measured crossover).
+const PARALLEL_MIN_FLOPS: usize = 1 << 20;
+
+/// Shape of one convolution call: NCHW data, weight (filters, channels / groups, kh, kw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub filters: usize,
+    pub groups: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub dilate: [usize; 2],
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+/// Output length of one spatial axis, or `None` when the dilated kernel does not fit in the
+/// padded input or the stride is zero.
+pub fn out_size(input: usize, kernel: usize, stride: usize, pad: usize, dilate: usize) -> Option<usize> {
+    if kernel == 0 || stride == 0 || dilate == 0 {
+        return None;
+    }
+    let effective = dilate * (kernel - 1) + 1;
+    let padded = input + 2 * pad;
+    (padded >= effective).then(|| (padded - effective) / stride + 1)
+}
+
+impl Conv2d {
+    fn group_channels(&self) -> usize {
+        self.in_channels / self.groups
+    }
+
+    fn group_filters(&self) -> usize {
+        self.filters / self.groups
+    }
+
+    /// Rows of the column matrix of one group: channels per group times kernel area.
+    fn col_rows(&self) -> usize {
+        self.group_channels() * self.kernel[0] * self.kernel[1]
+    }
+
+    fn out_area(&self) -> usize {
+        self.out_h * self.out_w
+    }
+
+    fn in_image(&self) -> usize {
+        self.in_channels * self.height * self.width
+    }
+
+    fn out_image(&self) -> usize {
+        self.filters * self.out_area()
+    }
+
+    /// 1x1 kernels with stride 1 and no padding multiply the image directly, without im2col.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.pad == [0, 0]
+    }
+
+    fn flops(&self) -> usize {
+        self.batch * self.filters * self.col_rows() * self.out_area()
+    }
+
+    /// Number of batch chunks to spread over threads (1 for small problems).
+    fn chunks(&self) -> usize {
+        if self.batch > 1 && self.flops() >= PARALLEL_MIN_FLOPS {
+            self.batch.min(rayon::current_num_threads().max(1))
+        } else {
+            1
+        }
+    }
+
+    /// Valid output columns `[lo, hi)` for kernel column `kj`: those whose input column lies
+    /// inside the image, so the loops skip the padding without per-element checks.
+    fn valid_cols(&self, kj: usize) -> (usize, usize) {
+        let offset = (kj * self.dilate[1]) as isize - self.pad[1] as isize;
+        let s = self.stride[1] as isize;
+        let lo = if offset >= 0 { 0 } else { ((-offset) + s - 1) / s };
+        let limit = self.width as isize - offset;
+        let hi = if limit <= 0 { 0 } else { (limit + s - 1) / s };
+        let hi = (hi as usize).min(self.out_w);
+        let lo = (lo as usize).min(hi);
+        (lo, hi)
+    }
+
+    /// Input row for output row `oh` and kernel row `ki`, or `None` inside the padding.
+    fn input_row(&self, oh: usize, ki: usize) -> Option<usize> {
+        let ih = (oh * self.stride[0] + ki * self.dilate[0]) as isize - self.pad[0] as isize;
+        (ih >= 0 && (ih as usize) < self.height).then_some(ih as usize)
+    }
+
+    /// Unfold the channels of one group of one image (`channels x height x width`) into
+    /// `col` (`channels * kh * kw` rows, `out_h * out_w` columns).
+    pub fn im2col<T: Real>(&self, image: &[T], col: &mut [T]) {
+        let (kh, kw) = (self.kernel[0], self.kernel[1]);
+        let area = self.out_area();
+        let plane = self.height * self.width;
+        for c in 0..self.group_channels() {
+            let src = &image[c * plane..(c + 1) * plane];
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let row = ((c * kh + ki) * kw + kj) * area;
+                    let (lo, hi) = self.valid_cols(kj);
+                    let col_offset = (kj * self.dilate[1]) as isize - self.pad[1] as isize;
+                    for oh in 0..self.out_h {
+                        let dst = &mut col[row + oh * self.out_w..row + (oh + 1) * self.out_w];
+                        let Some(ih) = self.input_row(oh, ki) else {
+                            dst.fill(T::zero());
+                            continue;
+                        };
+                        dst[..lo].fill(T::zero());
+                        dst[hi..].fill(T::zero());
+                        let line = &src[ih * self.width..(ih + 1) * self.width];
+                        let first = (lo as isize * self.stride[1] as isize + col_offset) as usize;
+                        if self.stride[1] == 1 {
+                            dst[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
+                        } else {
+                            for (k, d) in dst[lo..hi].iter_mut().enumerate() {
+                                *d = line[first + k * self.stride[1]];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fold `col` back into one group of one image, adding overlapping contributions (the
+    /// adjoint of [`Conv2d::im2col`]). `image` must be initialised by the caller.
+    pub fn col2im<T: Real>(&self, col: &[T], image: &mut [T]) {
+        let (kh, kw) = (self.kernel[0], self.kernel[1]);
+        let area = self.out_area();
+        let plane = self.height * self.width;
+        for c in 0..self.group_channels() {
+            let dst = &mut image[c * plane..(c + 1) * plane];
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let row = ((c * kh + ki) * kw + kj) * area;
+                    let (lo, hi) = self.valid_cols(kj);
+                    let col_offset = (kj * self.dilate[1]) as isize - self.pad[1] as isize;
+                    for oh in 0..self.out_h {
+                        let Some(ih) = self.input_row(oh, ki) else { continue };
+                        let src = &col[row + oh * self.out_w + lo..row + oh * self.out_w + hi];
+                        let line = &mut dst[ih * self.width..(ih + 1) * self.width];
+                        let first = (lo as isize * self.stride[1] as isize + col_offset) as usize;
+                        for (k, &v) in src.iter().enumerate() {
+                            line[first + k * self.stride[1]] = line[first + k * self.stride[1]] + v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `y = conv(x, w) + bias`. `x` is `(batch, in_channels, height, width)`, `w` is
+    /// `(filters, in_channels / groups, kh, kw)`, `y` is `(batch, filters, out_h, out_w)`.
+    pub fn forward<T: Real>(&self, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
+        let out_image = self.out_image();
+        if out_image == 0 || self.batch == 0 {
+            return;
+        }
+        let per_chunk = self.batch.div_ceil(self.chunks());
+        let run = |first: usize, y_chunk: &mut [T]| {
+            let mut col = vec![T::zero(); if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() }];
+            for (i, y_image) in y_chunk.chunks_mut(out_image).enumerate() {
+                let n = first + i;
+                self.forward_image(&x[n * self.in_image()..(n + 1) * self.in_image()], w, bias, y_image, &mut col);
+            }
+        };
+        if per_chunk >= self.batch {
+            run(0, y);
+        } else {
+            y.par_chunks_mut(per_chunk * out_image)
+                .enumerate()
+                .for_each(|(c, y_chunk)| run(c * per_chunk, y_chunk));
+        }
+    }
+
+    fn forward_image<T: Real>(&self, image: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T], col: &mut [T]) {
+        let (cg, fg, rows, area) = (self.group_channels(), self.group_filters(), self.col_rows(), self.out_area());
+        let plane = self.height * self.width;
+        for g in 0..self.groups {
+            let group_image = &image[g * cg * plane..(g + 1) * cg * plane];
+            let cols: &[T] = if self.is_pointwise() {
+                group_image
+            } else {
+                self.im2col(group_image, col);
+                col
+            };
+            let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
+            matmul(
+                fg,
+                area,
+                rows,
+                MatRef { data: w_g, row_stride: rows as isize, col_stride: 1 },
+                MatRef { data: cols, row_stride: area as isize, col_stride: 1 },
+                &mut y[g * fg * area..(g + 1) * fg * area],
+                false,
+                T::zero(),
+                T::one(),
+            );
+        }
+        if let Some(b) = bias {
+            for (f, plane) in y.chunks_mut(area).enumerate() {
+                let bf = b[f];
+                plane.iter_mut().for_each(|v| *v = *v + bf);
+            }
+        }
+    }
+
+    /// Gradients of [`Conv2d::forward`]: `dx` (overwritten), `dw` (overwritten) and `db`
+    /// (overwritten when given) from the head gradient `dy`.
+    pub fn backward<T: Real>(&self, x: &[T], w: &[T], dy: &[T], dx: &mut [T], dw: &mut [T], db: Option<&mut [T]>) {
+        let (in_image, out_image) = (self.in_image(), self.out_image());
+        dx.fill(T::zero());
+        dw.fill(T::zero());
+        if let Some(db) = db {
+            db.fill(T::zero());
+            let area = self.out_area();
+            for image in dy.chunks(out_image.max(1)).take(self.batch) {
+                for (f, plane) in image.chunks(area.max(1)).enumerate().take(self.filters) {
+                    db[f] = db[f] + plane.iter().copied().sum::<T>();
+                }
+            }
+        }
+        if self.batch == 0 || out_image == 0 || in_image == 0 {
+            return;
+        }
+
+        let per_chunk = self.batch.div_ceil(self.chunks());
+        let dw_len = dw.len();
+        let run = |first: usize, dx_chunk: &mut [T]| -> Vec<T> {
+            let mut dw_part = vec![T::zero(); dw_len];
+            let col_len = if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() };
+            let (mut col, mut dcol) = (vec![T::zero(); col_len], vec![T::zero(); col_len]);
+            for (i, dx_image) in dx_chunk.chunks_mut(in_image).enumerate() {
+                let n = first + i;
+                let image = &x[n * in_image..(n + 1) * in_image];
+                let dy_image = &dy[n * out_image..(n + 1) * out_image];
+                self.backward_image(image, w, dy_image, dx_image, &mut dw_part, &mut col, &mut dcol);
+            }
+            dw_part
+        };
+        if per_chunk >= self.batch {
+            let part = run(0, dx);
+            dw.copy_from_slice(&part);
+        } else {
+            let parts: Vec<Vec<T>> = dx
+                .par_chunks_mut(per_chunk * in_image)
+                .enumerate()
+                .map(|(c, dx_chunk)| run(c * per_chunk, dx_chunk))
+                .collect();
+            for part in parts {
+                dw.iter_mut().zip(&part).for_each(|(d, &p)| *d = *d + p);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward_image<T: Real>(
+        &self,
+        image: &[T],
+        w: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        dw: &mut [T],
+        col: &mut [T],
+        dcol: &mut [T],
+    ) {
+        let (cg, fg, rows, area) = (self.group_channels(), self.group_filters(), self.col_rows(), self.out_area());
+        let plane = self.height * self.width;
+        for g in 0..self.groups {
+            let group_range = g * cg * plane..(g + 1) * cg * plane;
+            let dy_g = &dy[g * fg * area..(g + 1) * fg * area];
+            let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
+
+            // dw_g += dy_g (fg x area) @ col^T (area x rows)
+            let cols: &[T] = if self.is_pointwise() {
+                &image[group_range.clone()]
+            } else {
+                self.im2col(&image[group_range.clone()], col);
+                col
+            };
+            matmul(
+                fg,
+                rows,
+                area,
+                MatRef { data: dy_g, row_stride: area as isize, col_stride: 1 },
+                MatRef { data: cols, row_stride: 1, col_stride: area as isize },
+                &mut dw[g * fg * rows..(g + 1) * fg * rows],
+                true,
+                T::one(),
+                T::one(),
+            );
+
+            // dcol = w_g^T (rows x fg) @ dy_g (fg x area), folded back into dx.
+            let w_t = MatRef { data: w_g, row_stride: 1, col_stride: rows as isize };
+            let dy_m = MatRef { data: dy_g, row_stride: area as isize, col_stride: 1 };
+            if self.is_pointwise() {
+                matmul(rows, area, fg, w_t, dy_m, &mut dx[group_range], false, T::zero(), T::one());
+            } else {
+                matmul(rows, area, fg, w_t, dy_m, dcol, false, T::zero(), T::one());
+                self.col2im(dcol, &mut dx[group_range]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(p: &Conv2d, x: &[f64], w: &[f64]) -> Vec<f64> {
+        let (cg, fg) = (p.in_channels / p.groups, p.filters / p.groups);
+        let mut y = vec![0.0; p.batch * p.filters * p.out_h * p.out_w];
+        for n in 0..p.batch {
+            for f in 0..p.filters {
+                let g = f / fg;
+                for oh in 0..p.out_h {
+                    for ow in 0..p.out_w {
+                        let mut acc = 0.0;
+                        for c in 0..cg {
+                            for ki in 0..p.kernel[0] {
+                                for kj in 0..p.kernel[1] {
+                                    let ih = (oh * p.stride[0] + ki * p.dilate[0]) as isize - p.pad[0] as isize;
+                                    let iw = (ow * p.stride[1] + kj * p.dilate[1]) as isize - p.pad[1] as isize;
+                                    if ih < 0 || iw < 0 || ih as usize >= p.height || iw as usize >= p.width {
+                                        continue;
+                                    }
+                                    let xi = ((n * p.in_channels + g * cg + c) * p.height + ih as usize) * p.width + iw as usize;
+                                    let wi = ((f * cg + c) * p.kernel[0] + ki) * p.kernel[1] + kj;
+                                    acc += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        y[((n * p.filters + f) * p.out_h + oh) * p.out_w + ow] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn forward_matches_naive_with_stride_pad_dilate_groups() {
+        let (h, w_) = (7, 6);
+        let (kernel, stride, pad, dilate) = ([3, 2], [2, 3], [1, 2], [2, 1]);
+        let p = Conv2d {
+            batch: 2,
+            in_channels: 4,
+            height: h,
+            width: w_,
+            filters: 6,
+            groups: 2,
+            kernel,
+            stride,
+            pad,
+            dilate,
+            out_h: out_size(h, kernel[0], stride[0], pad[0], dilate[0]).unwrap(),
+            out_w: out_size(w_, kernel[1], stride[1], pad[1], dilate[1]).unwrap(),
+        };
+        let x: Vec<f64> = (0..2 * 4 * h * w_).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
+        let w: Vec<f64> = (0..6 * 2 * 3 * 2).map(|i| ((i * 13 % 7) as f64) - 3.0).collect();
+        let mut y = vec![0.0; 2 * 6 * p.out_h * p.out_w];
+        p.forward(&x, &w, None, &mut y);
+        assert_eq!(y, naive(&p, &x, &w));
+    }
+
+    #[test]
+    fn col2im_is_adjoint_of_im2col() {
+        let p = Conv2d {
+            batch: 1,
+            in_channels: 2,
+            height: 5,
+            width: 5,
+            filters: 1,
+            groups: 1,
+            kernel: [3, 3],
+            stride: [2, 1],
+            pad: [1, 1],
+            dilate: [1, 2],
+            out_h: out_size(5, 3, 2, 1, 1).unwrap(),
+            out_w: out_size(5, 3, 1, 1, 2).unwrap(),
+        };
+        let image: Vec<f64> = (0..50).map(|i| (i % 7) as f64).collect();
+        let rows = 2 * 9 * p.out_h * p.out_w;
+        let other: Vec<f64> = (0..rows).map(|i| (i % 5) as f64 - 2.0).collect();
+        let mut col = vec![0.0; rows];
+        p.im2col(&image, &mut col);
+        let mut folded = vec![0.0; 50];
+        p.col2im(&other, &mut folded);
+        let lhs: f64 = col.iter().zip(&other).map(|(a, b)| a * b).sum();
+        let rhs: f64 = image.iter().zip(&folded).map(|(a, b)| a * b).sum();
+        assert_eq!(lhs, rhs);
+    }
+}

@@ -1,0 +1,18 @@
+//! Kernels of the neural-network layers: convolution (im2col + GEMM), pooling and softmax.
+
+pub mod conv;
+pub mod pool;
+pub mod softmax;
+
+use crate::gemm::GemmFloat;
+
+/// A float type the layer kernels compute in (`f32` or `f64`).
+pub trait Real: GemmFloat + num_traits::Float + Send + Sync + std::fmt::Debug + std::iter::Sum {}
+impl Real for f32 {}
+impl Real for f64 {}
+
+/// Convert between float types; float-to-float casts always succeed (NaN stays NaN).
+#[inline(always)]
+pub fn cast<A: Real, B: Real>(a: A) -> B {
+    B::from(a).unwrap_or_else(B::nan)
+}

@@ -1,0 +1,114 @@
+//! Softmax, log-softmax and softmin along one axis of a row-major array viewed as
+//! `(outer, length, inner)`: the axis has `length` elements spaced `inner` apart.
+//! Each row is shifted by its maximum first, so logits of 1e4 or -inf do not overflow.
+
+use super::{cast, Real};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoftmaxKind {
+    Softmax,
+    LogSoftmax,
+    /// Softmax of the negated input.
+    Softmin,
+}
+
+/// Extent of the rows: `outer * length * inner` elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    pub outer: usize,
+    pub length: usize,
+    pub inner: usize,
+}
+
+impl Rows {
+    /// Call `f(start)` with the first element index of every row.
+    fn for_each_row(&self, mut f: impl FnMut(usize)) {
+        for o in 0..self.outer {
+            for i in 0..self.inner {
+                f(o * self.length * self.inner + i);
+            }
+        }
+    }
+}
+
+/// `y = softmax(x * scale)` (or its log) along the rows, where `scale` is `1/temperature`,
+/// negated for softmin. The output may have another float type than the input.
+pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64, x: &[T], y: &mut [U]) {
+    let sign = if kind == SoftmaxKind::Softmin { -1.0 } else { 1.0 };
+    let scale: T = cast(sign / temperature);
+    let (n, step) = (rows.length, rows.inner);
+    if n == 0 {
+        return;
+    }
+    rows.for_each_row(|start| {
+        let at = |k: usize| start + k * step;
+        let max = (0..n).map(|k| x[at(k)] * scale).fold(T::neg_infinity(), |m, v| if v > m { v } else { m });
+        let sum: T = (0..n).map(|k| (x[at(k)] * scale - max).exp()).sum();
+        match kind {
+            SoftmaxKind::LogSoftmax => {
+                let log_sum = sum.ln();
+                for k in 0..n {
+                    y[at(k)] = cast(x[at(k)] * scale - max - log_sum);
+                }
+            }
+            _ => {
+                for k in 0..n {
+                    y[at(k)] = cast((x[at(k)] * scale - max).exp() / sum);
+                }
+            }
+        }
+    });
+}
+
+/// Gradient of [`forward`] from its output `y` and the head gradient `dy`, written to `dx`.
+pub fn backward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64, y: &[U], dy: &[U], dx: &mut [T]) {
+    let sign = if kind == SoftmaxKind::Softmin { -1.0 } else { 1.0 };
+    let scale: U = cast(sign / temperature);
+    let (n, step) = (rows.length, rows.inner);
+    rows.for_each_row(|start| {
+        let at = |k: usize| start + k * step;
+        match kind {
+            SoftmaxKind::LogSoftmax => {
+                // d/dz log_softmax(z) applied to dy: dy - softmax(z) * sum(dy)
+                let total: U = (0..n).map(|k| dy[at(k)]).sum();
+                for k in 0..n {
+                    dx[at(k)] = cast((dy[at(k)] - y[at(k)].exp() * total) * scale);
+                }
+            }
+            _ => {
+                // d/dz softmax(z) applied to dy: y * (dy - sum(dy * y))
+                let dot: U = (0..n).map(|k| dy[at(k)] * y[at(k)]).sum();
+                for k in 0..n {
+                    dx[at(k)] = cast(y[at(k)] * (dy[at(k)] - dot) * scale);
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_logits_stay_finite() {
+        let x = [1.0e4f32, -1.0e4, 0.0, 1.0e4];
+        let mut y = [0.0f32; 4];
+        forward(SoftmaxKind::Softmax, Rows { outer: 1, length: 4, inner: 1 }, 1.0, &x, &mut y);
+        assert_eq!(y, [0.5, 0.0, 0.0, 0.5]);
+    }
+
+    #[test]
+    fn strided_axis_sums_to_one() {
+        let x: Vec<f64> = (0..12).map(|v| v as f64 * 0.3).collect();
+        let mut y = vec![0.0f64; 12];
+        let rows = Rows { outer: 2, length: 3, inner: 2 };
+        forward(SoftmaxKind::Softmin, rows, 2.0, &x, &mut y);
+        for o in 0..2 {
+            for i in 0..2 {
+                let s: f64 = (0..3).map(|k| y[o * 6 + k * 2 + i]).sum();
+                assert!((s - 1.0).abs() < 1e-12);
+            }
+        }
+    }
+}
