@@ -497,3 +497,14 @@ def test_chain_of_ops_finite_diff():
     y.backward()
     np.testing.assert_allclose(xa.grad.asnumpy(), central_diff(f_np, [a, b], 0), rtol=1e-6)
     np.testing.assert_allclose(xb.grad.asnumpy(), central_diff(f_np, [a, b], 1), rtol=1e-6)
+
+
+def test_out_update_keeps_leaf():
+    """An in-place update through out= (what optimizers do) keeps the array a leaf."""
+    w = mx.nd.array([1.0, 2.0])
+    w.attach_grad()
+    mx.nd.sgd_update(w, mx.nd.ones((2,)), lr=0.5, out=w)
+    with mx.autograd.record():
+        y = (w * w).sum()
+    y.backward()
+    np.testing.assert_allclose(w.grad.asnumpy(), [1.0, 3.0])

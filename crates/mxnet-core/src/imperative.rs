@@ -77,7 +77,8 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
 
     let visible = op.num_visible_outputs();
     let mut outputs: Vec<NDArray> = match out {
-        Some(o) => o.iter().map(|x| x.detach()).chain(targets.iter().skip(o.len()).cloned()).collect(),
+        // `out` arrays keep their autograd identity (a parameter stays a leaf after an update).
+        Some(o) => o.iter().cloned().chain(targets.iter().skip(o.len()).cloned()).collect(),
         None => targets,
     };
     if recording && op.differentiable() {

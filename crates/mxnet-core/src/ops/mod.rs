@@ -10,7 +10,6 @@ pub mod grad_util;
 pub mod indexing;
 pub mod join;
 pub mod linalg;
-pub mod optimizer;
 pub mod nn;
 pub mod optimizer;
 pub mod random;

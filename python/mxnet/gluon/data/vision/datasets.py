@@ -89,7 +89,7 @@ class _IDXImageDataset(Dataset):
                              % (type(self).__name__, images.shape, len(labels), self._root))
         self._images = images.reshape(images.shape + (1,))
         self._labels = labels.astype(np.int32)
-        self._data = None
+        self._data_cache = None
 
     def _load(self):
         image_stem, label_stem = _SPLIT_FILES[self._train]
@@ -116,12 +116,24 @@ class _IDXImageDataset(Dataset):
         return image, label
 
     def _image_ndarray(self, idx):
-        # One NDArray for all images, made on first use in the parent process only, so
-        # that worker processes never touch the native engine.
-        if self._data is None:
-            from .... import ndarray as nd
-            self._data = nd.array(self._images, dtype=self._images.dtype)
         return self._data[idx]
+
+    @property
+    def _data(self):
+        """All images as one uint8 NDArray (N, 28, 28, 1), the attribute MXNet's dataset has.
+
+        It is made on first use in the parent process only, so that worker processes never
+        touch the native engine.
+        """
+        if self._data_cache is None:
+            from .... import ndarray as nd
+            self._data_cache = nd.array(self._images, dtype=self._images.dtype)
+        return self._data_cache
+
+    @property
+    def _label(self):
+        """All labels as an int32 numpy array, the attribute MXNet's dataset has."""
+        return self._labels
 
     def __len__(self):
         return len(self._labels)
