@@ -10,8 +10,6 @@ import mxnet as mx
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from op_requirements import requires_ops
-
 
 # ---- naming and prefix rules ------------------------------------------------------------------
 
@@ -139,7 +137,6 @@ def test_hybrid_sequential_rejects_plain_block():
         net.add(nn.Lambda(lambda x: x))
 
 
-@requires_ops('FullyConnected', 'random.normal', 'relu')
 def test_sequential_forward_matches_numpy():
     net = nn.Sequential()
     with net.name_scope():
@@ -151,7 +148,6 @@ def test_sequential_forward_matches_numpy():
     np.testing.assert_allclose(net(nd.array(x)).asnumpy(), expected, rtol=1e-5, atol=1e-6)
 
 
-@requires_ops('relu', 'tanh')
 def test_lambda_and_hybrid_lambda():
     x = nd.array([[-1.0, 2.0]])
     np.testing.assert_allclose(nn.Lambda('tanh')(x).asnumpy(), np.tanh([[-1.0, 2.0]]),
@@ -164,7 +160,6 @@ def test_lambda_and_hybrid_lambda():
 
 # ---- hooks, apply, hybridize, cast, repr ------------------------------------------------------
 
-@requires_ops('FullyConnected', 'random.uniform')
 def test_forward_hooks_run_and_detach():
     layer = nn.Dense(2, in_units=2)
     layer.initialize()
@@ -189,7 +184,6 @@ def test_apply_visits_children_before_parent():
     assert visited == ['a_dense0_', 'a_dense1_', 'a_']
 
 
-@requires_ops('FullyConnected', 'random.uniform')
 def test_hybridize_sets_flags_recursively_and_output_unchanged():
     net = nn.HybridSequential()
     with net.name_scope():
@@ -205,7 +199,6 @@ def test_hybridize_sets_flags_recursively_and_output_unchanged():
     np.testing.assert_array_equal(net(x).asnumpy(), before)
 
 
-@requires_ops('random.uniform')
 def test_cast_keeps_batchnorm_float32():
     net = nn.HybridSequential()
     with net.name_scope():
@@ -245,7 +238,6 @@ def test_deferred_forward_without_initialize_names_parameter():
     assert 'initialize()' in str(info.value)
 
 
-@requires_ops('BatchNorm', 'Convolution', 'Flatten', 'FullyConnected', 'random.uniform')
 def test_deferred_shape_inference_dense_conv_batchnorm():
     net = nn.HybridSequential()
     with net.name_scope():
@@ -264,7 +256,6 @@ def test_deferred_shape_inference_dense_conv_batchnorm():
     np.testing.assert_array_equal(net[1].running_var.data().asnumpy(), np.ones(4))
 
 
-@requires_ops('FullyConnected', 'random.uniform')
 def test_dense_flatten_false_infers_last_axis():
     layer = nn.Dense(3, flatten=False)
     layer.initialize()
@@ -303,7 +294,6 @@ def test_initialize_twice_warns_and_force_reinit():
     np.testing.assert_array_equal(layer.bias.data().asnumpy(), np.zeros(2))
 
 
-@requires_ops('random.uniform')
 def test_default_initializer_is_uniform_007():
     layer = nn.Dense(200, in_units=100)
     layer.initialize()
@@ -323,7 +313,6 @@ def _mlp(prefix=None):
     return net
 
 
-@requires_ops('Activation', 'BatchNorm', 'FullyConnected', 'random.uniform')
 def test_save_load_parameters_round_trip(tmp_path):
     net = _mlp()
     net.initialize(mx.init.Xavier())
@@ -342,7 +331,6 @@ def test_save_load_parameters_round_trip(tmp_path):
     np.testing.assert_array_equal(net(x).asnumpy(), other(x).asnumpy())
 
 
-@requires_ops('random.uniform')
 def test_load_parameters_completes_deferred_shapes(tmp_path):
     net = nn.HybridSequential()
     with net.name_scope():
@@ -358,7 +346,6 @@ def test_load_parameters_completes_deferred_shapes(tmp_path):
     assert lazy[0].weight.shape == (4, 3)
 
 
-@requires_ops('random.normal')
 def test_load_parameters_legacy_full_names(tmp_path):
     net = _mlp(prefix='model_')
     net.initialize(mx.init.Normal(1.0))
@@ -374,7 +361,6 @@ def test_load_parameters_legacy_full_names(tmp_path):
                                   net[2].weight.data().asnumpy())
 
 
-@requires_ops('random.uniform')
 def test_load_parameters_missing_and_extra(tmp_path):
     small = nn.HybridSequential()
     with small.name_scope():
@@ -400,7 +386,6 @@ def test_load_parameters_missing_and_extra(tmp_path):
     small.load_parameters(big_path, ignore_extra=True)
 
 
-@requires_ops('random.uniform')
 def test_load_parameters_shape_mismatch(tmp_path):
     net = nn.Dense(4, in_units=3)
     net.initialize()
@@ -411,7 +396,6 @@ def test_load_parameters_shape_mismatch(tmp_path):
         wrong.load_parameters(path)
 
 
-@requires_ops('random.uniform')
 def test_save_parameters_deduplicate_shared(tmp_path):
     class Tied(gluon.HybridBlock):
         def __init__(self):
@@ -439,7 +423,6 @@ def test_save_parameters_deduplicate_shared(tmp_path):
                                   net.first.weight.data().asnumpy())
 
 
-@requires_ops('FullyConnected')
 def test_backward_through_block_sets_parameter_grads():
     layer = nn.Dense(1, in_units=2, use_bias=False)
     layer.initialize(mx.init.Constant(0.5))

@@ -8,10 +8,8 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
 from fixtures import fixture_path, load_behaviour, load_npz
-from op_requirements import requires_ops
 
 
-@requires_ops('FullyConnected', 'random.uniform', 'sgd_update')
 def test_stale_gradient_message_matches_mxnet():
     expected = load_behaviour()['stale_gradient']
     layer = nn.Dense(2, in_units=3, prefix='dense0_')
@@ -56,9 +54,6 @@ def _trainer_net(arrays):
     ('sgd', {'learning_rate': 0.1, 'momentum': 0.9, 'wd': 0.0001}),
     ('adam', {'learning_rate': 0.01, 'wd': 0.0001}),
 ])
-@requires_ops(
-    'Activation', 'FullyConnected', 'adam_update', 'mean', 'random.uniform', 'sgd_mom_update',
-    'square')
 def test_trainer_steps_match_mxnet(run, optimizer_params):
     arrays = load_npz('trainer')
     net, params = _trainer_net(arrays)
@@ -95,7 +90,6 @@ def _check_mlp(net, arrays):
     np.testing.assert_allclose(out, arrays['out'], rtol=1e-5, atol=1e-6)
 
 
-@requires_ops('Activation', 'BatchNorm', 'FullyConnected')
 def test_load_structural_params_file():
     arrays = load_npz('gluon_mlp')
     net = _mlp()
@@ -103,7 +97,6 @@ def test_load_structural_params_file():
     _check_mlp(net, arrays)
 
 
-@requires_ops('Activation', 'BatchNorm', 'FullyConnected')
 def test_load_stripped_legacy_params_file():
     arrays = load_npz('gluon_mlp')
     net = _mlp()
@@ -111,7 +104,6 @@ def test_load_stripped_legacy_params_file():
     _check_mlp(net, arrays)
 
 
-@requires_ops('Activation', 'BatchNorm', 'FullyConnected')
 def test_load_full_name_params_file():
     arrays = load_npz('gluon_mlp')
     net = _mlp()

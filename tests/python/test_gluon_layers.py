@@ -7,7 +7,6 @@ import mxnet as mx
 from mxnet import autograd, nd
 from mxnet.gluon import nn
 
-from op_requirements import requires_ops
 
 RNG = np.random.RandomState(7)
 
@@ -38,7 +37,6 @@ def _conv2d_numpy(x, w, b, stride, pad, dilation=(1, 1), groups=1):
     return out
 
 
-@requires_ops('Activation', 'FullyConnected', 'random.normal')
 def test_dense_matches_numpy():
     layer = nn.Dense(4, activation='tanh')
     layer.initialize(mx.init.Normal(0.5))
@@ -50,7 +48,6 @@ def test_dense_matches_numpy():
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-@requires_ops('FullyConnected')
 def test_dense_without_bias():
     layer = nn.Dense(2, use_bias=False, in_units=3)
     layer.initialize(mx.init.One())
@@ -60,7 +57,6 @@ def test_dense_without_bias():
 
 
 @pytest.mark.parametrize('stride,pad,groups', [((1, 1), (1, 1), 1), ((2, 1), (0, 1), 2)])
-@requires_ops('Convolution', 'random.normal')
 def test_conv2d_matches_numpy(stride, pad, groups):
     layer = nn.Conv2D(4, (3, 2), strides=stride, padding=pad, groups=groups)
     layer.initialize(mx.init.Normal(0.5))
@@ -73,7 +69,6 @@ def test_conv2d_matches_numpy(stride, pad, groups):
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
-@requires_ops('Activation', 'Convolution', 'random.normal')
 def test_conv1d_matches_numpy():
     layer = nn.Conv1D(3, 3, dilation=2, in_channels=2, activation='relu')
     layer.initialize(mx.init.Normal(0.5))
@@ -92,7 +87,6 @@ def test_conv_rejects_bad_layout_and_kernel():
         nn.Conv2D(2, (3, 3, 3))
 
 
-@requires_ops('Pooling')
 def test_max_and_avg_pool2d():
     x = _randn(2, 3, 4, 6)
     windows = x.reshape(2, 3, 2, 2, 3, 2)
@@ -102,7 +96,6 @@ def test_max_and_avg_pool2d():
     np.testing.assert_allclose(avg_out, windows.mean(axis=(3, 5)), rtol=1e-6, atol=1e-6)
 
 
-@requires_ops('Pooling')
 def test_pool1d_strides_and_ceil_mode():
     x = np.arange(7, dtype=np.float32).reshape(1, 1, 7)
     out = nn.MaxPool1D(pool_size=3, strides=2)(nd.array(x)).asnumpy()
@@ -113,7 +106,6 @@ def test_pool1d_strides_and_ceil_mode():
     np.testing.assert_allclose(avg, [[[0.5, 2.5, 4.5]]])
 
 
-@requires_ops('Pooling')
 def test_global_pools():
     x = _randn(2, 3, 4, 5)
     np.testing.assert_allclose(nn.GlobalAvgPool2D()(nd.array(x)).asnumpy(),
@@ -127,7 +119,6 @@ def test_global_pools():
                                y.max(axis=2, keepdims=True))
 
 
-@requires_ops('BatchNorm')
 def test_batchnorm_inference_uses_running_stats():
     layer = nn.BatchNorm(in_channels=3, epsilon=1e-3)
     layer.initialize()
@@ -145,7 +136,6 @@ def test_batchnorm_inference_uses_running_stats():
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
-@requires_ops('BatchNorm')
 def test_batchnorm_training_normalizes_and_updates_stats():
     layer = nn.BatchNorm(momentum=0.8)
     layer.initialize()
@@ -162,7 +152,6 @@ def test_batchnorm_training_normalizes_and_updates_stats():
     assert layer.running_mean.grad_req == 'null'
 
 
-@requires_ops('Embedding', 'Flatten', 'random.normal')
 def test_embedding_and_flatten():
     layer = nn.Embedding(5, 3)
     layer.initialize(mx.init.Normal(1.0))
@@ -173,7 +162,6 @@ def test_embedding_and_flatten():
     assert nn.Flatten()(nd.ones((2, 3, 4))).shape == (2, 12)
 
 
-@requires_ops('Dropout')
 def test_dropout_identity_outside_training_and_scaled_inside():
     layer = nn.Dropout(0.5)
     x = nd.ones((200, 50))
@@ -186,7 +174,6 @@ def test_dropout_identity_outside_training_and_scaled_inside():
         nn.Dropout(1.5)
 
 
-@requires_ops('Activation', 'LeakyReLU', 'sigmoid')
 def test_activation_layers_match_numpy():
     x = np.linspace(-3, 3, 13).astype(np.float32)
     data = nd.array(x)
@@ -208,7 +195,6 @@ def test_activation_layers_match_numpy():
     np.testing.assert_allclose(nn.GELU()(data).asnumpy(), gelu, rtol=1e-4, atol=1e-5)
 
 
-@requires_ops('LeakyReLU')
 def test_prelu_learns_slope_per_channel():
     layer = nn.PReLU(in_channels=2)
     layer.initialize()

@@ -6,8 +6,6 @@ import pytest
 import mxnet as mx
 from mxnet import autograd, gluon, nd
 
-from op_requirements import requires_ops
-
 
 def test_parameter_initialize_and_access():
     param = gluon.Parameter('w', shape=(2, 3), init=mx.init.Constant(2.0))
@@ -59,7 +57,6 @@ def test_shape_setter_rejects_known_dims():
         param.shape = (5, 4)
 
 
-@requires_ops('random.uniform')
 def test_grad_req_values():
     param = gluon.Parameter('w', shape=(2,))
     param.initialize()
@@ -180,7 +177,6 @@ def test_parameter_dict_setattr_and_initialize():
     assert params.list_ctx() == [mx.cpu()]
 
 
-@requires_ops('random.normal')
 def test_parameter_dict_save_load(tmp_path):
     params = gluon.ParameterDict('net_')
     params.get('weight', shape=(2, 3), init=mx.init.Normal(1.0))

@@ -7,8 +7,6 @@ import mxnet as mx
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from op_requirements import requires_ops
-
 
 def _dense_with_grad(grad_value=1.0, prefix=None):
     """Return an initialized Dense(1, in_units=2) whose weight/bias gradients were computed."""
@@ -22,7 +20,6 @@ def _dense_with_grad(grad_value=1.0, prefix=None):
     return layer
 
 
-@requires_ops('FullyConnected', 'sgd_update')
 def test_step_rescales_by_batch_size():
     layer = _dense_with_grad(4.0)
     trainer = gluon.Trainer(layer.collect_params(), 'sgd', {'learning_rate': 0.5})
@@ -33,7 +30,6 @@ def test_step_rescales_by_batch_size():
     assert trainer.optimizer.rescale_grad == 0.5
 
 
-@requires_ops('FullyConnected', 'sgd_update')
 def test_step_scale_uses_original_rescale_grad():
     layer = _dense_with_grad(1.0)
     optimizer = mx.optimizer.SGD(learning_rate=1.0, rescale_grad=3.0)
@@ -43,7 +39,6 @@ def test_step_scale_uses_original_rescale_grad():
     np.testing.assert_allclose(layer.weight.data().asnumpy(), [[0.25, 0.25]])
 
 
-@requires_ops('FullyConnected', 'sgd_update')
 def test_stale_gradient_raises_user_warning():
     layer = _dense_with_grad(1.0, prefix='stale_')
     trainer = gluon.Trainer(layer.collect_params(), 'sgd', {'learning_rate': 0.1})
@@ -56,7 +51,6 @@ def test_stale_gradient_raises_user_warning():
     assert 'ignore_stale_grad=True' in message
 
 
-@requires_ops('FullyConnected', 'sgd_update')
 def test_ignore_stale_grad_skips_update():
     layer = _dense_with_grad(1.0)
     trainer = gluon.Trainer(layer.collect_params(), 'sgd', {'learning_rate': 0.1})
@@ -66,7 +60,6 @@ def test_ignore_stale_grad_skips_update():
     np.testing.assert_array_equal(layer.weight.data().asnumpy(), before)
 
 
-@requires_ops('BatchNorm', 'FullyConnected', 'random.uniform', 'sgd_update')
 def test_null_grad_params_are_skipped():
     net = nn.HybridSequential()
     with net.name_scope():
@@ -92,7 +85,6 @@ def test_params_sorted_and_validated():
         gluon.Trainer(params, mx.optimizer.SGD(), {'learning_rate': 0.1})
 
 
-@requires_ops('FullyConnected')
 def test_learning_rate_property_and_setter():
     layer = _dense_with_grad()
     trainer = gluon.Trainer(layer.collect_params(), 'adam')
@@ -102,7 +94,6 @@ def test_learning_rate_property_and_setter():
     assert trainer.optimizer.lr == 0.25
 
 
-@requires_ops('FullyConnected', 'sgd_update')
 def test_lr_mult_applies_per_parameter():
     layer = _dense_with_grad(1.0)
     layer.bias.lr_mult = 0.0
@@ -112,7 +103,6 @@ def test_lr_mult_applies_per_parameter():
     np.testing.assert_allclose(layer.weight.data().asnumpy(), [[0.0, 0.0]])
 
 
-@requires_ops('FullyConnected', 'sgd_mom_update')
 def test_save_and_load_states(tmp_path):
     layer = _dense_with_grad(1.0)
     trainer = gluon.Trainer(layer.collect_params(), 'sgd',
@@ -130,7 +120,6 @@ def test_save_and_load_states(tmp_path):
     assert other.optimizer.param_dict[0] is other._params[0]
 
 
-@requires_ops('FullyConnected')
 def test_set_loss_and_begin_epoch():
     layer = _dense_with_grad()
     trainer = gluon.Trainer(layer.collect_params(), 'sgd')
@@ -172,7 +161,6 @@ def _has_second_cpu_context():
 
 @pytest.mark.skipif(not _has_second_cpu_context(),
                     reason='arrays created on cpu(1) do not keep that context')
-@requires_ops('FullyConnected', 'sgd_update')
 def test_multiple_contexts_sum_gradients():
     ctxs = [mx.cpu(0), mx.cpu(1)]
     layer = nn.Dense(1, in_units=2, use_bias=False)
@@ -189,7 +177,6 @@ def test_multiple_contexts_sum_gradients():
         np.testing.assert_allclose(weight.asnumpy(), [[-1.0, -2.0]])
 
 
-@requires_ops('Activation', 'FullyConnected', 'log', 'mean', 'random.uniform', 'sgd_update')
 def test_mlp_script_loss_decreases():
     mx.random.seed(42)
     symbol = nn.Sequential()
@@ -216,7 +203,6 @@ def test_mlp_script_loss_decreases():
     assert all(np.isfinite(losses))
 
 
-@requires_ops('Activation', 'FullyConnected', 'random.uniform')
 def test_mlp_script_fails_without_initialize_or_backward():
     symbol = nn.Sequential(prefix='script_')
     with symbol.name_scope():

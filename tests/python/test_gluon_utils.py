@@ -7,8 +7,6 @@ import mxnet as mx
 from mxnet import gluon, nd
 from mxnet.gluon import utils
 
-from op_requirements import requires_ops
-
 
 def test_split_data_even_and_uneven():
     data = nd.array(np.arange(10).reshape(5, 2))
@@ -23,7 +21,6 @@ def test_split_data_even_and_uneven():
         utils.split_data(data, 6, even_split=False)
 
 
-@requires_ops('slice_axis')
 def test_split_data_along_axis_1():
     data = nd.array(np.arange(12).reshape(2, 6))
     parts = utils.split_data(data, 3, batch_axis=1)
@@ -37,7 +34,6 @@ def test_split_and_load_single_context():
     assert parts[0].context == mx.cpu()
 
 
-@requires_ops('minimum', 'sqrt', 'square', 'sum')
 def test_clip_global_norm_scales_in_place():
     arrays = [nd.ones((2, 2)) * 3, nd.ones((3,)) * 4]
     expected_norm = np.sqrt(4 * 9 + 3 * 16)
@@ -51,7 +47,6 @@ def test_clip_global_norm_scales_in_place():
     assert new_norm == pytest.approx(1.0, rel=1e-5)
 
 
-@requires_ops('minimum', 'sqrt', 'square', 'sum')
 def test_clip_global_norm_below_max_is_unchanged():
     arrays = [nd.array([0.3, 0.4])]
     norm = utils.clip_global_norm(arrays, 5.0, check_isfinite=False)
@@ -60,7 +55,6 @@ def test_clip_global_norm_below_max_is_unchanged():
     np.testing.assert_allclose(arrays[0].asnumpy(), [0.3, 0.4], rtol=1e-6)
 
 
-@requires_ops('minimum', 'sqrt', 'square', 'sum')
 def test_clip_global_norm_warns_on_nan():
     with pytest.warns(UserWarning, match='nan or inf'):
         utils.clip_global_norm([nd.array([np.nan, 1.0])], 1.0)

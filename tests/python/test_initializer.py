@@ -8,8 +8,6 @@ import pytest
 import mxnet as mx
 from mxnet import nd
 
-from op_requirements import requires_ops
-
 
 def _init(initializer, shape, name='layer_weight', attrs=None):
     arr = nd.zeros(shape)
@@ -92,7 +90,6 @@ def test_constant_zero_one():
     np.testing.assert_array_equal(_init(mx.init.One(), (3,)), np.ones(3))
 
 
-@requires_ops('random.uniform')
 def test_uniform_bounds_and_spread():
     values = _init(mx.init.Uniform(0.2), (200, 100))
     assert values.min() >= -0.2
@@ -103,7 +100,6 @@ def test_uniform_bounds_and_spread():
     assert abs(values.std() - 0.2 / np.sqrt(3)) < 0.003
 
 
-@requires_ops('random.normal')
 def test_normal_sigma():
     values = _init(mx.init.Normal(0.5), (200, 100))
     assert abs(values.mean()) < 0.02
@@ -111,7 +107,6 @@ def test_normal_sigma():
 
 
 @pytest.mark.parametrize('factor_type', ['avg', 'in', 'out'])
-@requires_ops('random.uniform')
 def test_xavier_uniform_bound_uses_fans(factor_type):
     shape = (64, 32, 3, 3)
     fan_in, fan_out = 32 * 9, 64 * 9
@@ -123,7 +118,6 @@ def test_xavier_uniform_bound_uses_fans(factor_type):
     assert abs(values.std() - bound / np.sqrt(3)) < 0.03 * bound
 
 
-@requires_ops('random.normal')
 def test_xavier_gaussian_std():
     values = _init(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2),
                    (300, 200))
@@ -139,7 +133,6 @@ def test_xavier_rejects_vectors_and_bad_options():
         mx.init.Xavier(rnd_type='triangular')
 
 
-@requires_ops('random.normal')
 def test_msraprelu_std():
     slope = 0.25
     values = _init(mx.init.MSRAPrelu(factor_type='in', slope=slope), (256, 128, 2, 2))
@@ -149,7 +142,6 @@ def test_msraprelu_std():
 
 
 @pytest.mark.parametrize('shape', [(4, 10), (10, 4), (6, 2, 3)])
-@requires_ops('random.uniform')
 def test_orthogonal_rows_or_columns(shape):
     values = _init(mx.init.Orthogonal(scale=2.0), shape)
     flat = values.reshape(shape[0], -1) / 2.0

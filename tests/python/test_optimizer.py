@@ -9,7 +9,6 @@ import pytest
 import mxnet as mx
 from mxnet import nd
 
-from op_requirements import requires_ops
 
 RNG = np.random.RandomState(5)
 
@@ -34,7 +33,6 @@ GRADS = [RNG.randn(3, 4).astype(np.float32) for _ in range(4)]
 
 
 @pytest.mark.parametrize('clip_gradient', [None, 0.3])
-@requires_ops('sgd_update')
 def test_sgd_without_momentum(clip_gradient):
     lr, wd, rescale = 0.1, 0.01, 0.5
     opt = mx.optimizer.SGD(learning_rate=lr, wd=wd, rescale_grad=rescale,
@@ -48,7 +46,6 @@ def test_sgd_without_momentum(clip_gradient):
 
 
 @pytest.mark.parametrize('clip_gradient', [None, 0.3])
-@requires_ops('sgd_mom_update')
 def test_sgd_with_momentum(clip_gradient):
     lr, wd, rescale, momentum = 0.1, 0.01, 0.5, 0.9
     opt = mx.optimizer.SGD(learning_rate=lr, wd=wd, rescale_grad=rescale, momentum=momentum,
@@ -63,7 +60,6 @@ def test_sgd_with_momentum(clip_gradient):
 
 
 @pytest.mark.parametrize('clip_gradient', [None, 0.3])
-@requires_ops('adam_update')
 def test_adam_with_bias_correction(clip_gradient):
     lr, wd, rescale, beta1, beta2, eps = 0.01, 0.01, 0.5, 0.9, 0.999, 1e-8
     opt = mx.optimizer.Adam(learning_rate=lr, wd=wd, rescale_grad=rescale,
@@ -81,7 +77,6 @@ def test_adam_with_bias_correction(clip_gradient):
     np.testing.assert_allclose(result, w, rtol=1e-5, atol=1e-6)
 
 
-@requires_ops('adam_update')
 def test_adam_counts_updates_per_index():
     opt = mx.optimizer.Adam()
     updater = mx.optimizer.get_updater(opt)
@@ -95,7 +90,6 @@ def test_adam_counts_updates_per_index():
     np.testing.assert_allclose(second.asnumpy(), [1 - 0.001, 1 - 0.001], rtol=1e-5)
 
 
-@requires_ops('clip')
 def test_nag_momentum():
     lr, wd, momentum = 0.1, 0.01, 0.9
     opt = mx.optimizer.NAG(learning_rate=lr, wd=wd, momentum=momentum, clip_gradient=0.5)
@@ -110,7 +104,6 @@ def test_nag_momentum():
 
 
 @pytest.mark.parametrize('centered', [False, True])
-@requires_ops('clip', 'sqrt')
 def test_rmsprop(centered):
     lr, wd, gamma1, gamma2, eps = 0.01, 0.01, 0.9, 0.8, 1e-8
     opt = mx.optimizer.RMSProp(learning_rate=lr, wd=wd, gamma1=gamma1, gamma2=gamma2,
@@ -133,7 +126,6 @@ def test_rmsprop(centered):
     np.testing.assert_allclose(result, w, rtol=1e-4, atol=1e-6)
 
 
-@requires_ops('sqrt')
 def test_adagrad():
     lr, wd, eps = 0.1, 0.01, 1e-7
     opt = mx.optimizer.AdaGrad(learning_rate=lr, wd=wd, eps=eps, rescale_grad=2.0)
@@ -220,7 +212,6 @@ def test_begin_num_update():
     assert opt._index_update_count[0] == 11
 
 
-@requires_ops('sgd_update')
 def test_multi_precision_keeps_float32_master():
     opt = mx.optimizer.SGD(learning_rate=0.1, multi_precision=True)
     updater = mx.optimizer.get_updater(opt)
@@ -239,7 +230,6 @@ def test_multi_precision_keeps_float32_master():
     assert len(state[1]) == 2
 
 
-@requires_ops('sgd_mom_update')
 def test_updater_states_round_trip():
     opt = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9)
     _, updater = _run(opt, WEIGHT, GRADS[:2])
