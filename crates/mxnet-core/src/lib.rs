@@ -10,6 +10,7 @@ pub mod imperative;
 pub mod ndarray;
 pub mod operator;
 pub mod ops;
+pub mod pool;
 pub mod random;
 pub mod registry;
 pub mod storage;

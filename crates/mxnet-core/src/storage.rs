@@ -1,20 +1,14 @@
 //! Byte buffers behind NDArrays, each with its engine variable.
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 
 use mxnet_engine::Var;
 
-/// Alignment of every buffer we allocate, in bytes: one cache line, enough for AVX-512 loads.
-const ALIGN: usize = 64;
-
-#[repr(C, align(64))]
-#[derive(Clone, Copy)]
-struct Block([u8; ALIGN]);
+use crate::pool;
 
 enum Buffer {
-    /// Memory we allocated.
-    Owned(UnsafeCell<Vec<Block>>),
+    /// Memory from the CPU buffer pool, 64-byte aligned.
+    Pooled { ptr: *mut u8, capacity: usize },
     /// Memory owned by someone else (a numpy array, a DLPack producer), kept alive by `owner`.
     Foreign {
         ptr: *mut u8,
@@ -42,14 +36,10 @@ unsafe impl Send for Storage {}
 unsafe impl Sync for Storage {}
 
 impl Storage {
-    /// Allocate `nbytes` zero-filled bytes, aligned to 64.
+    /// Allocate `nbytes` zero-filled bytes, aligned to 64, from the buffer pool.
     pub fn zeroed(nbytes: usize) -> Storage {
-        let blocks = nbytes.div_ceil(ALIGN);
-        Storage {
-            buffer: Buffer::Owned(UnsafeCell::new(vec![Block([0; ALIGN]); blocks])),
-            nbytes,
-            var: Var::new(),
-        }
+        let (ptr, capacity) = pool::allocate(nbytes);
+        Storage { buffer: Buffer::Pooled { ptr, capacity }, nbytes, var: Var::new() }
     }
 
     /// Wrap foreign memory.
@@ -76,8 +66,7 @@ impl Storage {
 
     pub fn as_ptr(&self) -> *mut u8 {
         match &self.buffer {
-            // SAFETY: only the pointer is taken; no reference to the Vec outlives this call.
-            Buffer::Owned(cell) => unsafe { (*cell.get()).as_mut_ptr() as *mut u8 },
+            Buffer::Pooled { ptr, .. } => *ptr,
             Buffer::Foreign { ptr, owner: _ } => *ptr,
         }
     }
@@ -107,5 +96,16 @@ impl Storage {
             return &mut [];
         }
         std::slice::from_raw_parts_mut(self.as_ptr() as *mut T, len)
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Buffer::Pooled { ptr, capacity } = self.buffer {
+            // SAFETY: the pointer and capacity came from `pool::allocate`, and this storage
+            // was its only owner; the last engine operation using it has completed because
+            // every pending operation holds an `Arc` to the storage.
+            unsafe { pool::release(ptr, capacity) };
+        }
     }
 }

@@ -1,0 +1,116 @@
+//! A size-bucketed cache of CPU buffers, so that allocating an operator's output reuses memory
+//! freed by earlier arrays instead of going back to the system allocator (large allocations
+//! are mmap-ed by glibc and page-faulted on every first touch).
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Alignment of every buffer, in bytes: one cache line, enough for AVX-512 loads.
+pub const ALIGN: usize = 64;
+
+/// Upper bound on the bytes kept in the cache; buffers freed beyond it go back to the system.
+/// NOTE: a fixed guess, not tuned; large enough for the working set of mid-size models.
+const MAX_CACHED_BYTES: usize = 1 << 30;
+
+struct Pool {
+    free: HashMap<usize, Vec<usize>>,
+    cached_bytes: usize,
+}
+
+static POOL: Mutex<Option<Pool>> = Mutex::new(None);
+
+/// Round a request up to its bucket: multiples of 64 bytes up to 4 KiB, then four buckets per
+/// power of two, so a reused buffer wastes at most 25%.
+pub fn bucket_size(nbytes: usize) -> usize {
+    let n = nbytes.max(ALIGN);
+    if n <= 4096 {
+        return n.div_ceil(ALIGN) * ALIGN;
+    }
+    let top = usize::BITS - 1 - n.leading_zeros();
+    let step = 1usize << (top - 2);
+    n.div_ceil(step) * step
+}
+
+fn layout(capacity: usize) -> Layout {
+    Layout::from_size_align(capacity, ALIGN).expect("bucket sizes are valid layouts")
+}
+
+/// Allocate a zero-filled buffer of at least `nbytes`; returns the pointer and its capacity.
+pub fn allocate(nbytes: usize) -> (*mut u8, usize) {
+    let capacity = bucket_size(nbytes);
+    let reused = {
+        let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let pool = guard.get_or_insert_with(|| Pool { free: HashMap::new(), cached_bytes: 0 });
+        let ptr = pool.free.get_mut(&capacity).and_then(|list| list.pop());
+        if ptr.is_some() {
+            pool.cached_bytes -= capacity;
+        }
+        ptr
+    };
+    match reused {
+        Some(addr) => {
+            let ptr = addr as *mut u8;
+            // SAFETY: the buffer came from `alloc_zeroed` with this capacity and nobody else
+            // holds it since it was returned to the pool.
+            unsafe { std::ptr::write_bytes(ptr, 0, capacity) };
+            (ptr, capacity)
+        }
+        None => {
+            // SAFETY: the layout has a non-zero size (at least ALIGN bytes).
+            let ptr = unsafe { alloc_zeroed(layout(capacity)) };
+            if ptr.is_null() {
+                std::alloc::handle_alloc_error(layout(capacity));
+            }
+            (ptr, capacity)
+        }
+    }
+}
+
+/// Return a buffer from [`allocate`] to the cache (or to the system when the cache is full).
+///
+/// # Safety
+/// `ptr` and `capacity` must come from one call of [`allocate`], and the buffer must not be
+/// used afterwards.
+pub unsafe fn release(ptr: *mut u8, capacity: usize) {
+    let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = guard.get_or_insert_with(|| Pool { free: HashMap::new(), cached_bytes: 0 });
+    if pool.cached_bytes + capacity <= MAX_CACHED_BYTES {
+        pool.free.entry(capacity).or_default().push(ptr as usize);
+        pool.cached_bytes += capacity;
+    } else {
+        drop(guard);
+        dealloc(ptr, layout(capacity));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_round_up_by_at_most_a_quarter() {
+        assert_eq!(bucket_size(1), 64);
+        assert_eq!(bucket_size(4096), 4096);
+        assert_eq!(bucket_size(5000), 5120);
+        for n in [4097usize, 10_000, 1 << 20, 5_898_240] {
+            let b = bucket_size(n);
+            assert!(b >= n);
+            assert!(b <= n + n / 4 + 64, "{n} -> {b}");
+        }
+    }
+
+    #[test]
+    fn reused_buffers_are_zeroed() {
+        let (p, cap) = allocate(10_000);
+        unsafe {
+            std::ptr::write_bytes(p, 7, cap);
+            release(p, cap);
+        }
+        let (q, cap2) = allocate(10_000);
+        assert_eq!(cap, cap2);
+        let bytes = unsafe { std::slice::from_raw_parts(q, cap2) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        unsafe { release(q, cap2) };
+    }
+}
