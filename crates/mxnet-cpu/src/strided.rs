@@ -84,9 +84,10 @@ pub fn binary_map<A: Copy, B: Copy, O>(
     out: &mut [O],
     f: impl Fn(A, B) -> O,
 ) {
+    let lo = Layout::contiguous(&la.shape);
+    let [la, lb, lo] = coalesce_jointly([la, lb, &lo]);
     let shape = la.shape.clone();
-    let lo = Layout::contiguous(&shape);
-    for_each_run(&shape, [la, lb, &lo], |[oa, ob, oo], n, [sa, sb, _]| {
+    for_each_run(&shape, [&la, &lb, &lo], |[oa, ob, oo], n, [sa, sb, _]| {
         let dst = &mut out[oo as usize..oo as usize + n];
         match (sa, sb) {
             (1, 1) => {
@@ -118,6 +119,40 @@ pub fn binary_map<A: Copy, B: Copy, O>(
             }
         }
     });
+}
+
+/// Merge adjacent dims that are back to back in every view (all views share one shape), so
+/// that contiguous operands iterate as one long run instead of one run per innermost row.
+pub fn coalesce_jointly<const N: usize>(views: [&Layout; N]) -> [Layout; N] {
+    let ndim = views[0].ndim();
+    let mut shape: Vec<usize> = Vec::with_capacity(ndim);
+    let mut strides: [Vec<isize>; N] = std::array::from_fn(|_| Vec::with_capacity(ndim));
+    for axis in 0..ndim {
+        let d = views[0].shape[axis];
+        if d == 1 && ndim > 1 {
+            continue;
+        }
+        let mergeable = !shape.is_empty()
+            && (0..N).all(|k| *strides[k].last().unwrap() == views[k].strides[axis] * d as isize);
+        if mergeable {
+            *shape.last_mut().unwrap() *= d;
+            for k in 0..N {
+                *strides[k].last_mut().unwrap() = views[k].strides[axis];
+            }
+        } else {
+            shape.push(d);
+            for k in 0..N {
+                strides[k].push(views[k].strides[axis]);
+            }
+        }
+    }
+    if shape.is_empty() {
+        shape.push(1);
+        for k in 0..N {
+            strides[k].push(1);
+        }
+    }
+    std::array::from_fn(|k| Layout { shape: shape.clone(), strides: strides[k].clone(), offset: views[k].offset })
 }
 
 /// `out[i] = f(a[i])` over the view `a`; `out` is row-major with `a`'s shape.

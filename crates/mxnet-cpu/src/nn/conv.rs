@@ -106,8 +106,14 @@ impl Conv2d {
     /// Unfold the channels of one group of one image (`channels x height x width`) into
     /// `col` (`channels * kh * kw` rows, `out_h * out_w` columns).
     pub fn im2col<T: Real>(&self, image: &[T], col: &mut [T]) {
+        self.im2col_into(image, col, self.out_area());
+    }
+
+    /// Like [`Conv2d::im2col`], with rows `ld` elements apart, so several images can be
+    /// unfolded side by side into one wide matrix.
+    fn im2col_into<T: Real>(&self, image: &[T], col: &mut [T], ld: usize) {
         let (kh, kw) = (self.kernel[0], self.kernel[1]);
-        let area = self.out_area();
+        let area = ld;
         let plane = self.height * self.width;
         for c in 0..self.group_channels() {
             let src = &image[c * plane..(c + 1) * plane];
@@ -142,8 +148,13 @@ impl Conv2d {
     /// Fold `col` back into one group of one image, adding overlapping contributions (the
     /// adjoint of [`Conv2d::im2col`]). `image` must be initialised by the caller.
     pub fn col2im<T: Real>(&self, col: &[T], image: &mut [T]) {
+        self.col2im_from(col, image, self.out_area());
+    }
+
+    /// Like [`Conv2d::col2im`], reading rows `ld` elements apart.
+    fn col2im_from<T: Real>(&self, col: &[T], image: &mut [T], ld: usize) {
         let (kh, kw) = (self.kernel[0], self.kernel[1]);
-        let area = self.out_area();
+        let area = ld;
         let plane = self.height * self.width;
         for c in 0..self.group_channels() {
             let dst = &mut image[c * plane..(c + 1) * plane];
@@ -175,10 +186,21 @@ impl Conv2d {
         }
         let per_chunk = self.batch.div_ceil(self.chunks());
         let run = |first: usize, y_chunk: &mut [T]| {
-            let mut col = vec![T::zero(); if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() }];
-            for (i, y_image) in y_chunk.chunks_mut(out_image).enumerate() {
-                let n = first + i;
-                self.forward_image(&x[n * self.in_image()..(n + 1) * self.in_image()], w, bias, y_image, &mut col);
+            if self.is_pointwise() {
+                for (i, y_image) in y_chunk.chunks_mut(out_image).enumerate() {
+                    let n = first + i;
+                    self.forward_image(&x[n * self.in_image()..(n + 1) * self.in_image()], w, bias, y_image, &mut []);
+                }
+                return;
+            }
+            let nb = self.images_per_gemm();
+            let mut col = vec![T::zero(); self.col_rows() * self.out_area() * nb];
+            let mut wide = vec![T::zero(); self.group_filters() * self.out_area() * nb];
+            for (i, y_block) in y_chunk.chunks_mut(out_image * nb).enumerate() {
+                let n = first + i * nb;
+                let count = y_block.len() / out_image;
+                let images = &x[n * self.in_image()..(n + count) * self.in_image()];
+                self.forward_block(images, count, w, bias, y_block, &mut col, &mut wide);
             }
         };
         if per_chunk >= self.batch {
@@ -187,6 +209,61 @@ impl Conv2d {
             y.par_chunks_mut(per_chunk * out_image)
                 .enumerate()
                 .for_each(|(c, y_chunk)| run(c * per_chunk, y_chunk));
+        }
+    }
+
+    /// Images unfolded side by side for one GEMM: wide products keep the GEMM kernel busy
+    /// where one small image (LeNet's 8x8 outputs) would leave it starved. The column buffer
+    /// is kept near 4 MiB so it stays in the L2/L3 caches (an estimate, not tuned).
+    fn images_per_gemm(&self) -> usize {
+        let per_image = self.col_rows() * self.out_area() * 4;
+        const COL_BUFFER_BYTES: usize = 4 << 20;
+        (COL_BUFFER_BYTES / per_image.max(1)).clamp(1, self.batch.max(1))
+    }
+
+    /// Forward of `count` consecutive images through one GEMM per group.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_block<T: Real>(
+        &self,
+        images: &[T],
+        count: usize,
+        w: &[T],
+        bias: Option<&[T]>,
+        y: &mut [T],
+        col: &mut [T],
+        wide: &mut [T],
+    ) {
+        let (cg, fg, rows, area) = (self.group_channels(), self.group_filters(), self.col_rows(), self.out_area());
+        let (plane, ld) = (self.height * self.width, area * count);
+        let (in_image, out_image) = (self.in_image(), self.out_image());
+        for g in 0..self.groups {
+            for i in 0..count {
+                let group_image = &images[i * in_image + g * cg * plane..i * in_image + (g + 1) * cg * plane];
+                self.im2col_into(group_image, &mut col[i * area..], ld);
+            }
+            let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
+            matmul(
+                fg,
+                ld,
+                rows,
+                MatRef { data: w_g, row_stride: rows as isize, col_stride: 1 },
+                MatRef { data: &col[..rows * ld], row_stride: ld as isize, col_stride: 1 },
+                &mut wide[..fg * ld],
+                false,
+                T::zero(),
+                T::one(),
+            );
+            // Scatter the (filters, images * area) product into (images, filters, area).
+            for f in 0..fg {
+                let bf = bias.map_or(T::zero(), |b| b[g * fg + f]);
+                for i in 0..count {
+                    let src = &wide[f * ld + i * area..f * ld + (i + 1) * area];
+                    let dst = &mut y[i * out_image + (g * fg + f) * area..i * out_image + (g * fg + f + 1) * area];
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = v + bf;
+                    }
+                }
+            }
         }
     }
 
@@ -245,13 +322,26 @@ impl Conv2d {
         let dw_len = dw.len();
         let run = |first: usize, dx_chunk: &mut [T]| -> Vec<T> {
             let mut dw_part = vec![T::zero(); dw_len];
-            let col_len = if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() };
+            if self.is_pointwise() {
+                for (i, dx_image) in dx_chunk.chunks_mut(in_image).enumerate() {
+                    let n = first + i;
+                    let image = &x[n * in_image..(n + 1) * in_image];
+                    let dy_image = &dy[n * out_image..(n + 1) * out_image];
+                    self.backward_image(image, w, dy_image, dx_image, &mut dw_part, &mut [], &mut []);
+                }
+                return dw_part;
+            }
+            let nb = self.images_per_gemm();
+            let col_len = self.col_rows() * self.out_area() * nb;
             let (mut col, mut dcol) = (vec![T::zero(); col_len], vec![T::zero(); col_len]);
-            for (i, dx_image) in dx_chunk.chunks_mut(in_image).enumerate() {
-                let n = first + i;
-                let image = &x[n * in_image..(n + 1) * in_image];
-                let dy_image = &dy[n * out_image..(n + 1) * out_image];
-                self.backward_image(image, w, dy_image, dx_image, &mut dw_part, &mut col, &mut dcol);
+            let mut wide = vec![T::zero(); self.group_filters() * self.out_area() * nb];
+            for (i, dx_block) in dx_chunk.chunks_mut(in_image * nb).enumerate() {
+                let n = first + i * nb;
+                let count = dx_block.len() / in_image;
+                let images = &x[n * in_image..(n + count) * in_image];
+                let dy_block = &dy[n * out_image..(n + count) * out_image];
+                let buffers = (&mut col[..], &mut dcol[..], &mut wide[..]);
+                self.backward_block(images, count, w, dy_block, dx_block, &mut dw_part, buffers);
             }
             dw_part
         };
@@ -266,6 +356,59 @@ impl Conv2d {
                 .collect();
             for part in parts {
                 dw.iter_mut().zip(&part).for_each(|(d, &p)| *d = *d + p);
+            }
+        }
+    }
+
+    /// Gradients of `count` consecutive images with one GEMM per group and product.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn backward_block<T: Real>(
+        &self,
+        images: &[T],
+        count: usize,
+        w: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        dw: &mut [T],
+        (col, dcol, wide): (&mut [T], &mut [T], &mut [T]),
+    ) {
+        let (cg, fg, rows, area) = (self.group_channels(), self.group_filters(), self.col_rows(), self.out_area());
+        let (plane, ld) = (self.height * self.width, area * count);
+        let (in_image, out_image) = (self.in_image(), self.out_image());
+        for g in 0..self.groups {
+            // Gather dy of this group as (filters, images * area) and unfold the images.
+            for f in 0..fg {
+                for i in 0..count {
+                    let src = &dy[i * out_image + (g * fg + f) * area..i * out_image + (g * fg + f + 1) * area];
+                    wide[f * ld + i * area..f * ld + (i + 1) * area].copy_from_slice(src);
+                }
+            }
+            for i in 0..count {
+                let group_image = &images[i * in_image + g * cg * plane..i * in_image + (g + 1) * cg * plane];
+                self.im2col_into(group_image, &mut col[i * area..], ld);
+            }
+            let dy_m = MatRef { data: &wide[..fg * ld], row_stride: ld as isize, col_stride: 1 };
+
+            // dw_g += dy_g (fg x ld) @ col^T (ld x rows)
+            matmul(
+                fg,
+                rows,
+                ld,
+                dy_m,
+                MatRef { data: &col[..rows * ld], row_stride: 1, col_stride: ld as isize },
+                &mut dw[g * fg * rows..(g + 1) * fg * rows],
+                true,
+                T::one(),
+                T::one(),
+            );
+
+            // dcol = w_g^T (rows x fg) @ dy_g (fg x ld), folded back into each image.
+            let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
+            let w_t = MatRef { data: w_g, row_stride: 1, col_stride: rows as isize };
+            matmul(rows, ld, fg, w_t, dy_m, &mut dcol[..rows * ld], false, T::zero(), T::one());
+            for i in 0..count {
+                let group_dx = &mut dx[i * in_image + g * cg * plane..i * in_image + (g + 1) * cg * plane];
+                self.col2im_from(&dcol[i * area..], group_dx, ld);
             }
         }
     }
@@ -406,5 +549,50 @@ mod tests {
         let lhs: f64 = col.iter().zip(&other).map(|(a, b)| a * b).sum();
         let rhs: f64 = image.iter().zip(&folded).map(|(a, b)| a * b).sum();
         assert_eq!(lhs, rhs);
+    }
+
+    #[test]
+    fn blocked_gemm_matches_single_images() {
+        // 16 channels, 3x3, 48x48: about 1.2 MB of columns per image, so several blocks of
+        // images run per thread chunk and the last block is partial.
+        let (batch, channels, size) = (7, 16, 48);
+        let p = Conv2d {
+            batch,
+            in_channels: channels,
+            height: size,
+            width: size,
+            filters: 5,
+            groups: 1,
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad: [0, 0],
+            dilate: [1, 1],
+            out_h: size - 2,
+            out_w: size - 2,
+        };
+        assert!(p.images_per_gemm() < batch);
+        let x: Vec<f64> = (0..batch * p.in_image()).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
+        let w: Vec<f64> = (0..5 * channels * 9).map(|i| ((i * 13 % 7) as f64) - 3.0).collect();
+        let dy: Vec<f64> = (0..batch * p.out_image()).map(|i| ((i * 7 % 5) as f64) - 2.0).collect();
+
+        let mut y = vec![0.0; batch * p.out_image()];
+        p.forward(&x, &w, None, &mut y);
+        assert_eq!(y, naive(&p, &x, &w));
+
+        let mut dx = vec![0.0; x.len()];
+        let mut dw = vec![0.0; w.len()];
+        p.backward(&x, &w, &dy, &mut dx, &mut dw, None);
+        let single = Conv2d { batch: 1, ..p };
+        let mut dw_sum = vec![0.0; w.len()];
+        for n in 0..batch {
+            let mut dx1 = vec![0.0; p.in_image()];
+            let mut dw1 = vec![0.0; w.len()];
+            let xs = &x[n * p.in_image()..(n + 1) * p.in_image()];
+            let dys = &dy[n * p.out_image()..(n + 1) * p.out_image()];
+            single.backward(xs, &w, dys, &mut dx1, &mut dw1, None);
+            assert_eq!(&dx[n * p.in_image()..(n + 1) * p.in_image()], &dx1[..]);
+            dw_sum.iter_mut().zip(&dw1).for_each(|(a, b)| *a += b);
+        }
+        assert_eq!(dw, dw_sum);
     }
 }
