@@ -18,7 +18,9 @@ import pytest
 import mxnet as mx
 from mxnet.base import MXNetError
 
-PYTHON_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "python")
+# The folder the imported package lives in (the source tree or site-packages), so that
+# subprocesses import the same build as this process.
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
 
 
 def registered_ops():
