@@ -43,9 +43,18 @@ def from_dlpack(dlpack, copy=False):
                     f"from_dlpack: the tensor is on DLPack device ({int(dev_type)}, {dev_id}); only CPU "
                     "tensors can be imported, move it to the CPU first")
         try:
-            capsule = dlpack.__dlpack__(max_version=(1, 0))
-        except TypeError:  # producers older than DLPack 1.0 take no max_version
-            capsule = dlpack.__dlpack__()
+            try:
+                capsule = dlpack.__dlpack__(max_version=(1, 0))
+            except TypeError:  # producers older than DLPack 1.0 take no max_version
+                capsule = dlpack.__dlpack__()
+        except BufferError as e:
+            # numpy 1.x cannot export read-only arrays through DLPack at all.
+            if copy and hasattr(dlpack, "__array_interface__"):
+                from .creation import array
+                return array(dlpack, dtype=dlpack.dtype)
+            raise ValueError(
+                f"from_dlpack: the producer cannot export this tensor ({e}); it is probably read-only, "
+                "pass copy=True to import a copy") from e
     elif _native.is_capsule(dlpack):
         capsule = dlpack
     else:
