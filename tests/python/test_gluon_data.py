@@ -598,3 +598,20 @@ def test_dataloader_default_batchify_matches_mxnet(mode):
         assert all(batch.dtype == np.float32 for batch in batches)
         epochs.append([batch.asnumpy().tolist() for batch in batches])
     assert epochs == expected['batches']
+
+
+class _RangeSamples(object):
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return np.full((2,), i, dtype=np.float32)
+
+
+def test_unreferenced_worker_loader():
+    """`for b in DataLoader(...)` with workers must not lose its pool mid-iteration."""
+    from mxnet import nd
+    nd.ones((3,)).asnumpy()
+    batches = [b.asnumpy() for b in gdata.DataLoader(_RangeSamples(), batch_size=4, num_workers=2, timeout=30)]
+    assert len(batches) == 3
+    np.testing.assert_array_equal(batches[2][:, 0], [8, 9, 10, 11])

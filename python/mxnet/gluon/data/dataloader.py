@@ -84,7 +84,10 @@ def _load_batch(dataset, batchify_fn, indices):
 class _MultiWorkerIter(object):
     """Iterator that keeps up to ``prefetch + 1`` batches in flight and yields in order."""
 
-    def __init__(self, pool, load_fn, batch_sampler, prefetch, timeout, convert_fn):
+    def __init__(self, pool, load_fn, batch_sampler, prefetch, timeout, convert_fn, owner=None):
+        # The loader owns the pool and terminates it when collected, so the iterator keeps
+        # it alive: `for batch in DataLoader(...)` holds no other reference to it.
+        self._owner = owner
         self._pool = pool
         self._load_fn = load_fn
         self._indices = iter(batch_sampler)
@@ -222,7 +225,7 @@ class DataLoader(object):
             load_fn = _load_batch_in_process
             convert_fn = _to_ndarrays
         return _MultiWorkerIter(self._pool, load_fn, self._batch_sampler, self._prefetch,
-                                self._timeout, convert_fn)
+                                self._timeout, convert_fn, owner=self)
 
     def _same_thread_iter(self):
         for indices in self._batch_sampler:
