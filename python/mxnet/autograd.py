@@ -145,6 +145,15 @@ class Function:
                 with pause(train_mode=is_training()):
                     grads = self.backward(*[_wrap(g) for g in out_grads])
                 grads = [grads] if isinstance(grads, NDArray) else list(grads)
+                for x, g in zip(inputs, grads):
+                    if g is None:
+                        continue
+                    if not isinstance(g, NDArray):
+                        raise TypeError(f"{type(self).__name__}.backward (Function.backward) must return NDArrays "
+                                        f"(or None), got {type(g).__name__}; wrap it with mx.nd.array()")
+                    if g.shape != x.shape:
+                        raise ValueError(f"{type(self).__name__}.backward (Function.backward) returned a gradient "
+                                         f"of shape {g.shape} for an input of shape {x.shape}")
                 return [g._h if g is not None else None for g in grads]
 
             handles = _native.record_function([x._h for x in inputs], [o._h for o in outs], run_backward)

@@ -57,8 +57,13 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
                         op.name()
                     )));
                 }
+                // Writing in place is safe only when every input that shares the storage reads
+                // exactly the elements being written (same layout); a shifted view would read
+                // elements the kernel already overwrote.
                 let aliases_input = inputs.iter().any(|x| x.shares_storage(dst));
-                if dst.is_contiguous() && !dst.layout().has_overlap() && (!aliases_input || op.inplace_safe()) {
+                let same_layout = inputs.iter().all(|x| !x.shares_storage(dst) || x.layout() == dst.layout());
+                let in_place = op.inplace_safe() && same_layout;
+                if dst.is_contiguous() && !dst.layout().has_overlap() && (!aliases_input || in_place) {
                     targets.push(dst.detach());
                 } else {
                     let tmp = NDArray::zeros(&desc.shape, desc.dtype, dst.context())?;

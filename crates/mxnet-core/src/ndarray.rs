@@ -53,7 +53,13 @@ impl NDArray {
         let nbytes = size.and_then(|s| s.checked_mul(dtype.size())).ok_or_else(|| {
             Error::Value(format!("cannot allocate an array of shape {shape:?} and dtype {dtype}: size overflows"))
         })?;
-        Ok(NDArray::from_storage(Arc::new(Storage::zeroed(nbytes)), Layout::contiguous(shape), dtype, ctx))
+        let storage = Storage::zeroed(nbytes).ok_or_else(|| {
+            Error::MXNet(format!(
+                "out of memory: cannot allocate {nbytes} bytes for an array of shape {shape:?} and dtype {dtype}; \
+                 use smaller arrays or batches"
+            ))
+        })?;
+        Ok(NDArray::from_storage(Arc::new(storage), Layout::contiguous(shape), dtype, ctx))
     }
 
     /// A new array holding `data` in row-major order.

@@ -36,8 +36,9 @@ fn layout(capacity: usize) -> Layout {
     Layout::from_size_align(capacity, ALIGN).expect("bucket sizes are valid layouts")
 }
 
-/// Allocate a zero-filled buffer of at least `nbytes`; returns the pointer and its capacity.
-pub fn allocate(nbytes: usize) -> (*mut u8, usize) {
+/// Allocate a zero-filled buffer of at least `nbytes`; returns the pointer and its capacity,
+/// or `None` when the system is out of memory.
+pub fn allocate(nbytes: usize) -> Option<(*mut u8, usize)> {
     let capacity = bucket_size(nbytes);
     let reused = {
         let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -54,15 +55,13 @@ pub fn allocate(nbytes: usize) -> (*mut u8, usize) {
             // SAFETY: the buffer came from `alloc_zeroed` with this capacity and nobody else
             // holds it since it was returned to the pool.
             unsafe { std::ptr::write_bytes(ptr, 0, capacity) };
-            (ptr, capacity)
+            Some((ptr, capacity))
         }
         None => {
+            let layout = Layout::from_size_align(capacity, ALIGN).ok()?;
             // SAFETY: the layout has a non-zero size (at least ALIGN bytes).
-            let ptr = unsafe { alloc_zeroed(layout(capacity)) };
-            if ptr.is_null() {
-                std::alloc::handle_alloc_error(layout(capacity));
-            }
-            (ptr, capacity)
+            let ptr = unsafe { alloc_zeroed(layout) };
+            (!ptr.is_null()).then_some((ptr, capacity))
         }
     }
 }
@@ -101,13 +100,18 @@ mod tests {
     }
 
     #[test]
+    fn impossible_request_returns_none() {
+        assert!(allocate(usize::MAX / 2).is_none());
+    }
+
+    #[test]
     fn reused_buffers_are_zeroed() {
-        let (p, cap) = allocate(10_000);
+        let (p, cap) = allocate(10_000).unwrap();
         unsafe {
             std::ptr::write_bytes(p, 7, cap);
             release(p, cap);
         }
-        let (q, cap2) = allocate(10_000);
+        let (q, cap2) = allocate(10_000).unwrap();
         assert_eq!(cap, cap2);
         let bytes = unsafe { std::slice::from_raw_parts(q, cap2) };
         assert!(bytes.iter().all(|&b| b == 0));

@@ -36,10 +36,11 @@ unsafe impl Send for Storage {}
 unsafe impl Sync for Storage {}
 
 impl Storage {
-    /// Allocate `nbytes` zero-filled bytes, aligned to 64, from the buffer pool.
-    pub fn zeroed(nbytes: usize) -> Storage {
-        let (ptr, capacity) = pool::allocate(nbytes);
-        Storage { buffer: Buffer::Pooled { ptr, capacity }, nbytes, var: Var::new() }
+    /// Allocate `nbytes` zero-filled bytes, aligned to 64, from the buffer pool; `None` when
+    /// the system is out of memory.
+    pub fn zeroed(nbytes: usize) -> Option<Storage> {
+        let (ptr, capacity) = pool::allocate(nbytes)?;
+        Some(Storage { buffer: Buffer::Pooled { ptr, capacity }, nbytes, var: Var::new() })
     }
 
     /// Wrap foreign memory.

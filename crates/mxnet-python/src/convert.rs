@@ -44,7 +44,8 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
     let item = x.dtype().size() as isize;
     let ptr = x.storage().as_ptr() as usize + x.layout().offset * x.dtype().size();
     let d = PyDict::new(py);
-    d.set_item("data", (ptr, false))?;
+    // Broadcast views are exported read-only, like numpy's own broadcast_to results.
+    d.set_item("data", (ptr, x.layout().has_overlap()))?;
     d.set_item("shape", pyo3::types::PyTuple::new(py, x.shape())?)?;
     d.set_item("strides", pyo3::types::PyTuple::new(py, x.layout().strides.iter().map(|s| s * item))?)?;
     d.set_item("typestr", typestr)?;

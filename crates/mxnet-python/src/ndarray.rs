@@ -63,6 +63,12 @@ impl PyNDArray {
         self.inner.layout().offset
     }
 
+    /// Whether several indices share one element (a broadcast view), which makes it read-only.
+    #[getter]
+    fn has_overlap(&self) -> bool {
+        self.inner.layout().has_overlap()
+    }
+
     #[getter]
     fn is_contiguous(&self) -> bool {
         self.inner.is_contiguous()

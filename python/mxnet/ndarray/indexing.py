@@ -150,6 +150,10 @@ def set_item(arr, key, value):
         raise MXNetError(
             "assigning to NDArrays that are already in a computational graph will cause undefined "
             "behavior when evaluating gradients; assign under autograd.pause() or to a new array")
+    if arr._h.has_overlap:
+        raise ValueError(
+            "cannot assign into a broadcast view: several of its elements share memory with each "
+            "other and with the base array; call .copy() first")
     norm, basic = _expand_key(key, arr.ndim)
     if basic:
         view = _basic_view(arr, norm, record=False)

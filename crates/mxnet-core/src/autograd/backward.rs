@@ -87,6 +87,14 @@ fn run(heads: &[NDArray], head_grads: &[Option<NDArray>], retain_graph: bool, cr
     let mut roots: Vec<Arc<Node>> = Vec::new();
     for (i, head) in heads.iter().enumerate() {
         let seed = match head_grads.get(i).cloned().flatten() {
+            Some(g) if g.shape() != head.shape() => {
+                return Err(Error::Value(format!(
+                    "backward: head gradient {i} has shape {:?} but the head has shape {:?}; \
+                     pass a gradient of the head's shape",
+                    g.shape(),
+                    head.shape()
+                )))
+            }
             Some(g) => g,
             None => call1("ones_like", &[&head.detach()], &[])?,
         };

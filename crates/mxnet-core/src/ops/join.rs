@@ -179,7 +179,12 @@ impl SliceChannel {
     fn plan(&self, shape: &[usize]) -> Result<(usize, usize)> {
         let axis = axis_index("SliceChannel", self.axis, shape.len())?;
         let d = shape[axis];
-        if self.num_outputs == 0 || !d.is_multiple_of(self.num_outputs) {
+        if self.num_outputs == 0 {
+            return Err(Error::Value(
+                "SliceChannel: num_outputs must be positive, got 0; pass the number of parts to split into".into(),
+            ));
+        }
+        if !d.is_multiple_of(self.num_outputs) {
             return Err(Error::Value(format!(
                 "SliceChannel: axis {axis} of shape {shape:?} has size {d}, which does not divide into num_outputs={} equal parts",
                 self.num_outputs

@@ -307,6 +307,15 @@ impl Operator for Reduce {
             return Err(Error::Value(format!("{}: expected 1 input, got {}", self.name, inputs.len())));
         };
         check_real(self.name, x.dtype)?;
+        let mask = self.axes.mask(self.name, x.shape.len())?;
+        let empty_group = x.shape.iter().zip(&mask).any(|(&d, &m)| m && d == 0);
+        if empty_group && matches!(self.kind, ReduceKind::Max | ReduceKind::Min) {
+            return Err(Error::Value(format!(
+                "{}: reduction over a zero-size axis of shape {:?} has no identity, as in numpy; \
+                 check the array is not empty",
+                self.name, x.shape
+            )));
+        }
         Ok(vec![TensorDesc::new(self.axes.out_shape(self.name, &x.shape)?, x.dtype)])
     }
 

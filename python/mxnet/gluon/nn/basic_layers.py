@@ -151,6 +151,10 @@ class Dense(HybridBlock):
     def __init__(self, units, activation=None, use_bias=True, flatten=True, dtype='float32',
                  weight_initializer=None, bias_initializer='zeros', in_units=0, **kwargs):
         super().__init__(**kwargs)
+        if int(units) <= 0:
+            raise ValueError('Dense: units must be a positive integer, got %r' % (units,))
+        if int(in_units) < 0:
+            raise ValueError('Dense: in_units must be positive (or 0 to infer it), got %r' % (in_units,))
         self._flatten = flatten
         with self.name_scope():
             self._units = units
@@ -341,6 +345,9 @@ class Embedding(HybridBlock):
     def __init__(self, input_dim, output_dim, dtype='float32', weight_initializer=None,
                  sparse_grad=False, **kwargs):
         super().__init__(**kwargs)
+        for key, value in (('input_dim', input_dim), ('output_dim', output_dim)):
+            if int(value) <= 0:
+                raise ValueError('Embedding: %s must be a positive integer, got %r' % (key, value))
         if sparse_grad:
             raise NotImplementedError('Embedding: sparse_grad=True needs row_sparse gradients, '
                                       'which are not implemented yet; use sparse_grad=False')

@@ -18,6 +18,13 @@ def _as_tuple(value, ndim, name, layer):
     return value
 
 
+def _check_positive(layer, **values):
+    """Reject non-positive layer arguments at construction, naming the layer and the value."""
+    for key, value in values.items():
+        if int(value) <= 0:
+            raise ValueError('%s: %s must be a positive integer, got %r' % (layer, key, value))
+
+
 class _Conv(HybridBlock):
     """N-D convolution lowered to the Convolution operator.
 
@@ -31,6 +38,13 @@ class _Conv(HybridBlock):
         super().__init__(**kwargs)
         ndim = len(kernel_size)
         name = self.__class__.__name__
+        _check_positive(name, channels=channels, groups=groups)
+        _check_positive(name, **{'kernel_size[%d]' % i: k for i, k in enumerate(kernel_size)})
+        _check_positive(name, **{'strides[%d]' % i: k for i, k in enumerate(_as_tuple(strides, ndim, 'strides', name))})
+        _check_positive(name, **{'dilation[%d]' % i: k for i, k in enumerate(_as_tuple(dilation, ndim, 'dilation', name))})
+        if in_channels < 0:
+            raise ValueError('%s: in_channels must be positive (or 0 to infer it), got %d'
+                             % (name, in_channels))
         if in_channels % groups != 0:
             raise ValueError('%s: in_channels (%d) must be divisible by groups (%d)'
                              % (name, in_channels, groups))
@@ -79,9 +93,11 @@ class _Conv(HybridBlock):
                                 self._layout, x.shape))
         if in_channels <= 0 or in_channels % self._groups != 0:
             raise ValueError("%s layer '%s' cannot infer in_channels of Parameter '%s' from an "
-                             "input of shape %s (layout %s, groups %d); pass in_channels="
+                             "input of shape %s (layout %s): the input has %d channels, which "
+                             "must be positive and divisible by groups=%d; check the input or "
+                             "pass in_channels= to the layer"
                              % (self.__class__.__name__, self.name, self.weight.name, x.shape,
-                                self._layout, self._groups))
+                                self._layout, in_channels, self._groups))
         self.weight.shape = self._weight_shape(in_channels)
 
     def hybrid_forward(self, F, x, weight, bias=None):

@@ -1,0 +1,103 @@
+"""Bad input gives a clear Python error that names the function and the value, never a crash."""
+import numpy as np
+import pytest
+
+import mxnet as mx
+from mxnet import autograd, nd
+from mxnet.base import MXNetError
+from mxnet.gluon import nn
+
+
+def test_out_of_memory_raises():
+    with pytest.raises(MXNetError, match="out of memory.*1000000, 1000000"):
+        nd.zeros((10**6, 10**6))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.Conv2D(4, 3, groups=0), "groups must be a positive integer"),
+    (lambda: nn.Conv2D(0, 3), "channels must be a positive integer"),
+    (lambda: nn.Conv2D(4, 0), "kernel_size"),
+    (lambda: nn.Dense(0), "units must be a positive integer"),
+    (lambda: nn.Dense(-1), "units must be a positive integer"),
+    (lambda: nn.Embedding(0, 2), "input_dim must be a positive integer"),
+])
+def test_layer_rejects_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_conv_groups_mismatch_names_channels():
+    layer = nn.Conv2D(6, 3, groups=3)
+    layer.initialize()
+    with pytest.raises(ValueError, match="4 channels.*divisible by groups=3"):
+        layer(nd.ones((1, 4, 8, 8)))
+
+
+def test_broadcast_view_index_write_raises():
+    base = nd.ones((1, 3))
+    view = nd.broadcast_to(base, (2, 3))
+    with pytest.raises(ValueError, match="broadcast view"):
+        view[0] = 5
+    np.testing.assert_array_equal(base.asnumpy(), [[1, 1, 1]])
+
+
+def test_broadcast_view_exported_read_only():
+    view = nd.broadcast_to(nd.ones((1, 3)), (2, 3))
+    assert not np.asarray(view).flags.writeable
+
+
+def test_out_overlapping_shifted_input():
+    """out= that overlaps a shifted input gives numpy's result, not a running sum."""
+    a = nd.arange(6)
+    nd.elemwise_add(a[1:], a[:-1], out=a[1:])
+    expected = np.arange(6, dtype=np.float32)
+    np.add(expected[1:], expected[:-1].copy(), out=expected[1:])
+    np.testing.assert_array_equal(a.asnumpy(), expected)
+
+
+def test_head_grad_shape_mismatch():
+    x = nd.ones((2,))
+    x.attach_grad()
+    with autograd.record():
+        y = x * 2
+    with pytest.raises(ValueError, match="head gradient.*\\[3\\].*\\[2\\]"):
+        y.backward(nd.ones((3,)))
+
+
+class _WrongShapeGrad(autograd.Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, dy):
+        return nd.ones((5,))
+
+
+class _NumpyGrad(autograd.Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, dy):
+        return dy.asnumpy()
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_WrongShapeGrad, "Function.backward.*shape"),
+    (_NumpyGrad, "Function.backward.*NDArray"),
+])
+def test_function_backward_checked(fn, message):
+    x = nd.ones((2,))
+    x.attach_grad()
+    with autograd.record():
+        y = fn()(x)
+    with pytest.raises(MXNetError, match=message):
+        y.backward()
+
+
+def test_split_zero_outputs():
+    with pytest.raises(ValueError, match="num_outputs must be positive"):
+        nd.split(nd.ones((4,)), num_outputs=0, axis=0)
+
+
+def test_max_of_empty_array_raises():
+    with pytest.raises(ValueError, match="zero-size"):
+        nd.zeros((0, 3)).max().asnumpy()
