@@ -12,6 +12,7 @@ appear in the same table as "mxnet-1.9.1".
 """
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -30,11 +31,17 @@ except ImportError:  # PyTorch is optional
     torch = None
 
 
-def best_of(fn, repeats=5):
-    """Return the median wall time of ``fn()`` in seconds over ``repeats`` runs (after one warm-up)."""
-    fn()
+def best_of(fn, repeats=5, min_seconds=0.3):
+    """Return the median wall time of ``fn()`` in seconds.
+
+    Three warm-up calls come first (PyTorch and MKL need several to reach steady speed); then
+    at least ``repeats`` timed calls, and more until ``min_seconds`` have passed.
+    """
+    for _ in range(3):
+        fn()
     times = []
-    for _ in range(repeats):
+    start_all = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - start_all < min_seconds:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -164,7 +171,9 @@ def main():
         return
     if args.reference_python:
         cmd = [args.reference_python, __file__, "--as-reference"] + (["--only", *args.only] if args.only else [])
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        # Without PYTHONPATH, so the reference interpreter imports its own mxnet 1.9.1.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         for key, value in json.loads(out.strip().splitlines()[-1]).items():
             results[key]["mxnet-1.9.1"] = value
     meta = {"python": sys.version.split()[0], "numpy": np.__version__, "machine": platform.machine(),

@@ -131,10 +131,22 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
     let op = op.clone();
     let inputs: Vec<NDArray> = inputs.iter().map(|x| x.detach()).collect();
     let outputs: Vec<NDArray> = outputs.iter().map(|x| x.detach()).collect();
+    let outputs_sizes: Vec<usize> = outputs.iter().map(|x| x.size()).collect();
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         op.forward(&ctx, &inputs, &outputs).map_err(|e| Arc::new(e) as OpError)
     });
-    Engine::get().push(body, &reads, &writes).map_err(from_engine)
+    let inline = small_outputs(&outputs_sizes);
+    Engine::get().push_with(body, &reads, &writes, inline).map_err(from_engine)
+}
+
+/// Operations writing at most this many elements run on the calling thread when their inputs
+/// are ready. Measured with benches/bench_python.py on 2 cores: the worker-queue hop costs about
+/// 5 us per op, about what a 16K-element elementwise kernel takes, so smaller ops gain by
+/// running inline and larger ones by overlapping with Python.
+const INLINE_MAX_ELEMENTS: usize = 1 << 14;
+
+fn small_outputs(sizes: &[usize]) -> bool {
+    sizes.iter().sum::<usize>() <= INLINE_MAX_ELEMENTS
 }
 
 /// Copy `src` into the (possibly strided) view `dst` of the same shape and dtype.

@@ -161,11 +161,16 @@ impl Pool2d {
                 let g = dy[o];
                 match kind {
                     PoolKind::Max => {
-                        let first = (win.h.0..win.h.1)
-                            .flat_map(|h| (win.w.0..win.w.1).map(move |w| h * width + w))
-                            .find(|&i| x[i] == y[o]);
-                        if let Some(i) = first {
-                            dx[i] = dx[i] + g;
+                        // The first maximum in row-major order takes the whole gradient.
+                        let target = y[o];
+                        'window: for h in win.h.0..win.h.1 {
+                            let start = h * width + win.w.0;
+                            for (k, &v) in x[start..h * width + win.w.1].iter().enumerate() {
+                                if v == target {
+                                    dx[start + k] = dx[start + k] + g;
+                                    break 'window;
+                                }
+                            }
                         }
                     }
                     PoolKind::Sum | PoolKind::Avg { .. } => {

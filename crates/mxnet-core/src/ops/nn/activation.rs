@@ -167,8 +167,22 @@ impl Operator for ActivationBackward {
                 let x = inputs[1].contiguous_data::<T>();
                 let y = inputs[2].contiguous_data::<T>();
                 let dx = outputs[0].out_data::<T>();
-                for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy.iter()).zip(x.iter()).zip(y.iter()) {
-                    *d = g * act.derivative(xv, yv);
+                // One loop per activation, so the type is not matched per element.
+                let mut apply = |f: &dyn Fn(T, T) -> T| {
+                    for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy.iter()).zip(x.iter()).zip(y.iter()) {
+                        *d = g * f(xv, yv);
+                    }
+                };
+                match act {
+                    ActType::Relu => {
+                        for ((d, &g), &yv) in dx.iter_mut().zip(dy.iter()).zip(y.iter()) {
+                            *d = if yv > T::default() { g } else { T::default() };
+                        }
+                    }
+                    ActType::Sigmoid => apply(&|xv, yv| ActType::Sigmoid.derivative(xv, yv)),
+                    ActType::Tanh => apply(&|xv, yv| ActType::Tanh.derivative(xv, yv)),
+                    ActType::SoftRelu => apply(&|xv, yv| ActType::SoftRelu.derivative(xv, yv)),
+                    ActType::SoftSign => apply(&|xv, yv| ActType::SoftSign.derivative(xv, yv)),
                 }
             });
         }
