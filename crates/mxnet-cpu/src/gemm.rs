@@ -33,6 +33,25 @@ pub fn matmul<T: GemmFloat>(
     alpha: T,
     beta: T,
 ) {
+    matmul_with(true, m, n, k, a, b, c, accumulate, alpha, beta)
+}
+
+/// [`matmul`] that stays on the calling thread when `allow_parallel` is false: callers that
+/// already split work over rayon threads (convolution over image blocks) use it, because a
+/// nested parallel GEMM measured slower than one GEMM per thread there.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_with<T: GemmFloat>(
+    allow_parallel: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    c: &mut [T],
+    accumulate: bool,
+    alpha: T,
+    beta: T,
+) {
     assert!(c.len() >= m * n, "matmul: output buffer holds {} elements, needs {}", c.len(), m * n);
     if m == 0 || n == 0 {
         return;
@@ -45,7 +64,7 @@ pub fn matmul<T: GemmFloat>(
     }
     check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
     check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
-    let parallelism = if m * n * k >= PARALLEL_MIN_FLOPS {
+    let parallelism = if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
         Parallelism::Rayon(0)
     } else {
         Parallelism::None

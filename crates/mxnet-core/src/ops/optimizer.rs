@@ -176,40 +176,59 @@ impl Operator for Update {
                 let (weight, grad) = (read_input::<T>(&inputs[0], out), read_input::<T>(&inputs[1], out));
                 let dst = out.out_data::<T>();
                 let mut states: Vec<&mut [T]> = inputs[2..].iter().map(|s| s.out_data::<T>()).collect();
-                for i in 0..dst.len() {
-                    let w = weight[i].to_f64();
-                    let g = grad[i].to_f64();
-                    let new_w = match self.kind {
-                        UpdateKind::Sgd => (1.0 - h.lr * h.wd) * w - h.lr * clip(h.rescale_grad * g, h.clip_gradient),
-                        UpdateKind::SgdMom => {
-                            let mom = &mut states[0][i];
-                            let m = h.momentum * mom.to_f64() - h.lr * h.wd * w - h.lr * clip(h.rescale_grad * g, h.clip_gradient);
-                            *mom = T::from_f64(m);
-                            w + m
+                let step = h.lr * h.wd;
+                let grad_of = |g: T| clip(h.rescale_grad * g.to_f64(), h.clip_gradient);
+                // One loop per kind, so the kind is not matched per element.
+                match self.kind {
+                    UpdateKind::Sgd => {
+                        for ((d, &w), &g) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()) {
+                            let w = w.to_f64();
+                            *d = T::from_f64((1.0 - step) * w - h.lr * grad_of(g));
                         }
-                        UpdateKind::NagMom => {
-                            let g = clip(h.rescale_grad * g, h.clip_gradient) + h.wd * w;
-                            let mom = &mut states[0][i];
+                    }
+                    UpdateKind::SgdMom => {
+                        let mom = &mut *states[0];
+                        for (((d, &w), &g), mom) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(mom.iter_mut()) {
+                            let w = w.to_f64();
+                            let m = h.momentum * mom.to_f64() - step * w - h.lr * grad_of(g);
+                            *mom = T::from_f64(m);
+                            *d = T::from_f64(w + m);
+                        }
+                    }
+                    UpdateKind::NagMom => {
+                        let mom = &mut *states[0];
+                        for (((d, &w), &g), mom) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(mom.iter_mut()) {
+                            let w = w.to_f64();
+                            let g = grad_of(g) + h.wd * w;
                             let m = h.momentum * mom.to_f64() + g;
                             *mom = T::from_f64(m);
-                            w - h.lr * (g + h.momentum * m)
+                            *d = T::from_f64(w - h.lr * (g + h.momentum * m));
                         }
-                        UpdateKind::Adam => {
-                            let g = clip(h.rescale_grad * g + h.wd * w, h.clip_gradient);
-                            let m = h.beta1 * states[0][i].to_f64() + (1.0 - h.beta1) * g;
-                            let v = h.beta2 * states[1][i].to_f64() + (1.0 - h.beta2) * g * g;
-                            states[0][i] = T::from_f64(m);
-                            states[1][i] = T::from_f64(v);
-                            w - h.lr * m / (v.sqrt() + h.epsilon)
+                    }
+                    UpdateKind::Adam => {
+                        let (mean, rest) = states.split_at_mut(1);
+                        let (mean, var) = (&mut *mean[0], &mut *rest[0]);
+                        let lanes = dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(mean.iter_mut()).zip(var.iter_mut());
+                        for ((((d, &w), &g), mean), var) in lanes {
+                            let w = w.to_f64();
+                            let g = clip(h.rescale_grad * g.to_f64() + h.wd * w, h.clip_gradient);
+                            let m = h.beta1 * mean.to_f64() + (1.0 - h.beta1) * g;
+                            let v = h.beta2 * var.to_f64() + (1.0 - h.beta2) * g * g;
+                            *mean = T::from_f64(m);
+                            *var = T::from_f64(v);
+                            *d = T::from_f64(w - h.lr * m / (v.sqrt() + h.epsilon));
                         }
-                        UpdateKind::RmsProp => {
-                            let g = clip(h.rescale_grad * g + h.wd * w, h.clip_gradient);
-                            let n = (1.0 - h.gamma1) * g * g + h.gamma1 * states[0][i].to_f64();
-                            states[0][i] = T::from_f64(n);
-                            clip(w - h.lr * g / (n + h.epsilon).sqrt(), h.clip_weights)
+                    }
+                    UpdateKind::RmsProp => {
+                        let n_state = &mut *states[0];
+                        for (((d, &w), &g), n_state) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(n_state.iter_mut()) {
+                            let w = w.to_f64();
+                            let g = clip(h.rescale_grad * g.to_f64() + h.wd * w, h.clip_gradient);
+                            let n = (1.0 - h.gamma1) * g * g + h.gamma1 * n_state.to_f64();
+                            *n_state = T::from_f64(n);
+                            *d = T::from_f64(clip(w - h.lr * g / (n + h.epsilon).sqrt(), h.clip_weights));
                         }
-                    };
-                    dst[i] = T::from_f64(new_w);
+                    }
                 }
             });
         }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::Real;
-use crate::gemm::{matmul, MatRef};
+use crate::gemm::{matmul_with, MatRef};
 
 /// Below this many multiply-adds for the whole batch a convolution runs on one thread, since
 /// spreading small batches costs more in thread wake-ups than it saves (an estimate, not a
@@ -242,7 +242,8 @@ impl Conv2d {
                 self.im2col_into(group_image, &mut col[i * area..], ld);
             }
             let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
-            matmul(
+            matmul_with(
+                self.chunks() == 1,
                 fg,
                 ld,
                 rows,
@@ -279,7 +280,8 @@ impl Conv2d {
                 col
             };
             let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
-            matmul(
+            matmul_with(
+                self.chunks() == 1,
                 fg,
                 area,
                 rows,
@@ -390,7 +392,8 @@ impl Conv2d {
             let dy_m = MatRef { data: &wide[..fg * ld], row_stride: ld as isize, col_stride: 1 };
 
             // dw_g += dy_g (fg x ld) @ col^T (ld x rows)
-            matmul(
+            matmul_with(
+                self.chunks() == 1,
                 fg,
                 rows,
                 ld,
@@ -405,7 +408,7 @@ impl Conv2d {
             // dcol = w_g^T (rows x fg) @ dy_g (fg x ld), folded back into each image.
             let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
             let w_t = MatRef { data: w_g, row_stride: 1, col_stride: rows as isize };
-            matmul(rows, ld, fg, w_t, dy_m, &mut dcol[..rows * ld], false, T::zero(), T::one());
+            matmul_with(self.chunks() == 1, rows, ld, fg, w_t, dy_m, &mut dcol[..rows * ld], false, T::zero(), T::one());
             for i in 0..count {
                 let group_dx = &mut dx[i * in_image + g * cg * plane..i * in_image + (g + 1) * cg * plane];
                 self.col2im_from(&dcol[i * area..], group_dx, ld);
@@ -438,7 +441,8 @@ impl Conv2d {
                 self.im2col(&image[group_range.clone()], col);
                 col
             };
-            matmul(
+            matmul_with(
+                self.chunks() == 1,
                 fg,
                 rows,
                 area,
@@ -454,9 +458,9 @@ impl Conv2d {
             let w_t = MatRef { data: w_g, row_stride: 1, col_stride: rows as isize };
             let dy_m = MatRef { data: dy_g, row_stride: area as isize, col_stride: 1 };
             if self.is_pointwise() {
-                matmul(rows, area, fg, w_t, dy_m, &mut dx[group_range], false, T::zero(), T::one());
+                matmul_with(self.chunks() == 1, rows, area, fg, w_t, dy_m, &mut dx[group_range], false, T::zero(), T::one());
             } else {
-                matmul(rows, area, fg, w_t, dy_m, dcol, false, T::zero(), T::one());
+                matmul_with(self.chunks() == 1, rows, area, fg, w_t, dy_m, dcol, false, T::zero(), T::one());
                 self.col2im(dcol, &mut dx[group_range]);
             }
         }
