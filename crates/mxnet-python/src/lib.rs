@@ -42,6 +42,25 @@ fn invoke(
     Ok(result.into_iter().map(PyNDArray::new).collect())
 }
 
+/// Output shapes and dtypes of operator `name` for inputs of the given `(shape, dtype)`s,
+/// without running it (symbolic shape inference).
+#[pyfunction]
+fn infer(
+    name: &str,
+    attrs: Vec<(String, String)>,
+    inputs: Vec<(Vec<usize>, String)>,
+) -> PyResult<Vec<(Vec<usize>, &'static str)>> {
+    errors::guarded(|| {
+        let op = Registry::get().create(name, &attrs)?;
+        let descs = inputs
+            .into_iter()
+            .map(|(shape, dtype)| Ok(mxnet_core::TensorDesc::new(shape, DType::from_name(&dtype)?)))
+            .collect::<mxnet_core::Result<Vec<_>>>()?;
+        let outs = op.infer(&descs)?;
+        Ok(outs.into_iter().take(op.num_visible_outputs()).map(|d| (d.shape, d.dtype.name())).collect())
+    })
+}
+
 /// `[(name, aliases, arguments, params, doc)]` of every registered operator.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
@@ -211,6 +230,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNDArray>()?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
+    m.add_function(wrap_pyfunction!(infer, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(copyto, m)?)?;
     m.add_function(wrap_pyfunction!(fill, m)?)?;
