@@ -43,13 +43,15 @@ fn invoke(
 }
 
 /// Output shapes and dtypes of operator `name` for inputs of the given `(shape, dtype)`s,
-/// without running it (symbolic shape inference).
+/// without running it (symbolic shape inference). Returns every output (hidden ones such as
+/// Dropout's mask included) and the number users see.
 #[pyfunction]
+#[allow(clippy::type_complexity)]
 fn infer(
     name: &str,
     attrs: Vec<(String, String)>,
     inputs: Vec<(Vec<usize>, String)>,
-) -> PyResult<Vec<(Vec<usize>, &'static str)>> {
+) -> PyResult<(Vec<(Vec<usize>, &'static str)>, usize)> {
     errors::guarded(|| {
         let op = Registry::get().create(name, &attrs)?;
         let descs = inputs
@@ -57,7 +59,8 @@ fn infer(
             .map(|(shape, dtype)| Ok(mxnet_core::TensorDesc::new(shape, DType::from_name(&dtype)?)))
             .collect::<mxnet_core::Result<Vec<_>>>()?;
         let outs = op.infer(&descs)?;
-        Ok(outs.into_iter().take(op.num_visible_outputs()).map(|d| (d.shape, d.dtype.name())).collect())
+        let all = outs.into_iter().map(|d| (d.shape, d.dtype.name())).collect();
+        Ok((all, op.num_visible_outputs()))
     })
 }
 
