@@ -14,6 +14,8 @@ from . import context
 from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import ndarray
 from . import ndarray as nd
+from . import symbol
+from . import symbol as sym
 from . import autograd
 from . import random
 from . import engine

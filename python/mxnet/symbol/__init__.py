@@ -1,0 +1,8 @@
+"""Symbolic graph API (``mx.sym``): build, inspect, save and load MXNet 1.x computation graphs.
+
+There is no executor yet, so a graph can be built, shape-inferred and serialized but not run.
+"""
+from .symbol import Symbol, Variable, var, Group, load, load_json
+from . import register as _register
+
+_register.populate(globals())

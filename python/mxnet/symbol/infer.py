@@ -1,0 +1,223 @@
+"""Forward shape and dtype inference over a symbol graph.
+
+Each operator node is inferred by the native registry (``_native.infer``) once all its input
+shapes are known. Parameter inputs that nobody gave a shape (the weight of FullyConnected given
+only the data shape) are filled in from ``_PARAM_SHAPE_RULES`` first.
+"""
+import warnings
+
+import numpy as np
+
+from ..base import MXNetError
+from .symbol import _FLAG_DTYPES, _aux_node_ids, _topo_order
+
+
+def _tuple_attr(attrs, key, default=None):
+    text = attrs.get(key)
+    if text is None:
+        return default
+    values = [v for v in text.strip("()[] ").split(",") if v.strip()]
+    return tuple(int(v) for v in values)
+
+
+def _fully_connected(data, attrs):
+    hidden = int(attrs["num_hidden"])
+    if attrs.get("flatten", "True").lower() in ("true", "1"):
+        in_units = int(np.prod(data[1:]))
+    else:
+        in_units = data[-1]
+    return {"weight": (hidden, in_units), "bias": (hidden,)}
+
+
+def _convolution(data, attrs):
+    kernel = _tuple_attr(attrs, "kernel")
+    filters = int(attrs["num_filter"])
+    groups = int(attrs.get("num_group", 1))
+    layout = attrs.get("layout", "None")
+    channels = data[-1] if layout in ("NWC", "NHWC", "NDHWC") else data[1]
+    return {"weight": (filters, channels // groups) + kernel, "bias": (filters,)}
+
+
+def _batch_norm(data, attrs):
+    axis = int(attrs.get("axis", 1))
+    c = (data[axis],)
+    return {"gamma": c, "beta": c, "moving_mean": c, "moving_var": c}
+
+
+def _embedding(data, attrs):
+    return {"weight": (int(attrs["input_dim"]), int(attrs["output_dim"]))}
+
+
+def _layer_norm(data, attrs):
+    axis = int(attrs.get("axis", -1))
+    return {"gamma": (data[axis],), "beta": (data[axis],)}
+
+
+# Shapes of an operator's parameter inputs given its data shape: op -> rule(data, attrs).
+_PARAM_SHAPE_RULES = {
+    "FullyConnected": _fully_connected,
+    "Convolution": _convolution,
+    "BatchNorm": _batch_norm,
+    "Embedding": _embedding,
+    "LayerNorm": _layer_norm,
+}
+
+# Input names in registry order, used to map parameter rules onto input positions.
+_INPUT_NAMES = {
+    "FullyConnected": ("data", "weight", "bias"),
+    "Convolution": ("data", "weight", "bias"),
+    "BatchNorm": ("data", "gamma", "beta", "moving_mean", "moving_var"),
+    "Embedding": ("data", "weight"),
+    "LayerNorm": ("data", "gamma", "beta"),
+}
+
+# Labels whose shape follows the data (``SoftmaxOutput``'s label is the data shape minus the
+# class axis).
+_LABEL_RULES = {
+    "SoftmaxOutput": lambda data, attrs: data[:1] if len(data) == 2 else data[:1] + data[2:],
+    "LinearRegressionOutput": lambda data, attrs: data,
+    "LogisticRegressionOutput": lambda data, attrs: data,
+    "MAERegressionOutput": lambda data, attrs: data,
+}
+
+
+def _given(sym, args, kwargs, what):
+    arg_names = sym.list_arguments()
+    given = {}
+    if args:
+        if len(args) > len(arg_names):
+            raise MXNetError(f"{what}: {len(args)} positional values for {len(arg_names)} "
+                             f"arguments {arg_names}")
+        given.update({n: v for n, v in zip(arg_names, args) if v is not None})
+    inputs = set(sym.list_inputs())
+    for key, value in kwargs.items():
+        if key not in inputs:
+            raise MXNetError(f"{what}: '{key}' is not an input of the symbol; inputs are "
+                             f"{sorted(inputs)}")
+        if value is not None:
+            given[key] = value
+    return given
+
+
+def _known(shape):
+    return shape is not None and len(shape) > 0 and all(d > 0 for d in shape)
+
+
+def _infer_all(sym, shapes, dtypes):
+    """Fill ``shapes``/``dtypes`` (entry -> value) for every node output it can infer."""
+    from .. import _native
+    order = _topo_order(sym._outputs)
+    for node in order:
+        if node.op is None:
+            key = (id(node), 0)
+            if key not in shapes and "__shape__" in node.attrs:
+                declared = tuple(int(d) for d in node.attrs["__shape__"].strip("()[] ").split(",")
+                                 if d.strip())
+                if _known(declared):
+                    shapes[key] = declared
+            if key not in dtypes and "__dtype__" in node.attrs:
+                dtypes[key] = _FLAG_DTYPES.get(node.attrs["__dtype__"], "float32")
+            continue
+        entries = [(id(n), i) for n, i in node.inputs]
+        _fill_params(node, entries, shapes)
+        _fill_dtypes(node, entries, dtypes)
+        if not all(e in shapes for e in entries):
+            continue
+        attrs = [(k, v) for k, v in node.attrs.items() if not k.startswith("__")]
+        descs = [(list(shapes[e]), dtypes.get(e, "float32")) for e in entries]
+        try:
+            outs, _ = _native.infer(node.op, attrs, descs)
+        except Exception as e:
+            raise MXNetError(f"infer_shape: operator {node.op} (node '{node.name}') failed on input "
+                             f"shapes {[tuple(d[0]) for d in descs]}: {e}") from None
+        for i, (shape, dtype) in enumerate(outs):
+            shapes[(id(node), i)] = tuple(shape)
+            if all(e in dtypes for e in entries):
+                dtypes[(id(node), i)] = dtype
+
+
+def _fill_params(node, entries, shapes):
+    if not entries or entries[0] not in shapes:
+        return
+    data = shapes[entries[0]]
+    rule = _PARAM_SHAPE_RULES.get(node.op)
+    if rule is not None:
+        params = rule(data, node.attrs)
+        for name, entry, (input_node, _) in zip(_INPUT_NAMES[node.op], entries, node.inputs):
+            if name in params and entry not in shapes and input_node.op is None:
+                shapes[entry] = params[name]
+    label_rule = _LABEL_RULES.get(node.op)
+    if label_rule is not None and len(entries) > 1 and entries[1] not in shapes \
+            and node.inputs[1][0].op is None:
+        shapes[entries[1]] = tuple(label_rule(data, node.attrs))
+
+
+def _fill_dtypes(node, entries, dtypes):
+    # Parameters and labels without a declared dtype take the data's dtype, as MXNet's default
+    # type inference does.
+    if not entries or entries[0] not in dtypes:
+        return
+    for entry, (input_node, _) in zip(entries[1:], node.inputs[1:]):
+        if entry not in dtypes and input_node.op is None:
+            dtypes[entry] = dtypes[entries[0]]
+
+
+def _collect(sym, table, missing):
+    order = _topo_order(sym._outputs)
+    aux = _aux_node_ids(order)
+    args = [table.get((id(n), 0), missing) for n in order if n.op is None and id(n) not in aux]
+    auxs = [table.get((id(n), 0), missing) for n in order if n.op is None and id(n) in aux]
+    outs = [table.get((id(n), i), missing) for n, i in sym._outputs]
+    names = [n.name for n in order if n.op is None and id(n) not in aux] + \
+            [n.name for n in order if n.op is None and id(n) in aux]
+    return args, outs, auxs, names
+
+
+def infer_shape(sym, args, kwargs, partial):
+    given = _given(sym, args, kwargs, "infer_shape")
+    shapes, dtypes = {}, {}
+    for node in _topo_order(sym._outputs):
+        if node.op is None and node.name in given:
+            shapes[(id(node), 0)] = tuple(int(d) for d in given[node.name])
+    _infer_all(sym, shapes, dtypes)
+    arg_shapes, out_shapes, aux_shapes, names = _collect(sym, shapes, None)
+    if partial:
+        fix = lambda lst: [() if s is None else s for s in lst]
+        return fix(arg_shapes), fix(out_shapes), fix(aux_shapes)
+    unknown = [n for n, s in zip(names, arg_shapes + aux_shapes) if s is None]
+    if unknown or any(s is None for s in out_shapes):
+        warnings.warn("infer_shape: cannot decide the shape of the arguments "
+                      f"{unknown}; pass them as keyword arguments, e.g. infer_shape(data=(2, 3))")
+        return None, None, None
+    return arg_shapes, out_shapes, aux_shapes
+
+
+def infer_type(sym, args, kwargs):
+    """Infer dtypes. NOTE: this needs every shape to be inferable from the variables'
+    ``__shape__`` attributes when some operator changes dtype (Cast); otherwise it propagates the
+    first input's dtype through each operator."""
+    given = _given(sym, args, kwargs, "infer_type")
+    shapes, dtypes = {}, {}
+    for node in _topo_order(sym._outputs):
+        if node.op is None and node.name in given:
+            dtypes[(id(node), 0)] = np.dtype(given[node.name]).name
+    _infer_all(sym, shapes, dtypes)
+    # Operators whose shapes are unknown get the dtype of their first input.
+    for node in _topo_order(sym._outputs):
+        if node.op is None:
+            continue
+        entries = [(id(n), i) for n, i in node.inputs]
+        _fill_dtypes(node, entries, dtypes)
+        for i in range(node.num_outputs):
+            key = (id(node), i)
+            if key in dtypes:
+                continue
+            if node.op in ("Cast", "amp_cast") and "dtype" in node.attrs:
+                dtypes[key] = node.attrs["dtype"]
+            elif entries and all(e in dtypes for e in entries):
+                dtypes[key] = dtypes[entries[0]]
+    arg_types, out_types, aux_types, _ = _collect(sym, dtypes, None)
+    if any(t is None for t in arg_types + out_types + aux_types):
+        return None, None, None
+    to_np = lambda lst: [np.dtype(t).type for t in lst]
+    return to_np(arg_types), to_np(out_types), to_np(aux_types)
