@@ -1,7 +1,7 @@
 """Forward shape and dtype inference over a symbol graph.
 
 Each operator node is inferred by the native registry (``_native.infer``) once all its input
-shapes are known. Parameter inputs that nobody gave a shape (the weight of FullyConnected given
+shapes are known. Parameter variables without a shape (the weight of FullyConnected given
 only the data shape) are filled in from ``_PARAM_SHAPE_RULES`` first.
 """
 import warnings
@@ -81,18 +81,18 @@ _LABEL_RULES = {
 }
 
 
-def _given(sym, args, kwargs, what):
+def _input_values(sym, args, kwargs, caller):
     arg_names = sym.list_arguments()
     given = {}
     if args:
         if len(args) > len(arg_names):
-            raise MXNetError(f"{what}: {len(args)} positional values for {len(arg_names)} "
+            raise MXNetError(f"{caller}: {len(args)} positional values for {len(arg_names)} "
                              f"arguments {arg_names}")
         given.update({n: v for n, v in zip(arg_names, args) if v is not None})
     inputs = set(sym.list_inputs())
     for key, value in kwargs.items():
         if key not in inputs:
-            raise MXNetError(f"{what}: '{key}' is not an input of the symbol; inputs are "
+            raise MXNetError(f"{caller}: '{key}' is not an input of the symbol; inputs are "
                              f"{sorted(inputs)}")
         if value is not None:
             given[key] = value
@@ -174,7 +174,7 @@ def _collect(sym, table, missing):
 
 
 def infer_shape(sym, args, kwargs, partial):
-    given = _given(sym, args, kwargs, "infer_shape")
+    given = _input_values(sym, args, kwargs, "infer_shape")
     shapes, dtypes = {}, {}
     for node in _topo_order(sym._outputs):
         if node.op is None and node.name in given:
@@ -196,7 +196,7 @@ def infer_type(sym, args, kwargs):
     """Infer dtypes. NOTE: this needs every shape to be inferable from the variables'
     ``__shape__`` attributes when some operator changes dtype (Cast); otherwise it propagates the
     first input's dtype through each operator."""
-    given = _given(sym, args, kwargs, "infer_type")
+    given = _input_values(sym, args, kwargs, "infer_type")
     shapes, dtypes = {}, {}
     for node in _topo_order(sym._outputs):
         if node.op is None and node.name in given:

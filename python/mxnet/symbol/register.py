@@ -48,6 +48,9 @@ def _make_symbol_function(op_name, call_name, arguments, params, doc):
         if len(rest) > len(params):
             raise TypeError(f"{call_name}: too many positional arguments ({len(rest)} given after the "
                             f"inputs; accepted attributes are {list(params)})")
+        symbols = sorted(k for k, v in kwargs.items() if isinstance(v, Symbol))
+        if symbols:
+            raise TypeError(f"{call_name}: unknown input(s) {symbols}; inputs are {arg_names}")
         attrs = {k: attr_string(v) for k, v in kwargs.items() if v is not None}
         return _create_op_node(op_name, hint, name, attrs, arg_names, inputs, named, attr)
 

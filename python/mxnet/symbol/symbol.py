@@ -1,17 +1,23 @@
 """The ``Symbol`` graph node and MXNet 1.x JSON save/load."""
 import json
-import warnings
 
 import numpy as np
 
 from .. import _native
-from ..base import MXNetError, attr_string
+from ..base import MXNetError
 
 # Version written into saved graphs: MXNet 1.9.1 encoded as 1*10000 + 9*100 + 1.
 _MXNET_VERSION = 10901
 
 # Inputs an operator writes to (MXNet's FMutateInputs): they become auxiliary states.
 _MUTABLE_INPUTS = {"BatchNorm": (3, 4), "_contrib_SyncBatchNorm": (3, 4)}
+
+# Hidden attributes MXNet 1.9.1 gives the implicit variables of some operators (the aux-state
+# initializers of BatchNorm).
+_IMPLICIT_VARIABLE_ATTRS = {
+    ("BatchNorm", "moving_mean"): {"__init__": '["zero", {}]'},
+    ("BatchNorm", "moving_var"): {"__init__": '["one", {}]'},
+}
 
 # Output names of operators with more than one output (MXNet's FListOutputNames).
 _OUTPUT_NAMES = {
@@ -140,8 +146,15 @@ class Symbol:
         return self._outputs[0][0].attrs.get(key)
 
     def list_attr(self):
-        """Return the attributes of a single-node symbol."""
-        return dict(self._outputs[0][0].attrs) if len(self._outputs) == 1 else {}
+        """Return the attributes of a single-node symbol. Like MXNet 1.9.1, ``__lr_mult__`` and
+        ``__wd_mult__`` are also listed under their legacy names ``lr_mult`` and ``wd_mult``."""
+        if len(self._outputs) != 1:
+            return {}
+        attrs = dict(self._outputs[0][0].attrs)
+        for key in ("lr_mult", "wd_mult"):
+            if f"__{key}__" in attrs:
+                attrs[key] = attrs[f"__{key}__"]
+        return attrs
 
     def attr_dict(self):
         """Return ``{node name: {key: value}}`` for every node with attributes."""
@@ -433,7 +446,9 @@ def _create_op_node(op, hint, name, attrs, arg_names, inputs, named, user_attr=N
             elif a not in skip:
                 # MXNet 1.9.1 copies the operator's attributes onto implicit variables; the JSON
                 # matches that.
-                entries.append((_Node(None, f"{name}_{a}", attrs), 0))
+                var_attrs = dict(attrs)
+                var_attrs.update(_IMPLICIT_VARIABLE_ATTRS.get((op, a), {}))
+                entries.append((_Node(None, f"{name}_{a}", var_attrs), 0))
     node_attrs = dict(attrs)
     if user_attr:
         node_attrs.update({k: str(v) for k, v in user_attr.items()})
