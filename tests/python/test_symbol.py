@@ -44,7 +44,7 @@ def build_group_scalar():
 
 GRAPHS = {"mlp": build_mlp, "conv_bn": build_conv_bn, "group_scalar": build_group_scalar}
 # Fixtures written by MXNet 1.9.1: the graphs above plus a hybridized Gluon net's export.
-FIXTURE_NAMES = sorted(GRAPHS) + ["gluon_export"]
+FIXTURE_NAMES = sorted(GRAPHS) + ["gluon_export", "legacy_0800"]
 
 
 def read_fixture(name):
@@ -151,6 +151,19 @@ def test_load_legacy_keys():
     assert sym.attr("num_hidden") == "4"
     _, out_shapes, _ = sym.infer_shape(data=(2, 5))
     assert out_shapes == [(2, 4)]
+
+
+def test_load_0800_file_upgrades_like_reference():
+    with open(os.path.join(FIXTURES, "legacy_0800.input.json")) as f:
+        legacy = f.read()
+    text, expect = read_fixture("legacy_0800")
+    sym = mx.sym.load_json(legacy)
+    assert_same_graph(json.loads(sym.tojson()), json.loads(text))
+    assert sym.list_arguments() == expect["arguments"]
+    assert sym.list_auxiliary_states() == expect["auxiliary_states"]
+    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(data=(2, 5))
+    assert [list(x) for x in arg_shapes] == expect["arg_shapes"]
+    assert [list(x) for x in aux_shapes] == expect["aux_shapes"]
 
 
 def test_variable_hidden_attrs():

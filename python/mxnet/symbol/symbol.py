@@ -1,5 +1,6 @@
 """The ``Symbol`` graph node and MXNet 1.x JSON save/load."""
 import json
+import logging
 
 import numpy as np
 
@@ -64,7 +65,9 @@ def _num_outputs(op, attrs):
 def _optional_arguments(op, attrs):
     """Return the input names that ``op`` does not take with these attributes."""
     skip = set()
-    if _is_true(attrs.get("no_bias", "False")):
+    # Deconvolution is the one operator whose no_bias defaults to True (MXNet 1.9.1).
+    no_bias_default = "True" if op == "Deconvolution" else "False"
+    if _is_true(attrs.get("no_bias", no_bias_default)):
         skip.add("bias")
     if op == "LeakyReLU" and attrs.get("act_type", "leaky") != "prelu":
         skip.add("gamma")
@@ -74,13 +77,15 @@ def _optional_arguments(op, attrs):
 class _Node:
     """One graph node: an operator application, or a variable when ``op`` is None."""
 
-    __slots__ = ("op", "name", "attrs", "inputs", "num_outputs", "num_visible")
+    __slots__ = ("op", "name", "attrs", "inputs", "num_outputs", "num_visible", "input_versions")
 
     def __init__(self, op, name, attrs=None, inputs=()):
         self.op = op
         self.name = name
         self.attrs = dict(attrs or {})
         self.inputs = list(inputs)   # [(node, output index)]
+        # Versions of the input entries read from a file; None means compute them on save.
+        self.input_versions = None
         self.num_outputs, self.num_visible = _num_outputs(op, self.attrs)
 
     def output_name(self, index):
@@ -237,6 +242,8 @@ class Symbol:
         for node in _topo_order(self._outputs):
             new = _Node(node.op, node.name, node.attrs,
                         [(mapping[id(n)], i) for n, i in node.inputs])
+            if node.input_versions is not None:
+                new.input_versions = list(node.input_versions)
             mapping[id(node)] = new
         return Symbol([(mapping[id(n)], i) for n, i in self._outputs])
 
@@ -383,8 +390,12 @@ class Symbol:
             entry = {"op": "null" if node.op is None else node.op, "name": node.name}
             if node.attrs:
                 entry["attrs"] = dict(sorted(node.attrs.items()))
-            entry["inputs"] = [[ids[id(n)], i, 1 if (k in mutable and id(n) in aux) else 0]
-                               for k, (n, i) in enumerate(node.inputs)]
+            if node.input_versions is not None:
+                versions = node.input_versions
+            else:
+                versions = [1 if (k in mutable and id(n) in aux) else 0
+                            for k, (n, _) in enumerate(node.inputs)]
+            entry["inputs"] = [[ids[id(n)], i, v] for (n, i), v in zip(node.inputs, versions)]
             nodes.append(entry)
             row_ptr.append(row_ptr[-1] + node.num_outputs)
         graph = {
@@ -500,12 +511,79 @@ def Group(symbols):
 
 
 # ---- loading ------------------------------------------------------------------------------------
+# Attribute keys that files older than MXNet 1.9.1 store without the ``__key__`` underscores.
 _LEGACY_HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
 
 
+def _registry_arguments():
+    table = {}
+    for name, aliases, arguments, _, _ in _native.list_ops():
+        for n in [name] + list(aliases):
+            table[n] = [a.lstrip("*") for a in arguments]
+    return table
+
+
+def _parse_node(nid, entry, nodes, known_ops):
+    try:
+        op, name = entry["op"], entry["name"]
+        raw_inputs = entry.get("inputs", [])
+    except (KeyError, TypeError):
+        raise MXNetError(f"load_json: node {nid} is invalid: it needs 'op' and 'name' keys") from None
+    attrs = {}
+    for key in ("param", "attr", "attrs"):
+        attrs.update({k: str(v) for k, v in (entry.get(key) or {}).items()})
+    if op != "null" and op not in known_ops:
+        raise MXNetError(f"load_json: node '{name}' uses unknown operator '{op}'")
+    inputs, versions = [], []
+    for item in raw_inputs:
+        if not isinstance(item, list) or len(item) not in (2, 3) or not 0 <= item[0] < nid:
+            raise MXNetError(f"load_json: node '{name}' has an invalid input entry {item!r}; "
+                             f"expected [node_id, output_index(, version)] of an earlier node")
+        inputs.append((nodes[item[0]], item[1]))
+        versions.append(item[2] if len(item) == 3 else 0)
+    node = _Node(None if op == "null" else op, name, attrs, inputs)
+    node.input_versions = versions
+    return node
+
+
+def _fix_hidden_keys(nodes, arguments):
+    """Rename legacy ``lr_mult``-style keys to ``__lr_mult__`` and move operator attributes such
+    as ``weight_lr_mult`` onto the input variable they name, as MXNet 1.9.1's upgrader does."""
+    for node in nodes:
+        for key in _LEGACY_HIDDEN_KEYS:
+            if key in node.attrs:
+                node.attrs[f"__{key}__"] = node.attrs.pop(key)
+        if node.op is None:
+            continue
+        names = arguments.get(node.op, [])
+        for attr_key in list(node.attrs):
+            for hidden in _LEGACY_HIDDEN_KEYS:
+                prefix = attr_key[:-len(hidden) - 1]
+                if not attr_key.endswith("_" + hidden) or prefix not in names:
+                    continue
+                position = names.index(prefix)
+                if position < len(node.inputs) and node.inputs[position][0].op is None:
+                    value = node.attrs.pop(attr_key)
+                    node.inputs[position][0].attrs[f"__{hidden}__"] = value
+                break
+
+
+def _add_missing_inputs(nodes, arguments):
+    """Create the auxiliary-state variables (BatchNorm's moving statistics) that files from
+    MXNet 0.8 leave out, named ``<node>_<input>`` like implicit variables."""
+    for node in nodes:
+        if node.op not in _MUTABLE_INPUTS:
+            continue
+        for a in arguments[node.op][len(node.inputs):]:
+            attrs = dict(node.attrs)
+            attrs.update(_IMPLICIT_VARIABLE_ATTRS.get((node.op, a), {}))
+            node.inputs.append((_Node(None, f"{node.name}_{a}", attrs), 0))
+            node.input_versions.append(0)
+
+
 def load_json(json_str):
-    """Return the symbol stored in MXNet JSON ``json_str`` (1.x layout, or the older
-    ``attr``/``param`` node keys and two-element input entries)."""
+    """Return the symbol stored in MXNet JSON ``json_str``: the 1.x layout, or older files with
+    ``attr``/``param`` node keys, two-element input entries and no ``mxnet_version``."""
     if not isinstance(json_str, str):
         raise TypeError(f"load_json: expected a JSON str, got {type(json_str).__name__}")
     try:
@@ -514,34 +592,24 @@ def load_json(json_str):
         raise MXNetError(f"load_json: invalid JSON ({e})") from None
     if not isinstance(graph, dict) or "nodes" not in graph or "heads" not in graph:
         raise MXNetError("load_json: not a symbol graph: expected an object with 'nodes' and 'heads'")
-    known = {n for n, *_ in _native.list_ops()} | {a for _, al, *_ in _native.list_ops() for a in al}
+    arguments = _registry_arguments()
     nodes = []
     for nid, entry in enumerate(graph["nodes"]):
-        try:
-            op, name = entry["op"], entry["name"]
-            raw_inputs = entry.get("inputs", [])
-        except (KeyError, TypeError):
-            raise MXNetError(f"load_json: node {nid} needs 'op' and 'name'") from None
-        attrs = {}
-        for key in ("param", "attr", "attrs"):
-            attrs.update({k: str(v) for k, v in (entry.get(key) or {}).items()})
-        for key in _LEGACY_HIDDEN_KEYS:
-            if key in attrs and f"__{key}__" not in attrs:
-                attrs[f"__{key}__"] = attrs[key]
-        if op != "null" and op not in known:
-            raise MXNetError(f"load_json: node '{name}' uses unknown operator '{op}'")
-        inputs = []
-        for item in raw_inputs:
-            if not isinstance(item, list) or len(item) not in (2, 3) or not 0 <= item[0] < nid:
-                raise MXNetError(f"load_json: node '{name}' has an invalid input entry {item!r}; "
-                                 f"expected [node_id, output_index(, version)] of an earlier node")
-            inputs.append((nodes[item[0]], item[1]))
-        nodes.append(_Node(None if op == "null" else op, name, attrs, inputs))
+        nodes.append(_parse_node(nid, entry, nodes, arguments))
     heads = []
     for item in graph["heads"]:
         if not isinstance(item, list) or len(item) not in (2, 3) or not 0 <= item[0] < len(nodes):
-            raise MXNetError(f"load_json: invalid head entry {item!r}")
+            raise MXNetError(f"load_json: invalid head entry {item!r}; expected [node_id, output_index]")
         heads.append((nodes[item[0]], item[1]))
+
+    # A file without mxnet_version comes from MXNet 0.8.0.
+    version = (graph.get("attrs") or {}).get("mxnet_version", ["int", 800])[1]
+    if version < _MXNET_VERSION:
+        _fix_hidden_keys(nodes, arguments)
+    if version < 900:
+        logging.warning("Loading symbol saved by previous version v0.8.0. Attempting to upgrade...")
+        _add_missing_inputs(nodes, arguments)
+    # NOTE: the 0.9.3 and 0.9.4 upgrades of the ``axis`` attribute are not applied.
     return Symbol(heads)
 
 
