@@ -107,6 +107,20 @@ def test_infer_shape_matches_reference(name):
         assert [list(s) for s in aux_shapes] == expect["aux_shapes"]
 
 
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_infer_type_matches_reference(name):
+    text, expect = read_fixture(name)
+    types = {k: expect["input_dtype"] for k in expect["input_shapes"]}
+    symbols = [mx.sym.load_json(text)]
+    if name in GRAPHS:
+        symbols.append(GRAPHS[name]())
+    for sym in symbols:
+        arg_types, out_types, aux_types = sym.infer_type(**types)
+        assert [np.dtype(t).name for t in arg_types] == expect["arg_types"]
+        assert [np.dtype(t).name for t in out_types] == expect["out_types"]
+        assert [np.dtype(t).name for t in aux_types] == expect["aux_types"]
+
+
 def test_save_load_roundtrip(tmp_path):
     sym = build_conv_bn()
     path = str(tmp_path / "net-symbol.json")
@@ -314,7 +328,15 @@ def test_infer_type():
     assert fc.infer_type(data="float32") == ([np.float32] * 3, [np.float32], [])
     cast = mx.sym.Cast(fc, dtype="float16")
     assert cast.infer_type(data="float32")[1] == [np.float16]
-    assert fc.infer_type() == (None, None, None)
+    with pytest.warns(UserWarning, match="data"):
+        assert fc.infer_type() == (None, None, None)
+
+
+def test_infer_type_declared_dtype_conflict():
+    # MXNet 1.9.1 also rejects float16 data for this export: its weight declares float32.
+    text, _ = read_fixture("gluon_export")
+    with pytest.raises(MXNetError, match="FullyConnected"):
+        mx.sym.load_json(text).infer_type(data="float16")
 
 
 def test_load_json_errors():

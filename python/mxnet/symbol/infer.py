@@ -103,11 +103,10 @@ def _known(shape):
     return shape is not None and len(shape) > 0 and all(d > 0 for d in shape)
 
 
-def _infer_all(sym, shapes, dtypes):
-    """Fill ``shapes``/``dtypes`` (entry -> value) for every node output it can infer."""
+def _infer_shapes(sym, shapes):
+    """Fill ``shapes`` (entry -> shape) for every node output it can infer."""
     from .. import _native
-    order = _topo_order(sym._outputs)
-    for node in order:
+    for node in _topo_order(sym._outputs):
         if node.op is None:
             key = (id(node), 0)
             if key not in shapes and "__shape__" in node.attrs:
@@ -115,25 +114,22 @@ def _infer_all(sym, shapes, dtypes):
                                  if d.strip())
                 if _known(declared):
                     shapes[key] = declared
-            if key not in dtypes and "__dtype__" in node.attrs:
-                dtypes[key] = _FLAG_DTYPES.get(node.attrs["__dtype__"], "float32")
             continue
         entries = [(id(n), i) for n, i in node.inputs]
         _fill_params(node, entries, shapes)
-        _fill_dtypes(node, entries, dtypes)
         if not all(e in shapes for e in entries):
             continue
         attrs = [(k, v) for k, v in node.attrs.items() if not k.startswith("__")]
-        descs = [(list(shapes[e]), dtypes.get(e, "float32")) for e in entries]
+        # NOTE: shapes are inferred as if every input were float32, because some native
+        # operators reject other dtypes while MXNet's shape inference ignores dtypes.
+        descs = [(list(shapes[e]), "float32") for e in entries]
         try:
             outs, _ = _native.infer(node.op, attrs, descs)
         except Exception as e:
             raise MXNetError(f"infer_shape: operator {node.op} (node '{node.name}') failed on input "
                              f"shapes {[tuple(d[0]) for d in descs]}: {e}") from None
-        for i, (shape, dtype) in enumerate(outs):
+        for i, (shape, _) in enumerate(outs):
             shapes[(id(node), i)] = tuple(shape)
-            if all(e in dtypes for e in entries):
-                dtypes[(id(node), i)] = dtype
 
 
 def _fill_params(node, entries, shapes):
@@ -152,14 +148,33 @@ def _fill_params(node, entries, shapes):
         shapes[entries[1]] = tuple(label_rule(data, node.attrs))
 
 
+# Dtype of an operator's parameter inputs given its data dtype, where it is not the data dtype
+# (MXNet 1.9.1 keeps BatchNorm statistics of float16 data in float32, and Embedding's weight
+# has the dtype attribute).
+_PARAM_DTYPE_RULES = {
+    "BatchNorm": lambda data, attrs: "float32" if data == "float16" else data,
+    "Embedding": lambda data, attrs: attrs.get("dtype", "float32"),
+}
+
+# Output dtype of operators whose output does not take the first input's dtype.
+_OUTPUT_DTYPE_RULES = {
+    "Embedding": lambda attrs: attrs.get("dtype", "float32"),
+    "Cast": lambda attrs: attrs["dtype"],
+    "amp_cast": lambda attrs: attrs["dtype"],
+}
+
+
 def _fill_dtypes(node, entries, dtypes):
     # Parameters and labels without a declared dtype take the data's dtype, as MXNet's default
-    # type inference does.
+    # type inference does, unless _PARAM_DTYPE_RULES says otherwise.
     if not entries or entries[0] not in dtypes:
         return
+    data = dtypes[entries[0]]
+    rule = _PARAM_DTYPE_RULES.get(node.op)
+    param_dtype = rule(data, node.attrs) if rule is not None else data
     for entry, (input_node, _) in zip(entries[1:], node.inputs[1:]):
         if entry not in dtypes and input_node.op is None:
-            dtypes[entry] = dtypes[entries[0]]
+            dtypes[entry] = param_dtype
 
 
 def _collect(sym, table, missing):
@@ -175,15 +190,14 @@ def _collect(sym, table, missing):
 
 def infer_shape(sym, args, kwargs, partial):
     given = _input_values(sym, args, kwargs, "infer_shape")
-    shapes, dtypes = {}, {}
+    shapes = {}
     for node in _topo_order(sym._outputs):
         if node.op is None and node.name in given:
             shapes[(id(node), 0)] = tuple(int(d) for d in given[node.name])
-    _infer_all(sym, shapes, dtypes)
+    _infer_shapes(sym, shapes)
     arg_shapes, out_shapes, aux_shapes, names = _collect(sym, shapes, None)
     if partial:
-        fix = lambda lst: [() if s is None else s for s in lst]
-        return fix(arg_shapes), fix(out_shapes), fix(aux_shapes)
+        return _empty_if_none(arg_shapes), _empty_if_none(out_shapes), _empty_if_none(aux_shapes)
     unknown = [n for n, s in zip(names, arg_shapes + aux_shapes) if s is None]
     if unknown or any(s is None for s in out_shapes):
         warnings.warn("infer_shape: cannot decide the shape of the arguments "
@@ -192,32 +206,58 @@ def infer_shape(sym, args, kwargs, partial):
     return arg_shapes, out_shapes, aux_shapes
 
 
+def _empty_if_none(shapes):
+    return [() if s is None else s for s in shapes]
+
+
 def infer_type(sym, args, kwargs):
-    """Infer dtypes. NOTE: this needs every shape to be inferable from the variables'
-    ``__shape__`` attributes when some operator changes dtype (Cast); otherwise it propagates the
-    first input's dtype through each operator."""
+    """Propagate dtypes forward: an operator's output takes its first input's dtype unless
+    ``_OUTPUT_DTYPE_RULES`` names it."""
     given = _input_values(sym, args, kwargs, "infer_type")
-    shapes, dtypes = {}, {}
-    for node in _topo_order(sym._outputs):
-        if node.op is None and node.name in given:
-            dtypes[(id(node), 0)] = np.dtype(given[node.name]).name
-    _infer_all(sym, shapes, dtypes)
-    # Operators whose shapes are unknown get the dtype of their first input.
+    dtypes = {}
     for node in _topo_order(sym._outputs):
         if node.op is None:
+            key = (id(node), 0)
+            if node.name in given:
+                dtypes[key] = np.dtype(given[node.name]).name
+            elif "__dtype__" in node.attrs:
+                dtypes[key] = _FLAG_DTYPES.get(node.attrs["__dtype__"], "float32")
             continue
         entries = [(id(n), i) for n, i in node.inputs]
         _fill_dtypes(node, entries, dtypes)
+        if not entries or not all(e in dtypes for e in entries):
+            continue
+        _check_same_dtypes(node, entries, dtypes)
         for i in range(node.num_outputs):
-            key = (id(node), i)
-            if key in dtypes:
-                continue
-            if node.op in ("Cast", "amp_cast") and "dtype" in node.attrs:
-                dtypes[key] = node.attrs["dtype"]
-            elif entries and all(e in dtypes for e in entries):
-                dtypes[key] = dtypes[entries[0]]
-    arg_types, out_types, aux_types, _ = _collect(sym, dtypes, None)
-    if any(t is None for t in arg_types + out_types + aux_types):
+            if node.op in _OUTPUT_DTYPE_RULES:
+                dtypes[(id(node), i)] = _OUTPUT_DTYPE_RULES[node.op](node.attrs)
+            else:
+                dtypes[(id(node), i)] = dtypes[entries[0]]
+    arg_types, out_types, aux_types, names = _collect(sym, dtypes, None)
+    unknown = [n for n, t in zip(names, arg_types + aux_types) if t is None]
+    if unknown or any(t is None for t in out_types):
+        warnings.warn(f"infer_type: cannot decide the dtype of the arguments {unknown}; pass them "
+                      "as keyword arguments, e.g. infer_type(data='float32')")
         return None, None, None
-    to_np = lambda lst: [np.dtype(t).type for t in lst]
-    return to_np(arg_types), to_np(out_types), to_np(aux_types)
+    return _numpy_types(arg_types), _numpy_types(out_types), _numpy_types(aux_types)
+
+
+# Operators whose inputs must all have one dtype (MXNet's elementwise type rule); others, such as
+# take or one_hot, mix index and data dtypes and are not checked.
+_SAME_DTYPE_OPS = {"FullyConnected", "Convolution", "elemwise_add", "elemwise_sub",
+                   "elemwise_mul", "elemwise_div", "broadcast_add", "broadcast_sub",
+                   "broadcast_mul", "broadcast_div"}
+
+
+def _check_same_dtypes(node, entries, dtypes):
+    if node.op not in _SAME_DTYPE_OPS:
+        return
+    found = [dtypes[e] for e in entries]
+    if len(set(found)) > 1:
+        names = [n.name for n, _ in node.inputs]
+        raise MXNetError(f"infer_type: operator {node.op} (node '{node.name}') needs inputs of one "
+                         f"dtype, got {dict(zip(names, found))}; cast them or pass matching dtypes")
+
+
+def _numpy_types(names):
+    return [np.dtype(t).type for t in names]
