@@ -42,6 +42,18 @@ def build_group_scalar():
     return mx.sym.Group([s, e, mx.sym.FullyConnected(x, num_hidden=4, no_bias=True, name="fc")])
 
 
+def build_mixed():
+    """A graph with the features the fixtures lack: split outputs, Dropout, scalar and
+    broadcasting arithmetic, fluent methods, composition and a Group."""
+    data = mx.sym.var("data", shape=(2, 6), init="zeros")
+    parts = mx.sym.split(data, num_outputs=2, axis=1, name="sp")
+    left = mx.sym.Dropout(parts[0], p=0.3, name="drop")
+    right = (2 - parts["sp_output1"]) ** 2 / 3
+    mixed = (left + right).sum(axis=1, keepdims=True)
+    head = mx.sym.FullyConnected(mx.sym.var("feat"), num_hidden=2, name="head")
+    return mx.sym.Group([head(feat=mixed.reshape((2, -1))), -left > 0])
+
+
 GRAPHS = {"mlp": build_mlp, "conv_bn": build_conv_bn, "group_scalar": build_group_scalar}
 # Fixtures written by MXNet 1.9.1: the graphs above plus a hybridized Gluon net's export.
 FIXTURE_NAMES = sorted(GRAPHS) + ["gluon_export", "legacy_0800"]
@@ -131,20 +143,28 @@ def test_save_load_roundtrip(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists(REFERENCE_PYTHON), reason="reference MXNet 1.9.1 not installed")
-@pytest.mark.parametrize("name", sorted(GRAPHS))
+@pytest.mark.parametrize("name", sorted(GRAPHS) + ["mixed"])
 def test_our_json_loads_in_reference(name, tmp_path):
     _reset_names()
-    sym = GRAPHS[name]()
+    sym = build_mixed() if name == "mixed" else GRAPHS[name]()
     path = tmp_path / "ours.json"
     path.write_text(sym.tojson())
     script = ("import json, sys, mxnet as mx\n"
               "s = mx.sym.load(sys.argv[1])\n"
-              "print(json.dumps([s.list_arguments(), s.list_outputs(), s.list_auxiliary_states()]))\n")
+              "print(json.dumps([s.list_arguments(), s.list_outputs(), s.list_auxiliary_states(),\n"
+              "                  json.loads(s.tojson()), s.infer_shape_partial()]))\n")
     done = subprocess.run([REFERENCE_PYTHON, "-c", script, str(path)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    reported = json.loads(done.stdout.strip().splitlines()[-1])
-    assert reported == [sym.list_arguments(), sym.list_outputs(), sym.list_auxiliary_states()]
+    arguments, outputs, aux_states, resaved, shapes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert arguments == sym.list_arguments()
+    assert outputs == sym.list_outputs()
+    assert aux_states == sym.list_auxiliary_states()
+    # MXNet re-saves our file unchanged: same nodes, attributes, versions and row pointers.
+    assert_same_graph(json.loads(sym.tojson()), resaved)
+    ours = sym.infer_shape_partial()
+    for our_shapes, their_shapes in zip(ours, shapes):
+        assert [list(x) for x in our_shapes] == their_shapes
 
 
 def test_load_legacy_keys():

@@ -2,7 +2,9 @@
 
 There is no executor yet, so a graph can be built, shape-inferred and serialized but not run.
 """
+from . import symbol
 from .symbol import Symbol, Variable, var, Group, load, load_json
 from . import register as _register
 
 _register.populate(globals())
+symbol._add_fluent_methods(globals())

@@ -617,3 +617,40 @@ def load(fname):
     """Return the symbol saved in file ``fname`` (MXNet JSON)."""
     with open(fname) as f:
         return load_json(f.read())
+
+
+# Symbol methods that apply the operator of the same name with the symbol as its first input, as
+# in MXNet 1.x (``x.sum(axis=1)``). Methods for operators missing from the registry are skipped.
+_FLUENT_METHODS = (
+    "abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "argmax", "argmin",
+    "argsort", "batch_dot", "broadcast_axes", "broadcast_like", "broadcast_to", "cbrt", "ceil",
+    "clip", "cos", "cosh", "degrees", "depth_to_space", "diag", "dot", "erf", "erfinv", "exp",
+    "expm1", "fix", "flip", "floor", "gamma", "gammaln", "log", "log10", "log1p", "log2",
+    "log_softmax", "max", "mean", "min", "nanprod", "nansum", "norm", "one_hot", "ones_like", "pad",
+    "pick", "prod", "radians", "reciprocal", "relu", "repeat", "reshape_like", "rint", "round",
+    "rsqrt", "shape_array", "sigmoid", "sign", "sin", "sinh", "size_array", "slice_like",
+    "softmax", "softmin", "sort", "space_to_depth", "split", "sqrt", "square", "squeeze", "sum",
+    "swapaxes", "take", "tan", "tanh", "tile", "topk", "trunc", "zeros_like",
+)
+
+
+def _add_fluent_methods(namespace):
+    for method in _FLUENT_METHODS:
+        op_function = namespace.get(method)
+        if op_function is None or hasattr(Symbol, method):
+            continue
+
+        def fluent(self, *args, _op=op_function, **kwargs):
+            return _op(self, *args, **kwargs)
+
+        fluent.__name__ = method
+        fluent.__doc__ = f"Apply ``{method}`` with this symbol as the first input."
+        setattr(Symbol, method, fluent)
+
+
+def _raise_no_executor(self, *args, **kwargs):
+    raise NotImplementedError("Symbol.bind/simple_bind/eval: the symbolic executor is not "
+                              "implemented yet; compute with the mx.nd functions instead")
+
+
+Symbol.bind = Symbol.simple_bind = Symbol.eval = _raise_no_executor
