@@ -272,6 +272,23 @@ def test_methods_reshape_transpose_flatten_slice():
         assert sym.infer_shape(x=(2, 3, 4))[1] == [expected], sym.name
 
 
+def load_op_cases():
+    with open(os.path.join(FIXTURES, "op_outputs.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("case", load_op_cases(), ids=lambda c: f"{c['op']}-{sorted(c['kwargs'])}")
+def test_single_op_graph_matches_reference(case):
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in case["kwargs"].items()}
+    sym = getattr(mx.sym, case["op"])(mx.sym.var("d"), name="n", **kwargs)
+    graph = json.loads(sym.tojson())
+    assert graph["node_row_ptr"] == case["node_row_ptr"]
+    assert graph["nodes"] == case["nodes"]
+    assert sym.list_arguments() == case["arguments"]
+    assert sym.list_outputs() == case["outputs"]
+    assert sym.list_auxiliary_states() == case["auxiliary_states"]
+
+
 def test_multi_output_names_and_getitem():
     data = mx.sym.var("data")
     parts = mx.sym.split(data, num_outputs=3, name="sp")

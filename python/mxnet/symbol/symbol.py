@@ -14,16 +14,19 @@ _MXNET_VERSION = 10901
 _MUTABLE_INPUTS = {"BatchNorm": (3, 4), "_contrib_SyncBatchNorm": (3, 4)}
 
 # Hidden attributes MXNet 1.9.1 gives the implicit variables of some operators (the aux-state
-# initializers of BatchNorm).
+# initializers of BatchNorm, PReLU's starting slope).
 _IMPLICIT_VARIABLE_ATTRS = {
     ("BatchNorm", "moving_mean"): {"__init__": '["zero", {}]'},
     ("BatchNorm", "moving_var"): {"__init__": '["one", {}]'},
+    ("LeakyReLU", "gamma"): {"__init__": '["Constant", {"value": 0.25}]'},
 }
 
 # Output names of operators with more than one output (MXNet's FListOutputNames).
 _OUTPUT_NAMES = {
     "BatchNorm": ("output", "mean", "var"),
     "Dropout": ("output", "mask"),
+    "LeakyReLU": ("output", "mask"),
+    "Pooling": ("output", "workspace"),
     "LayerNorm": ("output", "mean", "std"),
 }
 
@@ -55,6 +58,12 @@ def _num_outputs(op, attrs):
     if op == "LayerNorm":
         return 3, 3 if _is_true(attrs.get("output_mean_var", "False")) else 1
     if op == "Dropout":
+        return 2, 1
+    if op == "LeakyReLU" and attrs.get("act_type", "leaky") == "rrelu":
+        return 2, 2
+    if op == "Pooling":
+        # NOTE: the 1.9.1 wheel (built with oneDNN) gives Pooling a hidden workspace output;
+        # builds without oneDNN count one output.
         return 2, 1
     if op == "SliceChannel":
         n = int(attrs.get("num_outputs", 1))
@@ -283,7 +292,7 @@ class Symbol:
 
     # NOTE: MXNet 1.9.1 records elemwise_add/_sub/_mul/_div for symbol-symbol arithmetic, which
     # rejects shapes such as (2,3)+(1,3). We record broadcast_* so NumPy broadcasting works. A
-    # loaded graph that says elemwise_add keeps MXNet's same-shape rule.
+    # loaded graph that records elemwise_add keeps MXNet's same-shape rule.
     def __add__(self, other):
         return self._binary(other, "broadcast_add", "_PlusScalar")
 
