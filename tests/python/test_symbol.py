@@ -1,7 +1,9 @@
 """mx.sym graph building, JSON and shape inference, checked against fixtures that MXNet 1.9.1
 wrote (tests/fixtures/make_symbol_fixtures.py)."""
+import copy
 import json
 import os
+import pickle
 import subprocess
 import warnings
 
@@ -318,6 +320,26 @@ def test_compose_with_keyword_inputs():
     assert composed.infer_shape(x=(2, 7))[0] == [(2, 7), (4, 7), (4,)]
     with pytest.raises(TypeError, match="single-output Symbol"):
         net(data=3)
+
+
+def test_compose_unknown_argument_rejected():
+    net = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=4, name="fc")
+    with pytest.raises(MXNetError, match="argument 'zzz' not found"):
+        net(zzz=mx.sym.var("x"))
+
+
+def test_copy_deepcopy_and_pickle():
+    net = build_conv_bn()
+    for clone in (copy.copy(net), copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert clone.tojson() == net.tojson()
+        assert clone.list_auxiliary_states() == net.list_auxiliary_states()
+
+
+def test_sum_infers_missing_operand_shape():
+    # MXNet 1.9.1 gives b the shape of a for ``a + b`` (checked with the reference build).
+    a, b = mx.sym.var("a"), mx.sym.var("b")
+    assert (a + b).infer_shape_partial(a=(2, 3)) == ([(2, 3), (2, 3)], [(2, 3)], [])
+    assert (a * b).infer_shape(b=(4,)) == ([(4,), (4,)], [(4,)], [])
 
 
 def test_get_internals_graft_new_head():

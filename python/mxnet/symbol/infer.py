@@ -71,6 +71,13 @@ _INPUT_NAMES = {
     "LayerNorm": ("data", "gamma", "beta"),
 }
 
+# Binary operators whose unknown right operand takes the left operand's shape.
+_SAME_SHAPE_BINARY_OPS = {
+    "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div",
+    "broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div", "broadcast_power",
+    "broadcast_maximum", "broadcast_minimum", "broadcast_mod",
+}
+
 # Labels whose shape follows the data (``SoftmaxOutput``'s label is the data shape minus the
 # class axis).
 _LABEL_RULES = {
@@ -133,6 +140,14 @@ def _infer_shapes(sym, shapes):
 
 
 def _fill_params(node, entries, shapes):
+    if node.op in _SAME_SHAPE_BINARY_OPS and len(entries) == 2:
+        # NOTE: MXNet 1.9.1 infers the missing operand of elemwise_add (what its ``+`` records)
+        # from the other one. Symbol arithmetic here records broadcast_add, so the same rule is
+        # applied to the broadcast ops too, to keep ``(a + b).infer_shape(a=...)`` working.
+        for known, missing, (missing_node, _) in ((0, 1, node.inputs[1]), (1, 0, node.inputs[0])):
+            if entries[known] in shapes and entries[missing] not in shapes \
+                    and missing_node.op is None:
+                shapes[entries[missing]] = shapes[entries[known]]
     if not entries or entries[0] not in shapes:
         return
     data = shapes[entries[0]]

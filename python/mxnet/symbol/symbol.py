@@ -256,6 +256,15 @@ class Symbol:
             mapping[id(node)] = new
         return Symbol([(mapping[id(n)], i) for n, i in self._outputs])
 
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __getstate__(self):
+        return {"json": self.tojson()}
+
+    def __setstate__(self, state):
+        self._outputs = load_json(state["json"])._outputs
+
     def _compose(self, *args, **kwargs):
         arg_names = self.list_arguments()
         if args and kwargs:
@@ -269,6 +278,9 @@ class Symbol:
         else:
             replace = kwargs
         for key, value in replace.items():
+            if key not in arg_names:
+                raise MXNetError(f"Symbol.__call__: argument '{key}' not found; the symbol's "
+                                 f"arguments are {arg_names}")
             if not isinstance(value, Symbol) or len(value) != 1:
                 raise TypeError(f"Symbol.__call__: input '{key}' must be a single-output Symbol, "
                                 f"got {value!r}")
