@@ -291,6 +291,25 @@ def test_single_op_graph_matches_reference(case):
     assert sym.list_auxiliary_states() == case["auxiliary_states"]
 
 
+def test_variadic_ops_record_num_args():
+    # Expected attributes and names are what MXNet 1.9.1 records for the same calls.
+    _reset_names()
+    a, b = mx.sym.var("a"), mx.sym.var("b")
+    cases = [
+        (mx.sym.Concat(a, b, dim=1), "Concat", "concat0", {"dim": "1", "num_args": "2"}, (2, 6)),
+        (mx.sym.concat(a, b), "Concat", "concat1", {"num_args": "2"}, (2, 6)),
+        (mx.sym.add_n(a, b), "add_n", "add_n0", {"num_args": "2"}, (2, 3)),
+        (mx.sym.stack(a, b, axis=0), "stack", "stack0", {"axis": "0", "num_args": "2"}, (2, 2, 3)),
+        (mx.sym.ElementWiseSum(a, b), "add_n", "elementwisesum0", {"num_args": "2"}, (2, 3)),
+    ]
+    for sym, op, name, attrs, shape in cases:
+        node = json.loads(sym.tojson())["nodes"][-1]
+        assert node["op"] == op
+        assert node["name"] == name
+        assert node["attrs"] == attrs
+        assert sym.infer_shape(a=(2, 3), b=(2, 3))[1] == [shape]
+
+
 def test_multi_output_names_and_getitem():
     data = mx.sym.var("data")
     parts = mx.sym.split(data, num_outputs=3, name="sp")

@@ -24,8 +24,8 @@ def _make_symbol_function(op_name, call_name, arguments, params, doc):
             extra = kwargs.pop(arg_names[0], None)
             if extra is not None:
                 inputs.extend(extra if isinstance(extra, (list, tuple)) else [extra])
-            if "num_args" in params and "num_args" not in kwargs:
-                kwargs["num_args"] = len(inputs)
+            # MXNet 1.9.1 records num_args on every variadic operator (add_n included).
+            kwargs.setdefault("num_args", len(inputs))
             named = None
         else:
             named = {}
