@@ -291,6 +291,21 @@ def test_single_op_graph_matches_reference(case):
     assert sym.list_auxiliary_states() == case["auxiliary_states"]
 
 
+def load_creation_cases():
+    with open(os.path.join(FIXTURES, "creation_ops.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("case", load_creation_cases(), ids=lambda c: c["function"])
+def test_creation_ops_match_reference(case):
+    _reset_names()
+    args = [tuple(a) if isinstance(a, list) else a for a in case["args"]]
+    sym = getattr(mx.sym, case["function"])(*args, **case["kwargs"])
+    assert json.loads(sym.tojson())["nodes"][-1] == case["node"]
+    assert sym.infer_shape()[1] == [tuple(case["out_shape"])]
+    assert [np.dtype(t).name for t in sym.infer_type()[1]] == [case["out_type"]]
+
+
 def test_variadic_ops_record_num_args():
     # Expected attributes and names are what MXNet 1.9.1 records for the same calls.
     _reset_names()

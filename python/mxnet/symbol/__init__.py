@@ -4,6 +4,7 @@ There is no executor yet, so a graph can be built, shape-inferred and serialized
 """
 from . import symbol
 from .symbol import Symbol, Variable, var, Group, load, load_json
+from .creation import zeros, ones, full, arange
 from . import register as _register
 
 _register.populate(globals())

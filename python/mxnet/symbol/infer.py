@@ -239,8 +239,12 @@ def infer_type(sym, args, kwargs):
                 dtypes[key] = _FLAG_DTYPES.get(node.attrs["__dtype__"], "float32")
             continue
         entries = [(id(n), i) for n, i in node.inputs]
+        if not entries:
+            # Operators without inputs (_zeros, _arange ...) take their dtype attribute.
+            dtypes[(id(node), 0)] = node.attrs.get("dtype", "float32")
+            continue
         _fill_dtypes(node, entries, dtypes)
-        if not entries or not all(e in dtypes for e in entries):
+        if not all(e in dtypes for e in entries):
             continue
         _check_same_dtypes(node, entries, dtypes)
         for i in range(node.num_outputs):
