@@ -212,6 +212,11 @@ def test_variable_hidden_attrs():
     assert v.list_outputs() == ["w"]
     with pytest.raises(ValueError, match="__key__"):
         mx.sym.var("w", layout="NC")
+    # MXNet 1.9.1 stores an initializer object as its JSON dump.
+    xavier = mx.sym.var("w", init=mx.init.Xavier())
+    assert xavier.attr("__init__") == \
+        '["xavier", {"rnd_type": "uniform", "factor_type": "avg", "magnitude": 3}]'
+
 
 
 def test_auto_names_count_per_hint():

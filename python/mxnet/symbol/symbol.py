@@ -112,10 +112,10 @@ def _topo_order(heads):
     """Return the nodes reachable from ``heads`` in post-order DFS (inputs first)."""
     order, seen = [], set()
     for head, _ in heads:
-        stack = [(head, iter(head.inputs))]
         if id(head) in seen:
             continue
         seen.add(id(head))
+        stack = [(head, iter(head.inputs))]
         while stack:
             node, it = stack[-1]
             child = next(it, None)
