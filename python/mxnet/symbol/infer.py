@@ -71,7 +71,7 @@ _INPUT_NAMES = {
     "LayerNorm": ("data", "gamma", "beta"),
 }
 
-# Binary operators whose unknown right operand takes the left operand's shape.
+# Binary operators where a variable operand of unknown shape takes the other operand's shape.
 _SAME_SHAPE_BINARY_OPS = {
     "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div",
     "broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div", "broadcast_power",
@@ -181,7 +181,7 @@ _OUTPUT_DTYPE_RULES = {
 
 def _fill_dtypes(node, entries, dtypes):
     # Parameters and labels without a declared dtype take the data's dtype, as MXNet's default
-    # type inference does, unless _PARAM_DTYPE_RULES says otherwise.
+    # type inference does, unless _PARAM_DTYPE_RULES gives another dtype.
     if not entries or entries[0] not in dtypes:
         return
     data = dtypes[entries[0]]
@@ -261,8 +261,8 @@ def infer_type(sym, args, kwargs):
     return _numpy_types(arg_types), _numpy_types(out_types), _numpy_types(aux_types)
 
 
-# Operators whose inputs must all have one dtype (MXNet's elementwise type rule); others, such as
-# take or one_hot, mix index and data dtypes and are not checked.
+# Operators whose inputs must all have one dtype (MXNet's elementwise type rule). Others, such as
+# take or one_hot, mix index and data dtypes, so they are not checked.
 _SAME_DTYPE_OPS = {"FullyConnected", "Convolution", "elemwise_add", "elemwise_sub",
                    "elemwise_mul", "elemwise_div", "broadcast_add", "broadcast_sub",
                    "broadcast_mul", "broadcast_div"}
