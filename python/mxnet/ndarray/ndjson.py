@@ -231,7 +231,7 @@ def _decode_base64(text, shape, dtype_name, where):
     if len(raw) != expected_bytes:
         raise _error('%s: "data" decodes to %d bytes, but shape %s of %s needs %d bytes'
                      % (where, len(raw), list(shape), dtype_name, expected_bytes))
-    if dtype_name == 'bool' and raw and max(raw) > 1:
+    if dtype_name == 'bool' and raw and np.frombuffer(raw, dtype=np.uint8).max() > 1:
         raise _error('%s: bool "data" contains bytes other than 0 and 1' % where)
     return np.frombuffer(raw, dtype=storage).reshape(shape)
 
@@ -311,7 +311,8 @@ def _decode_list(data, shape, dtype_name, where):
     if dtype_name in ('float32', 'float16'):
         # Reject values that do not survive the narrowing, such as 1e300 for float32.
         wide = np.array(values, dtype=np.float64)
-        narrow = wide.astype(storage)
+        with np.errstate(over='ignore'):
+            narrow = wide.astype(storage)
         finite = np.isfinite(wide)
         if np.any(~np.isfinite(narrow[finite])):
             raise _error('%s: "data" contains values out of range for %s' % (where, dtype_name))
@@ -336,6 +337,9 @@ def _decode_record(line, where):
         record = json.loads(line)
     except json.JSONDecodeError as err:
         raise _error('%s: invalid JSON: %s' % (where, err))
+    except RecursionError:
+        raise _error('%s: invalid JSON: nesting is deeper than the Python json parser '
+                     'supports' % where)
     if not isinstance(record, dict):
         raise _error('%s: expected a JSON object, got %s' % (where, type(record).__name__))
     missing = [key for key in _REQUIRED_KEYS if key not in record]
