@@ -131,7 +131,7 @@ def test_bfloat16_base64_stores_raw_bits():
     assert raw == expected_bits.tobytes()
 
 
-def test_readable_list_values_match_numpy():
+def test_readable_int_list_layout():
     values = np.arange(6, dtype=np.int32).reshape(2, 3)
     stream = io.StringIO()
     mx.nd.save_ndjson(stream, mx.nd.array(values, dtype='int32'), readable=True)
@@ -179,7 +179,8 @@ def test_nan_inf_readable(dtype):
     stream = io.StringIO()
     mx.nd.save_ndjson(stream, mx.nd.array(values, dtype=dtype), readable=True)
     text = stream.getvalue()
-    assert 'NaN' not in text and 'Infinity' not in text
+    assert 'NaN' not in text
+    assert 'Infinity' not in text
     data = json.loads(text)['data']
     assert data[:3] == ['nan', 'inf', '-inf']
     assert str(data[3]) == '-0.0'
@@ -189,7 +190,8 @@ def test_nan_inf_readable(dtype):
     assert np.isnan(loaded[0])
     assert loaded[1] == np.inf
     assert loaded[2] == -np.inf
-    assert loaded[3] == 0.0 and np.signbit(loaded[3])
+    assert loaded[3] == 0.0
+    assert np.signbit(loaded[3])
     assert loaded[4] == 1.5
 
 
@@ -259,7 +261,7 @@ def test_path_replaces_existing_file(tmp_path):
 
 
 def test_missing_file_raises(tmp_path):
-    with pytest.raises(MXNetError, match='cannot read'):
+    with pytest.raises(MXNetError, match='failed to read'):
         mx.nd.load_ndjson(tmp_path / 'missing.ndjson')
 
 
@@ -321,7 +323,7 @@ def test_iter_reads_lazily():
 
 def test_iter_path_opens_on_first_next(tmp_path):
     iterator = mx.nd.iter_ndjson(tmp_path / 'missing.ndjson')
-    with pytest.raises(MXNetError, match='cannot read'):
+    with pytest.raises(MXNetError, match='failed to read'):
         next(iterator)
 
 

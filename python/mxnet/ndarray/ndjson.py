@@ -42,7 +42,6 @@ _STORAGE_DTYPES = {
     'bool': np.dtype('?'),
 }
 _FLOAT_DTYPES = ('float32', 'float64', 'float16', 'bfloat16')
-_INT_DTYPES = ('uint8', 'int8', 'int32', 'int64')
 
 _REQUIRED_KEYS = ('name', 'dtype', 'shape', 'data')
 _ENCODINGS = ('base64', 'list')
@@ -395,7 +394,7 @@ def _iter_source(fname_or_file, function):
     try:
         stream = open(path, 'rb')
     except OSError as err:
-        raise _error('%s: cannot read %r: %s' % (function, path, err))
+        raise _error('%s: failed to read %r: %s' % (function, path, err))
     with stream:
         yield from _iter_records(stream, '%s(%r)' % (function, path))
 
