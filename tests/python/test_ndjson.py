@@ -241,16 +241,37 @@ def test_path_str_and_pathlike(tmp_path):
     assert os.listdir(tmp_path) == ['arrays.ndjson']
 
 
-def test_path_write_is_atomic(tmp_path):
+def test_path_write_is_atomic(tmp_path, monkeypatch):
+    from mxnet.ndarray import ndjson
     path = tmp_path / 'arrays.ndjson'
     mx.nd.save_ndjson(path, [mx.nd.array([1.0])])
     before = path.read_bytes()
 
-    # The second element fails to encode, so the old file must stay as it was.
-    with pytest.raises(TypeError):
-        mx.nd.save_ndjson(path, [mx.nd.array([2.0]), 'not an array'])
+    # Make the second record fail after the first line is already written to the temp
+    # file. The old file must stay as it was and the temp file must be removed.
+    encode = ndjson._encode_record
+    calls = []
+
+    def failing_encode(name, array, readable):
+        calls.append(name)
+        if len(calls) == 2:
+            raise RuntimeError('encoding failed')
+        return encode(name, array, readable)
+
+    monkeypatch.setattr(ndjson, '_encode_record', failing_encode)
+    with pytest.raises(RuntimeError, match='encoding failed'):
+        mx.nd.save_ndjson(path, [mx.nd.array([2.0]), mx.nd.array([3.0])])
+    assert len(calls) == 2
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ['arrays.ndjson']
+
+
+def test_path_write_uses_umask_permissions(tmp_path):
+    reference = tmp_path / 'reference.txt'
+    reference.write_text('x')
+    path = tmp_path / 'arrays.ndjson'
+    mx.nd.save_ndjson(path, [mx.nd.array([1.0])])
+    assert os.stat(path).st_mode == os.stat(reference).st_mode
 
 
 def test_path_replaces_existing_file(tmp_path):

@@ -9,7 +9,8 @@ Each line is ``{"name": ..., "dtype": ..., "shape": [...], "encoding": ..., "dat
   little-endian bytes in C order. bfloat16 arrays store their raw uint16 bit patterns.
 - ``encoding`` is ``"list"`` (``readable=True``): ``data`` is a nested JSON list with one
   level per dimension, or a bare value for a 0-d array. JSON has no NaN or infinity, so
-  those are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"``.
+  those are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"``. Every NaN reads
+  back as the default quiet NaN, so NaN sign and payload bits are kept only by base64.
 
 A record without ``encoding`` is read as base64 when ``data`` is a string, and as a list
 otherwise. Blank lines are skipped. Other keys are ignored.
@@ -20,7 +21,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 
 import numpy as np
 
@@ -165,8 +166,8 @@ def save_ndjson(fname_or_file, data, readable=False):
         A dict is written in iteration order with its keys as names. Arrays from an NDArray
         or a list get a null name.
     readable : bool, default False
-        Write ``data`` as nested JSON lists instead of base64 bytes. Values still round-trip
-        exactly, but the file is larger.
+        Write ``data`` as nested JSON lists instead of base64 bytes. The file is larger, and
+        values round-trip exactly except for NaN sign and payload bits.
     """
     pairs = _named_arrays(data)
     # Encode one record at a time so only one array's text is in memory.
@@ -178,8 +179,11 @@ def save_ndjson(fname_or_file, data, readable=False):
 
     path = os.fsdecode(fname_or_file)
     folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temp_path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path),
-                                             suffix='.tmp', dir=folder)
+    temp_path = os.path.join(folder, '.%s.%s.tmp' % (os.path.basename(path),
+                                                     secrets.token_hex(8)))
+    # os.open with mode 0o666 applies the umask, so the result gets the same permissions as
+    # a file written with open(). tempfile.mkstemp would leave it readable by the owner only.
+    descriptor = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, 'w', encoding='utf-8', newline='\n') as stream:
             _write_lines(stream, lines)
