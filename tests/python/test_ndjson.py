@@ -225,6 +225,14 @@ def test_bytesio_file_object():
     assert mx.nd.load_ndjson(stream)[0].asscalar() == 4.0
 
 
+def test_output_is_ascii_for_any_text_encoding(tmp_path):
+    path = tmp_path / 'arrays.ndjson'
+    with open(path, 'w', encoding='latin-1') as stream:
+        mx.nd.save_ndjson(stream, {'\u6743\u91cd': mx.nd.array([1.0])})
+    assert path.read_bytes().isascii()
+    assert list(mx.nd.load_ndjson(path)) == ['\u6743\u91cd']
+
+
 def test_text_file_object(tmp_path):
     path = tmp_path / 'arrays.ndjson'
     with open(path, 'w', encoding='utf-8') as stream:

@@ -138,8 +138,9 @@ def _encode_record(name, array, readable):
         record['encoding'] = 'base64'
         record['data'] = base64.b64encode(values.tobytes()).decode('ascii')
 
-    # allow_nan=False makes a missed non-finite value fail here instead of writing invalid JSON.
-    return json.dumps(record, allow_nan=False, ensure_ascii=False) + '\n'
+    # allow_nan=False makes a missed non-finite value fail here instead of writing invalid
+    # JSON. ASCII-only output (names escaped as \uXXXX) works with any text-file encoding.
+    return json.dumps(record, allow_nan=False) + '\n'
 
 
 def _write_lines(stream, lines):
