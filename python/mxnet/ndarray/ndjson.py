@@ -119,6 +119,8 @@ def _to_nested_list(values):
 
 
 def _encode_record(name, array, readable):
+    # NOTE: bfloat16 bits come from NDArray.asnumpy(), whose bfloat16 -> float32 conversion
+    # sets the quiet bit of signaling NaNs, so those are not saved bit for bit.
     values, dtype_name = _to_numpy(array)
     if dtype_name not in _STORAGE_DTYPES:
         raise TypeError('save_ndjson: dtype %s of array %r is not supported; supported dtypes '
