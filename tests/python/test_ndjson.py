@@ -606,6 +606,7 @@ def test_cli_fixture_round_trip_byte_identical(tmp_path, readable):
     assert result.returncode == 0, result.stderr
     with open(source, 'rb') as a, open(params_path, 'rb') as b:
         assert a.read() == b.read()
+    assert sorted(os.listdir(tmp_path)) == ['nd_dict.ndjson', 'nd_dict.params']
 
 
 def test_cli_list_fixture(tmp_path):

@@ -8,6 +8,7 @@ The format of each file comes from its extension: ``.params`` is the binary form
 """
 import argparse
 import os
+import secrets
 import sys
 
 import mxnet as mx
@@ -22,6 +23,21 @@ def _format_of(parser, path, role):
         parser.error('%s file %r has unknown extension %r; use %s'
                      % (role, path, extension, ' or '.join(sorted(_FORMATS))))
     return _FORMATS[extension]
+
+
+def _save_params_atomically(path, data):
+    """Write ``data`` with ``mx.nd.save`` to a temporary file next to ``path``, then rename
+    it, so a failed conversion never leaves a truncated ``path`` behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    temp_path = os.path.join(folder, '.%s.%s.tmp' % (os.path.basename(path),
+                                                     secrets.token_hex(8)))
+    try:
+        mx.nd.save(temp_path, data)
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.unlink(temp_path)
+        raise
 
 
 def build_parser():
@@ -53,7 +69,7 @@ def main(argv=None):
         else:
             data = mx.nd.load_ndjson(args.input)
         if output_format == 'params':
-            mx.nd.save(args.output, data)
+            _save_params_atomically(args.output, data)
         else:
             mx.nd.save_ndjson(args.output, data, readable=args.readable)
     except (MXNetError, OSError, TypeError) as err:
