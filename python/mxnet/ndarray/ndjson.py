@@ -103,7 +103,7 @@ def _json_value(value):
 
 
 def _to_nested_list(values):
-    """Return ``values`` (a NumPy array) as nested Python lists with non-finite floats as strings."""
+    """Return ``values`` (a NumPy array) as nested lists, with non-finite floats as strings."""
     nested = values.tolist()
     if values.dtype.kind != 'f':
         return nested

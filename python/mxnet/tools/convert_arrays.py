@@ -27,7 +27,7 @@ def _format_of(parser, path, role):
 
 def _save_params_atomically(path, data):
     """Write ``data`` with ``mx.nd.save`` to a temporary file next to ``path``, then rename
-    it, so a failed conversion never leaves a truncated ``path`` behind."""
+    it, so a failed conversion leaves an existing ``path`` unchanged."""
     folder = os.path.dirname(os.path.abspath(path))
     temp_path = os.path.join(folder, '.%s.%s.tmp' % (os.path.basename(path),
                                                      secrets.token_hex(8)))
