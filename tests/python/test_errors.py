@@ -115,3 +115,8 @@ def test_mixed_contexts_rejected():
     a = nd.ones((2,), ctx=mx.cpu(1))
     with pytest.raises(MXNetError, match="different contexts.*as_in_context"):
         a + nd.ones((2,))
+
+
+def test_zero_size_creation():
+    assert nd.zeros((2, 0)).shape == (2, 0)
+    np.testing.assert_array_equal(nd.ones((0, 3)).sum(axis=0).asnumpy(), [0, 0, 0])
