@@ -101,3 +101,22 @@ def test_split_zero_outputs():
 def test_max_of_empty_array_raises():
     with pytest.raises(ValueError, match="zero-size"):
         nd.zeros((0, 3)).max().asnumpy()
+
+
+def test_second_cpu_context_kept():
+    a = nd.ones((2,), ctx=mx.cpu(1))
+    b = a.as_in_context(mx.cpu(0))
+    assert a.context == mx.cpu(1)
+    assert (a * 2).context == mx.cpu(1)
+    assert b.context == mx.cpu(0)
+
+
+def test_mixed_contexts_rejected():
+    a = nd.ones((2,), ctx=mx.cpu(1))
+    with pytest.raises(MXNetError, match="different contexts.*as_in_context"):
+        a + nd.ones((2,))
+
+
+def test_zero_size_creation():
+    assert nd.zeros((2, 0)).shape == (2, 0)
+    np.testing.assert_array_equal(nd.ones((0, 3)).sum(axis=0).asnumpy(), [0, 0, 0])

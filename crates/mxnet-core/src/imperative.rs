@@ -28,6 +28,16 @@ pub fn call1(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Resul
 
 /// Run `op` on `inputs`, writing into `out` when given. Returns the visible outputs.
 pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>) -> Result<Vec<NDArray>> {
+    if let Some(first) = inputs.first() {
+        if let Some(other) = inputs.iter().find(|x| x.context() != first.context()) {
+            return Err(Error::MXNet(format!(
+                "{}: inputs are on different contexts ({} and {}); move them with as_in_context() first",
+                op.name(),
+                first.context(),
+                other.context()
+            )));
+        }
+    }
     let descs: Vec<TensorDesc> = inputs.iter().map(TensorDesc::of).collect();
     let out_descs = op.infer(&descs)?;
     let recording = autograd::is_recording();

@@ -131,6 +131,15 @@ impl NDArray {
         NDArray { storage: self.storage.clone(), layout, dtype: self.dtype, ctx: self.ctx, ag: None }
     }
 
+    /// The same array tagged with another CPU context (`cpu(1)` shares host memory with
+    /// `cpu(0)`, so a tag is all that differs); other device kinds are rejected.
+    pub fn with_context(&self, ctx: Context) -> Result<NDArray> {
+        match (self.ctx, ctx) {
+            (Context::Cpu(_), Context::Cpu(_)) => Ok(NDArray { ctx, ..self.clone() }),
+            (from, to) => Err(Error::MXNet(format!("cannot move an array from {from} to {to}: no GPU backend yet"))),
+        }
+    }
+
     /// The same array without autograd history (`detach()`).
     pub fn detach(&self) -> NDArray {
         NDArray { ag: None, ..self.clone() }

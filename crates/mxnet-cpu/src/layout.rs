@@ -26,6 +26,10 @@ impl Layout {
 
     /// True when the elements are packed in row-major order (offset may be non-zero).
     pub fn is_contiguous(&self) -> bool {
+        if self.size() == 0 {
+            // No element is addressed, so any strides describe a packed (empty) array.
+            return true;
+        }
         let mut expected = 1isize;
         for (&dim, &stride) in self.shape.iter().zip(&self.strides).rev() {
             if dim != 1 && stride != expected {
@@ -137,6 +141,11 @@ mod tests {
         let l = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
         assert!(!l.is_contiguous());
         assert!(Layout::contiguous(&[2, 1, 3]).is_contiguous());
+    }
+
+    #[test]
+    fn zero_size_layout_is_contiguous() {
+        assert!(Layout::contiguous(&[2, 0]).is_contiguous());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod gemm;
 pub mod layout;
+pub mod reduce;
 pub mod nn;
 pub mod strided;
 

@@ -132,6 +132,12 @@ fn mxnet_cpu_extent(l: &mxnet_core::Layout) -> usize {
     hi as usize + 1
 }
 
+/// The same array tagged with CPU context `device_id` (no copy: all CPU contexts share memory).
+#[pyfunction]
+fn with_cpu_context(x: &PyNDArray, device_id: u32) -> PyResult<PyNDArray> {
+    Ok(PyNDArray::new(x.inner.with_context(mxnet_core::Context::Cpu(device_id)).py()?))
+}
+
 #[pyfunction]
 fn waitall(py: Python<'_>) -> PyResult<()> {
     py.allow_threads(|| mxnet_engine::Engine::get().wait_for_all())
@@ -239,6 +245,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fill, m)?)?;
     m.add_function(wrap_pyfunction!(strided_view, m)?)?;
     m.add_function(wrap_pyfunction!(waitall, m)?)?;
+    m.add_function(wrap_pyfunction!(with_cpu_context, m)?)?;
     m.add_function(wrap_pyfunction!(engine_type, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_recording, m)?)?;

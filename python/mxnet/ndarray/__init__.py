@@ -48,3 +48,5 @@ greater = _binary_wrapper("broadcast_greater", "_greater_scalar", "_lesser_scala
 greater_equal = _binary_wrapper("broadcast_greater_equal", "_greater_equal_scalar", "_lesser_equal_scalar")
 lesser = _binary_wrapper("broadcast_lesser", "_lesser_scalar", "_greater_scalar")
 lesser_equal = _binary_wrapper("broadcast_lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar")
+
+from .ndjson import save_ndjson, load_ndjson, iter_ndjson  # noqa: E402,F401

@@ -15,6 +15,13 @@ def _check_ctx(ctx):
     return ctx
 
 
+def _on(arr, ctx):
+    """Tag a new CPU array with ``ctx`` (``cpu(1)`` shares host memory with ``cpu(0)``)."""
+    if ctx is not None and ctx.device_id != 0:
+        arr._h = _native.with_cpu_context(arr._h, ctx.device_id)
+    return arr
+
+
 def _shape_tuple(shape):
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
@@ -39,9 +46,10 @@ def array(source_array, ctx=None, dtype=None):
     The dtype defaults to the source's dtype for NDArray sources and to float32 otherwise,
     as in MXNet 1.x (``nd.array(np.int64 array)`` is float32 unless ``dtype`` is given).
     """
-    _check_ctx(ctx)
+    ctx = _check_ctx(ctx)
     if isinstance(source_array, NDArray):
-        return source_array.astype(dtype if dtype is not None else source_array.dtype, copy=True)
+        copied = source_array.astype(dtype if dtype is not None else source_array.dtype, copy=True)
+        return _on(copied, ctx)
     if dtype is None:
         dtype = np.float32
         if isinstance(source_array, np.ndarray) and source_array.dtype == np.dtype([("bfloat16", np.uint16)]):
@@ -49,7 +57,7 @@ def array(source_array, ctx=None, dtype=None):
     src = np.asarray(source_array)
     if src.dtype == object:
         raise TypeError("array: the source cannot be converted to a numeric array (ragged or non-numeric values)")
-    return _wrap(_numpy_to_handle(src, dtype))
+    return _on(_wrap(_numpy_to_handle(src, dtype)), ctx)
 
 
 def from_numpy(ndarray, zero_copy=True):
@@ -68,30 +76,35 @@ def empty(shape, ctx=None, dtype=None):
 
 
 def zeros(shape, ctx=None, dtype=None, **kwargs):
-    _check_ctx(ctx)
-    return _invoke("_zeros", [], [("shape", attr_string(_shape_tuple(shape))),
-                                  ("dtype", dtype_name(dtype or np.float32))], out=kwargs.get("out"))
+    ctx = _check_ctx(ctx)
+    out = kwargs.get("out")
+    result = _invoke("_zeros", [], [("shape", attr_string(_shape_tuple(shape))),
+                                    ("dtype", dtype_name(dtype or np.float32))], out=out)
+    return result if out is not None else _on(result, ctx)
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
-    _check_ctx(ctx)
-    return _invoke("_ones", [], [("shape", attr_string(_shape_tuple(shape))),
-                                 ("dtype", dtype_name(dtype or np.float32))], out=kwargs.get("out"))
+    ctx = _check_ctx(ctx)
+    out = kwargs.get("out")
+    result = _invoke("_ones", [], [("shape", attr_string(_shape_tuple(shape))),
+                                   ("dtype", dtype_name(dtype or np.float32))], out=out)
+    return result if out is not None else _on(result, ctx)
 
 
 def full(shape, val, ctx=None, dtype=np.float32, out=None):
-    _check_ctx(ctx)
-    return _invoke("_full", [], [("shape", attr_string(_shape_tuple(shape))), ("value", attr_string(float(val))),
-                                 ("dtype", dtype_name(dtype or np.float32))], out=out)
+    ctx = _check_ctx(ctx)
+    result = _invoke("_full", [], [("shape", attr_string(_shape_tuple(shape))), ("value", attr_string(float(val))),
+                                   ("dtype", dtype_name(dtype or np.float32))], out=out)
+    return result if out is not None else _on(result, ctx)
 
 
 def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=np.float32):
-    _check_ctx(ctx)
+    ctx = _check_ctx(ctx)
     attrs = [("start", attr_string(float(start))), ("step", attr_string(float(step))),
              ("repeat", attr_string(int(repeat))), ("dtype", dtype_name(dtype))]
     if stop is not None:
         attrs.append(("stop", attr_string(float(stop))))
-    return _invoke("_arange", [], attrs)
+    return _on(_invoke("_arange", [], attrs), ctx)
 
 
 def waitall():

@@ -139,7 +139,7 @@ def get_item(arr, key):
         return _basic_view(arr, norm, record=autograd.is_recording())
     flat, shape = _advanced_flat_indices(arr, key)
     from .creation import array
-    idx = array(flat, dtype=np.int64)
+    idx = array(flat, ctx=arr.context, dtype=np.int64)
     out = _invoke("take", [arr.reshape((-1,)), idx], [("axis", "0")])
     return _reshape_exact(out, shape if shape else (1,))
 
@@ -177,7 +177,7 @@ def _assign(view, value):
         return
     from .creation import array
     if not isinstance(value, NDArray):
-        value = array(value, dtype=view.dtype)
+        value = array(value, ctx=view.context, dtype=view.dtype)
     if value.shape != view.shape:
         try:
             value = value.reshape(view.shape) if value.size == view.size and value.ndim != view.ndim \

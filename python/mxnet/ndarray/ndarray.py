@@ -176,7 +176,9 @@ class NDArray:
         if isinstance(other, Context):
             if other.device_type != "cpu":
                 raise MXNetError(f"copyto: {other} is not available; this build only has the CPU backend")
-            return self.copy()
+            copied = self.copy()
+            copied._h = _native.with_cpu_context(copied._h, other.device_id)
+            return copied
         raise TypeError(f"copyto: expected an NDArray or a Context, got {type(other).__name__}")
 
     def as_in_context(self, context):
@@ -260,7 +262,8 @@ class NDArray:
             return _invoke(name, [self], [("scalar", attr_string(float(other) if not isinstance(other, integer_types) else int(other)))])
         if isinstance(other, (np.ndarray, list, tuple)):
             from .creation import array
-            return self._binary(array(other, dtype=self.dtype), array_op, scalar_op, rscalar_op, reflected)
+            other = array(other, ctx=self.context, dtype=self.dtype)
+            return self._binary(other, array_op, scalar_op, rscalar_op, reflected)
         return NotImplemented
 
     def _inplace(self, other, array_op, scalar_op):

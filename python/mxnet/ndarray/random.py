@@ -5,7 +5,7 @@ from ..base import attr_string, dtype_name
 from .ndarray import NDArray, _invoke
 
 
-def _sample(op, params, shape, dtype, out, like=None):
+def _sample(op, params, shape, dtype, out, ctx=None):
     attrs = [(k, attr_string(float(v))) for k, v in params.items()]
     if shape is not None and shape != ():
         attrs.append(("shape", attr_string(tuple(shape) if isinstance(shape, (list, tuple)) else (int(shape),))))
@@ -14,21 +14,25 @@ def _sample(op, params, shape, dtype, out, like=None):
     else:
         attrs.append(("shape", "(1,)"))
     attrs.append(("dtype", dtype_name(dtype or (out.dtype if out is not None else np.float32))))
-    return _invoke(op, [], attrs, out=out)
+    result = _invoke(op, [], attrs, out=out)
+    if out is None:
+        from .creation import _check_ctx, _on
+        result = _on(result, _check_ctx(ctx))
+    return result
 
 
 def uniform(low=0, high=1, shape=(), dtype=None, ctx=None, out=None, **kwargs):
     """Samples from U[low, high)."""
     if isinstance(low, NDArray) or isinstance(high, NDArray):
         raise NotImplementedError("random.uniform with array-valued low/high is not supported yet; pass floats")
-    return _sample("_random_uniform", {"low": low, "high": high}, shape, dtype, out)
+    return _sample("_random_uniform", {"low": low, "high": high}, shape, dtype, out, ctx)
 
 
 def normal(loc=0, scale=1, shape=(), dtype=None, ctx=None, out=None, **kwargs):
     """Samples from N(loc, scale**2)."""
     if isinstance(loc, NDArray) or isinstance(scale, NDArray):
         raise NotImplementedError("random.normal with array-valued loc/scale is not supported yet; pass floats")
-    return _sample("_random_normal", {"loc": loc, "scale": scale}, shape, dtype, out)
+    return _sample("_random_normal", {"loc": loc, "scale": scale}, shape, dtype, out, ctx)
 
 
 def randn(*shape, loc=0, scale=1, dtype=None, ctx=None, out=None):
@@ -37,7 +41,7 @@ def randn(*shape, loc=0, scale=1, dtype=None, ctx=None, out=None):
 
 def randint(low, high, shape=(), dtype="int32", ctx=None, out=None):
     """Samples integers uniformly from [low, high)."""
-    return _sample("_random_randint", {"low": low, "high": high}, shape, dtype, out)
+    return _sample("_random_randint", {"low": low, "high": high}, shape, dtype, out, ctx)
 
 
 def shuffle(data, out=None):

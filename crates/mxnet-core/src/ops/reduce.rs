@@ -198,6 +198,17 @@ impl Operator for Sum {
         let mask = self.mask(x.shape())?;
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
+            // Contiguous input reduced over trailing axes: each output sums one contiguous run.
+            let trailing = mask.iter().skip_while(|m| !**m).all(|m| *m);
+            if x.is_contiguous() && trailing && matches!(x.dtype(), DType::Float32 | DType::Float64) {
+                let run: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
+                let start = x.layout().offset;
+                dispatch_float!(self.name, x.dtype(), T => {
+                    let data = &x.data::<T>()[start..start + x.size()];
+                    mxnet_cpu::reduce::sum_runs(data, run, out.out_data::<T>(), |v| v as T);
+                });
+                return Ok(());
+            }
             dispatch_real!(self.name, x.dtype(), T => {
                 // Accumulate in f64 so long float32 sums keep their precision.
                 reduce_kernel(x.data::<T>(), x.layout(), &mask, out.out_data::<T>(),
