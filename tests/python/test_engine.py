@@ -310,3 +310,19 @@ def test_delete_view_base_with_pending_ops():
         a += 1
     del a
     np.testing.assert_array_equal(row.asnumpy(), np.full(64, 10.0))
+
+
+def test_unsynchronised_loop_memory_bounded():
+    """A loop that never waits stays within the in-flight byte limit instead of queueing
+    every 64 MiB result (150 iterations would otherwise reach about 10 GiB)."""
+    done = run_python("""
+        import resource
+        import mxnet as mx
+        for _ in range(150):
+            y = mx.nd.ones((4096, 4096)) * 2
+        mx.nd.waitall()
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    assert done.returncode == 0, done.stderr
+    peak_kib = int(done.stdout.strip().splitlines()[-1])
+    assert peak_kib < 3 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

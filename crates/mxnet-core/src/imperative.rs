@@ -142,11 +142,12 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
     let inputs: Vec<NDArray> = inputs.iter().map(|x| x.detach()).collect();
     let outputs: Vec<NDArray> = outputs.iter().map(|x| x.detach()).collect();
     let outputs_sizes: Vec<usize> = outputs.iter().map(|x| x.size()).collect();
+    let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         op.forward(&ctx, &inputs, &outputs).map_err(|e| Arc::new(e) as OpError)
     });
     let inline = small_outputs(&outputs_sizes);
-    Engine::get().push_with(body, &reads, &writes, inline).map_err(from_engine)
+    Engine::get().push_with(body, &reads, &writes, inline, output_bytes).map_err(from_engine)
 }
 
 /// Operations writing at most this many elements run on the calling thread when their inputs

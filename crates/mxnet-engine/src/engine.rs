@@ -46,6 +46,8 @@ pub(crate) struct OprBlock {
     writes: Vec<Var>,
     /// Wait operations run even when an input carries an error: they only signal a waiter.
     is_wait: bool,
+    /// Bytes the operation's outputs hold, counted against the in-flight byte limit.
+    bytes: usize,
 }
 
 impl OprBlock {
@@ -60,12 +62,42 @@ pub struct Engine {
     shared: Arc<Shared>,
 }
 
+/// Operations pushed and not yet completed, and the bytes their outputs hold.
+#[derive(Default)]
+struct Pending {
+    ops: usize,
+    bytes: usize,
+}
+
+/// Back-pressure: a push waits while this many operations or output bytes are in flight, so a
+/// Python loop that never synchronises cannot grow memory without bound. One operation is
+/// always admitted, however large.
+#[derive(Clone, Copy)]
+struct Limits {
+    ops: usize,
+    bytes: usize,
+}
+
+impl Limits {
+    /// From `MXNET_ENGINE_MAX_INFLIGHT_OPS` (default 4096) and `MXNET_ENGINE_MAX_INFLIGHT_BYTES`
+    /// (default 1 GiB). NOTE: both defaults are estimates, not tuned.
+    fn from_env() -> Limits {
+        let read = |name: &str, default: usize| {
+            std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(default)
+        };
+        Limits { ops: read("MXNET_ENGINE_MAX_INFLIGHT_OPS", 4096), bytes: read("MXNET_ENGINE_MAX_INFLIGHT_BYTES", 1 << 30) }
+    }
+}
+
 /// State shared between the engine handle and its worker threads.
 pub struct Shared {
     kind: EngineKind,
     queue: OnceLock<Sender<Arc<OprBlock>>>,
-    pending: Mutex<usize>,
+    pending: Mutex<Pending>,
     all_done: Condvar,
+    /// Signalled when an operation completes, for pushers held back by the in-flight limits.
+    slot_free: Condvar,
+    limits: Limits,
     /// Error cells of failures not yet raised, oldest first.
     global_errors: Mutex<Vec<ErrorCell>>,
 }
@@ -109,11 +141,17 @@ impl Engine {
     }
 
     fn new(kind: EngineKind, threads: usize) -> Engine {
+        Engine::with_limits(kind, threads, Limits::from_env())
+    }
+
+    fn with_limits(kind: EngineKind, threads: usize, limits: Limits) -> Engine {
         let shared = Arc::new(Shared {
             kind,
             queue: OnceLock::new(),
-            pending: Mutex::new(0),
+            pending: Mutex::new(Pending::default()),
             all_done: Condvar::new(),
+            slot_free: Condvar::new(),
+            limits,
             global_errors: Mutex::new(Vec::new()),
         });
         if kind != EngineKind::Naive {
@@ -145,13 +183,21 @@ impl Engine {
     /// NaiveEngine the operation runs before `push` returns, and its error is returned here.
     /// The threaded engines return `Ok` and report errors at the next wait.
     pub fn push(&self, func: OpFn, reads: &[Var], writes: &[Var]) -> Result<(), OpError> {
-        self.push_with(func, reads, writes, false)
+        self.push_with(func, reads, writes, false, 0)
     }
 
     /// Like [`Engine::push`]; with `inline_if_ready`, an operation whose inputs are ready at push
     /// time runs on the calling thread instead of going through the worker queue. Callers set
     /// it for small operations, where the queue hop (waking a worker) costs more than the work.
-    pub fn push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], inline_if_ready: bool) -> Result<(), OpError> {
+    /// `bytes` is the size of the outputs, counted against the in-flight byte limit.
+    pub fn push_with(
+        &self,
+        func: OpFn,
+        reads: &[Var],
+        writes: &[Var],
+        inline_if_ready: bool,
+        bytes: usize,
+    ) -> Result<(), OpError> {
         let (reads, writes) = dedup_vars(reads, writes);
 
         if self.kind == EngineKind::Naive {
@@ -172,8 +218,9 @@ impl Engine {
             reads,
             writes,
             is_wait: false,
+            bytes,
         });
-        *self.lock_pending() += 1;
+        self.admit(bytes);
         for v in &blk.reads {
             if v.append_read(&blk) {
                 blk.decr_wait();
@@ -245,10 +292,12 @@ impl Shared {
         }
 
         let mut pending = self.lock_pending();
-        *pending -= 1;
-        if *pending == 0 {
+        pending.ops -= 1;
+        pending.bytes -= blk.bytes;
+        if pending.ops == 0 {
             self.all_done.notify_all();
         }
+        self.slot_free.notify_all();
     }
 
 }
@@ -290,8 +339,9 @@ impl Engine {
             reads: vec![var.clone()],
             writes: Vec::new(),
             is_wait: true,
+            bytes: 0,
         });
-        *self.lock_pending() += 1;
+        self.lock_pending().ops += 1;
         if var.append_read(&blk) {
             blk.decr_wait();
         }
@@ -304,7 +354,7 @@ impl Engine {
     /// All pending errors are cleared, as in MXNet's `WaitForAll`.
     pub fn wait_for_all(&self) -> Result<(), OpError> {
         let mut pending = self.lock_pending();
-        while *pending > 0 {
+        while pending.ops > 0 {
             pending = self.all_done.wait(pending).unwrap_or_else(|e| e.into_inner());
         }
         drop(pending);
@@ -325,8 +375,19 @@ impl Engine {
 }
 
 impl Shared {
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, usize> {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count a new operation in flight, first waiting while the limits are reached. Workers
+    /// never push, so completions keep coming while a pusher waits here.
+    fn admit(&self, bytes: usize) {
+        let mut pending = self.lock_pending();
+        while pending.ops > 0 && (pending.ops >= self.limits.ops || pending.bytes + bytes > self.limits.bytes) {
+            pending = self.slot_free.wait(pending).unwrap_or_else(|e| e.into_inner());
+        }
+        pending.ops += 1;
+        pending.bytes += bytes;
     }
 }
 
@@ -437,10 +498,33 @@ mod tests {
                 Ok(())
             });
             // Alternate queued and inline pushes on one variable: order must still hold.
-            engine.push_with(body, &[], &[var.clone()], i % 2 == 0).unwrap();
+            engine.push_with(body, &[], &[var.clone()], i % 2 == 0, 0).unwrap();
         }
         engine.wait_for_all().unwrap();
         assert_eq!(cell.load(Ordering::SeqCst), 200);
+    }
+
+    #[test]
+    fn push_waits_at_the_inflight_limit() {
+        let engine = Engine::with_limits(EngineKind::Threaded, 1, Limits { ops: 1, bytes: 1 << 30 });
+        let slow: OpFn = Box::new(|| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(())
+        });
+        engine.push(slow, &[], &[Var::new()]).unwrap();
+        let start = std::time::Instant::now();
+        // An independent operation still waits: one operation is already in flight.
+        engine.push(Box::new(|| Ok(())), &[], &[Var::new()]).unwrap();
+        assert!(start.elapsed() >= std::time::Duration::from_millis(30));
+        engine.wait_for_all().unwrap();
+    }
+
+    #[test]
+    fn byte_limit_admits_one_large_op() {
+        let engine = Engine::with_limits(EngineKind::Threaded, 1, Limits { ops: 100, bytes: 10 });
+        engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], false, 1000).unwrap();
+        engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], false, 1000).unwrap();
+        engine.wait_for_all().unwrap();
     }
 
     #[test]

@@ -94,17 +94,21 @@ fn from_numpy(arr: &Bound<'_, PyAny>, dtype: &str, zero_copy: bool) -> PyResult<
 
 /// Copy `src` into `dst` (same shape; dtypes are converted).
 #[pyfunction]
-fn copyto(src: &PyNDArray, dst: &PyNDArray) -> PyResult<()> {
-    copy_into(&src.inner, &dst.inner).py()
+fn copyto(py: Python<'_>, src: &PyNDArray, dst: &PyNDArray) -> PyResult<()> {
+    // Without the GIL: the push may wait for in-flight operations, and one of them may free a
+    // foreign buffer whose owner needs the GIL.
+    let (src, dst) = (src.inner.clone(), dst.inner.clone());
+    py.allow_threads(move || copy_into(&src, &dst)).py()
 }
 
 /// Set every element of `dst` to `value`.
 #[pyfunction]
-fn fill(dst: &PyNDArray, value: f64) -> PyResult<()> {
-    let x = &dst.inner;
+fn fill(py: Python<'_>, dst: &PyNDArray, value: f64) -> PyResult<()> {
+    let x = dst.inner.clone();
     let one = dispatch_all!(x.dtype(), T => NDArray::from_vec::<T>(&[], vec![T::from_f64(value)]).py()?);
     let layout = one.layout().broadcast_to(x.shape()).expect("a 0-d array broadcasts to any shape");
-    copy_into(&one.with_layout(layout), x).py()
+    let source = one.with_layout(layout);
+    py.allow_threads(move || copy_into(&source, &x)).py()
 }
 
 /// Create a view of `x` with the given layout (strides and offset in elements), sharing storage.
