@@ -2,8 +2,8 @@
 
 use gemm::Parallelism;
 
-/// Below this many multiply-adds a product runs on one thread: splitting smaller products
-/// costs more in synchronisation than it saves (an estimate; issue-level tuning comes later).
+/// Below this many multiply-adds a product runs on one thread, because splitting smaller
+/// products costs more in synchronisation than it saves. The value is an estimate, not measured.
 const PARALLEL_MIN_FLOPS: usize = 1 << 18;
 
 /// A float type the `gemm` crate can multiply.
@@ -70,7 +70,7 @@ pub fn matmul_with<T: GemmFloat>(
         Parallelism::None
     };
     // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, so
-    // every index gemm computes stays inside the slices; `c` is uniquely borrowed.
+    // every index gemm computes stays inside the slices. `c` is uniquely borrowed.
     unsafe {
         gemm::gemm(
             m,

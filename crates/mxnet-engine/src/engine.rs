@@ -112,7 +112,7 @@ impl std::ops::Deref for Engine {
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 
 impl Engine {
-    /// The process-wide engine, created on first use from `MXNET_ENGINE_TYPE`
+    /// Return the process-wide engine, created on first use from `MXNET_ENGINE_TYPE`
     /// and `MXNET_CPU_WORKER_NTHREADS`.
     ///
     /// An invalid `MXNET_ENGINE_TYPE` falls back to the default engine and logs the error;
