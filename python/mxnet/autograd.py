@@ -96,7 +96,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     ``.grad`` buffers are left unchanged. With ``create_graph=True`` the returned gradients
     are recorded, so they can be differentiated again.
     """
-    single = isinstance(variables, NDArray)
+    # MXNet returns a list even for a single variable.
     heads, variables = _as_list(heads), _as_list(variables)
     grads = _as_list(head_grads) or [None] * len(heads)
     if retain_graph is None:
@@ -104,9 +104,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     result = _native.grad([h._h for h in heads], [v._h for v in variables],
                           [g._h if g is not None else None for g in grads],
                           retain_graph, create_graph, train_mode)
-    out = [_wrap(h) for h in result]
-    del single  # MXNet returns a list even for one variable
-    return out
+    return [_wrap(h) for h in result]
 
 
 def get_symbol(x):

@@ -141,12 +141,12 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
     let op = op.clone();
     let inputs: Vec<NDArray> = inputs.iter().map(|x| x.detach()).collect();
     let outputs: Vec<NDArray> = outputs.iter().map(|x| x.detach()).collect();
-    let outputs_sizes: Vec<usize> = outputs.iter().map(|x| x.size()).collect();
+    let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         op.forward(&ctx, &inputs, &outputs).map_err(|e| Arc::new(e) as OpError)
     });
-    let inline = small_outputs(&outputs_sizes);
+    let inline = output_elements <= INLINE_MAX_ELEMENTS;
     Engine::get().push_with(body, &reads, &writes, inline, output_bytes).map_err(from_engine)
 }
 
@@ -155,10 +155,6 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
 /// 5 us per op, about what a 16K-element elementwise kernel takes, so smaller ops gain by
 /// running inline and larger ones by overlapping with Python.
 const INLINE_MAX_ELEMENTS: usize = 1 << 14;
-
-fn small_outputs(sizes: &[usize]) -> bool {
-    sizes.iter().sum::<usize>() <= INLINE_MAX_ELEMENTS
-}
 
 /// Copy `src` into the (possibly strided) view `dst` of the same shape and dtype.
 pub fn copy_into(src: &NDArray, dst: &NDArray) -> Result<()> {

@@ -7,7 +7,7 @@ use mxnet_cpu::layout::broadcast_shapes;
 use mxnet_cpu::strided::binary_map;
 
 use super::arith::Arith;
-use super::grad_util::{reduce_to, scalar_op};
+use super::grad_util::{div, mul, reduce_to, scalar_op};
 use crate::attrs::{AttrReader, Attrs};
 use crate::error::{Error, Result};
 use crate::imperative::call1;
@@ -186,13 +186,7 @@ impl Operator for Binary {
     }
 }
 
-fn mul(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("broadcast_mul", &[a, b], &[])
-}
 
-fn div(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("broadcast_div", &[a, b], &[])
-}
 
 macro_rules! binary_def {
     ($defs:ident, $kind:ident, $name:literal, [$($alias:literal),*], $broadcast:expr, $doc:expr) => {

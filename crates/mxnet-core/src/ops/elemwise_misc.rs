@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxnet_cpu::strided::unary_map;
 
 use super::arith::Arith;
-use super::grad_util::scalar_op;
+use super::grad_util::{mul, scalar_op};
 use crate::attrs::{AttrReader, Attrs};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -16,9 +16,6 @@ use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::ops::scalar::format_scalar;
 use crate::{dispatch_all, dispatch_float, dispatch_real};
 
-fn mul(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("elemwise_mul", &[a, b], &[])
-}
 
 fn one_input<'a>(op: &str, inputs: &'a [TensorDesc]) -> Result<&'a TensorDesc> {
     match inputs {

@@ -16,3 +16,13 @@ pub fn reduce_to(g: &NDArray, shape: &[usize]) -> Result<NDArray> {
     }
     call1("_sum_to", &[g], &[("shape", crate::attrs::tuple_string(shape))])
 }
+
+/// Elementwise product with broadcasting, the building block of most gradients.
+pub fn mul(a: &NDArray, b: &NDArray) -> Result<NDArray> {
+    call1("broadcast_mul", &[a, b], &[])
+}
+
+/// Elementwise quotient with broadcasting.
+pub fn div(a: &NDArray, b: &NDArray) -> Result<NDArray> {
+    call1("broadcast_div", &[a, b], &[])
+}

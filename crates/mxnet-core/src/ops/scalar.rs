@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxnet_cpu::strided::unary_map;
 
 use super::binary::BinaryKind;
-use super::grad_util::scalar_op;
+use super::grad_util::{div, mul, scalar_op};
 use crate::attrs::{AttrReader, Attrs};
 use crate::dispatch_real;
 use crate::dtype::Element;
@@ -92,13 +92,7 @@ impl Operator for Scalar {
     }
 }
 
-fn mul(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("broadcast_mul", &[a, b], &[])
-}
 
-fn div(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("broadcast_div", &[a, b], &[])
-}
 
 /// Python's `str()` of a float scalar, as MXNet stores it (`2` for integral values).
 pub fn format_scalar(v: f64) -> String {

@@ -12,7 +12,7 @@ use mxnet_cpu::Layout;
 use rayon::prelude::*;
 
 use super::arith::{Arith, Float};
-use super::grad_util::scalar_op;
+use super::grad_util::{div, mul, scalar_op};
 use crate::attrs::{AttrReader, Attrs};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -21,13 +21,7 @@ use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::dispatch_float;
 
-fn mul(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("elemwise_mul", &[a, b], &[])
-}
 
-fn div(a: &NDArray, b: &NDArray) -> Result<NDArray> {
-    call1("elemwise_div", &[a, b], &[])
-}
 
 fn un(name: &str, x: &NDArray) -> Result<NDArray> {
     call1(name, &[x], &[])
