@@ -34,8 +34,8 @@ except ImportError:  # PyTorch is optional
 def best_of(fn, repeats=5, min_seconds=0.3):
     """Return the median wall time of ``fn()`` in seconds.
 
-    Three warm-up calls come first (PyTorch and MKL need several to reach steady speed); then
-    at least ``repeats`` timed calls, and more until ``min_seconds`` have passed.
+    Three warm-up calls come first, because PyTorch and MKL need several to reach steady speed.
+    Then at least ``repeats`` timed calls follow, and more until ``min_seconds`` have passed.
     """
     for _ in range(3):
         fn()

@@ -22,7 +22,7 @@ def load_params(prefix, epoch):
     fname = "%s-%04d.params" % (prefix, epoch)
     saved = nd.load(fname)
     if not isinstance(saved, dict):
-        raise MXNetError("load_params: %s holds an unnamed list of arrays; a checkpoint stores "
+        raise MXNetError("load_params: %s contains an unnamed list of arrays; a checkpoint stores "
                          "'arg:'/'aux:' names" % fname)
     arg_params, aux_params = {}, {}
     for key, value in saved.items():

@@ -293,8 +293,10 @@ def test_shape_and_size_array():
     x = mx.nd.zeros((2, 3, 4))
     shape = mx.nd.shape_array(x)
     size = mx.nd.size_array(x)
-    assert shape.dtype == np.int64 and shape.asnumpy().tolist() == [2, 3, 4]
-    assert size.dtype == np.int64 and size.asnumpy().tolist() == [24]
+    assert shape.dtype == np.int64
+    assert shape.asnumpy().tolist() == [2, 3, 4]
+    assert size.dtype == np.int64
+    assert size.asnumpy().tolist() == [24]
 
 
 # ---- slice, slice_axis, slice_like --------------------------------------------------------

@@ -166,7 +166,7 @@ def test_our_json_loads_in_reference(name, tmp_path):
     assert aux_states == sym.list_auxiliary_states()
     # MXNet re-saves our file unchanged: same nodes, attributes, versions and row pointers.
     assert_same_graph(json.loads(sym.tojson()), resaved)
-    # We infer at least what MXNet infers and agree wherever it knows a shape. MXNet leaves an
+    # We infer at least the shapes MXNet infers and agree wherever MXNet has one. MXNet leaves an
     # operand of an explicit broadcast_* op unknown where we apply the elemwise rule.
     ours = sym.infer_shape_partial()
     for our_shapes, their_shapes in zip(ours, shapes):

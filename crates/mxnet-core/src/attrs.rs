@@ -27,12 +27,12 @@ impl<'a> AttrReader<'a> {
         Some(self.attrs[pos].1.as_str())
     }
 
-    /// The attribute parsed as `T`, or `default` when absent (or the string `"None"`).
+    /// Parse the attribute as `T`, or return `default` when absent (or the string `"None"`).
     pub fn get<T: FromAttr>(&mut self, key: &str, default: T) -> Result<T> {
         Ok(self.opt(key)?.unwrap_or(default))
     }
 
-    /// The attribute parsed as `T`, or `None` when absent or `"None"`.
+    /// Parse the attribute as `T`, or return `None` when absent or `"None"`.
     pub fn opt<T: FromAttr>(&mut self, key: &str) -> Result<Option<T>> {
         match self.raw(key) {
             None => Ok(None),
@@ -43,7 +43,7 @@ impl<'a> AttrReader<'a> {
         }
     }
 
-    /// The attribute parsed as `T`; an error names the operator and the missing argument.
+    /// Parse a required attribute as `T`. The error names the operator and the missing argument.
     pub fn required<T: FromAttr>(&mut self, key: &str) -> Result<T> {
         self.opt(key)?.ok_or_else(|| Error::Value(format!("{}: required argument '{}' is missing", self.op, key)))
     }
@@ -217,6 +217,7 @@ mod tests {
         let a = attrs(&[("axsi", "1")]);
         let r = AttrReader::new("sum", &a);
         let msg = r.finish(&["axis", "keepdims"]).unwrap_err().to_string();
-        assert!(msg.contains("axsi") && msg.contains("keepdims"), "{msg}");
+        assert!(msg.contains("axsi"), "{msg}");
+        assert!(msg.contains("keepdims"), "{msg}");
     }
 }

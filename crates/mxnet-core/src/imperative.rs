@@ -55,8 +55,8 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
     let mut targets: Vec<NDArray> = Vec::with_capacity(out_descs.len());
     let mut copy_back: Vec<(NDArray, NDArray)> = Vec::new();
     for (i, desc) in out_descs.iter().enumerate() {
-        let given = out.and_then(|o| o.get(i));
-        match given {
+        let requested_out = out.and_then(|o| o.get(i));
+        match requested_out {
             Some(dst) => {
                 check_out(op.name(), i, dst, desc)?;
                 if recording && dst.ag.is_some() {
@@ -67,9 +67,8 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
                         op.name()
                     )));
                 }
-                // Writing in place is safe only when every input that shares the storage reads
-                // exactly the elements being written (same layout); a shifted view would read
-                // elements the kernel already overwrote.
+                // Writing in place is safe only when every input that shares the storage has the
+                // output's layout. A shifted view would read elements the kernel already overwrote.
                 let aliases_input = inputs.iter().any(|x| x.shares_storage(dst));
                 let same_layout = inputs.iter().all(|x| !x.shares_storage(dst) || x.layout() == dst.layout());
                 let in_place = op.inplace_safe() && same_layout;

@@ -42,7 +42,7 @@ pub fn check_shape(op: &str, shape: &[i64]) -> Result<Vec<usize>> {
 }
 
 impl NDArray {
-    /// A new zero-filled row-major array.
+    /// Create a zero-filled row-major array.
     pub fn zeros(shape: &[usize], dtype: DType, ctx: Context) -> Result<NDArray> {
         if let Context::Gpu(_) = ctx {
             return Err(Error::MXNet(format!(
@@ -62,7 +62,7 @@ impl NDArray {
         Ok(NDArray::from_storage(Arc::new(storage), Layout::contiguous(shape), dtype, ctx))
     }
 
-    /// A new array holding `data` in row-major order.
+    /// Create an array from `data` in row-major order.
     pub fn from_vec<T: Element>(shape: &[usize], data: Vec<T>) -> Result<NDArray> {
         let size: usize = shape.iter().product();
         if size != data.len() {
@@ -112,7 +112,7 @@ impl NDArray {
         &self.storage
     }
 
-    /// The engine variable that orders every read and write of this array's storage.
+    /// Return the engine variable that orders every read and write of this array's storage.
     pub fn var(&self) -> &Var {
         self.storage.var()
     }
@@ -121,18 +121,18 @@ impl NDArray {
         self.layout.is_contiguous()
     }
 
-    /// Whether two arrays share storage.
+    /// Return whether two arrays share storage.
     pub fn shares_storage(&self, other: &NDArray) -> bool {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
-    /// A view with another layout over the same storage and no autograd history.
+    /// Make a view with another layout over the same storage and no autograd history.
     pub fn with_layout(&self, layout: Layout) -> NDArray {
         NDArray { storage: self.storage.clone(), layout, dtype: self.dtype, ctx: self.ctx, ag: None }
     }
 
-    /// The same array tagged with another CPU context (`cpu(1)` shares host memory with
-    /// `cpu(0)`, so a tag is all that differs); other device kinds are rejected.
+    /// Return the same array tagged with another CPU context. All CPU contexts share host
+    /// memory, so only the tag changes. Other device kinds are rejected.
     pub fn with_context(&self, ctx: Context) -> Result<NDArray> {
         match (self.ctx, ctx) {
             (Context::Cpu(_), Context::Cpu(_)) => Ok(NDArray { ctx, ..self.clone() }),
@@ -140,7 +140,7 @@ impl NDArray {
         }
     }
 
-    /// The same array without autograd history (`detach()`).
+    /// Return the same array without autograd history (`detach()`).
     pub fn detach(&self) -> NDArray {
         NDArray { ag: None, ..self.clone() }
     }
@@ -187,7 +187,7 @@ impl NDArray {
         self.storage.slice_mut::<T>()
     }
 
-    /// The row-major elements of this array inside an engine operation: borrowed when the view
+    /// Read the row-major elements of this array inside an engine operation: borrowed when the view
     /// is contiguous, gathered into a new vector otherwise.
     ///
     /// # Safety
@@ -202,7 +202,7 @@ impl NDArray {
         }
     }
 
-    /// The writable row-major elements of a contiguous output inside an engine operation.
+    /// Borrow the writable row-major elements of a contiguous output inside an engine operation.
     ///
     /// # Safety
     /// Same as [`NDArray::data_mut`]; the array must be contiguous.

@@ -36,7 +36,7 @@ pub struct OpContext {
     pub seed: u64,
 }
 
-/// What a gradient function sees: the op's inputs, outputs and the head gradients of the
+/// Input of a gradient function: the op's inputs, outputs and the head gradients of the
 /// outputs. All arrays are detached; calling operators on them records a new graph only when
 /// `create_graph` was requested.
 pub struct GradContext<'a> {
@@ -76,7 +76,7 @@ pub trait Operator: Send + Sync + 'static {
         None
     }
 
-    /// The CPU kernel. Runs inside an engine operation that reads `inputs` and writes
+    /// Run the CPU kernel, inside an engine operation that reads `inputs` and writes
     /// `outputs` (contiguous, freshly allocated or caller-provided) and the mutated inputs.
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
 
@@ -89,7 +89,7 @@ pub trait Operator: Send + Sync + 'static {
         )))
     }
 
-    /// Whether the kernel may write an output that shares storage with an input: true for
+    /// Report whether the kernel may write an output that shares storage with an input: true for
     /// elementwise kernels, which read each element before writing it.
     fn inplace_safe(&self) -> bool {
         false
@@ -100,7 +100,7 @@ pub trait Operator: Send + Sync + 'static {
         true
     }
 
-    /// Whether the op draws random numbers (it then receives a fresh seed per call).
+    /// Report whether the op draws random numbers (it then receives a fresh seed per call).
     fn is_random(&self) -> bool {
         false
     }
@@ -111,7 +111,7 @@ pub trait Operator: Send + Sync + 'static {
     }
 }
 
-/// How an operator is created from attributes and what its inputs are called.
+/// Registry entry of an operator: its names, inputs, attributes and constructor.
 pub struct OpDef {
     pub name: &'static str,
     /// Other names the operator is registered under (`Reshape` for `reshape`).

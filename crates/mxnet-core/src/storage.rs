@@ -47,7 +47,7 @@ impl Storage {
     ///
     /// # Safety
     /// `ptr` must stay valid for reads and writes of `nbytes` bytes for as long as `owner` lives,
-    /// and nobody else may write it while this storage is in use.
+    /// and no other code may write it while this storage is in use.
     pub unsafe fn from_foreign(ptr: *mut u8, nbytes: usize, owner: Box<dyn Any + Send + Sync>) -> Storage {
         Storage { buffer: Buffer::Foreign { ptr, owner }, nbytes, var: Var::new() }
     }
@@ -60,7 +60,7 @@ impl Storage {
         &self.var
     }
 
-    /// Whether the bytes belong to another library (numpy, DLPack).
+    /// Return whether the bytes belong to another library (numpy, DLPack).
     pub fn is_foreign(&self) -> bool {
         matches!(self.buffer, Buffer::Foreign { .. })
     }
@@ -105,7 +105,7 @@ impl Drop for Storage {
         if let Buffer::Pooled { ptr, capacity } = self.buffer {
             // SAFETY: the pointer and capacity came from `pool::allocate`, and this storage
             // was its only owner; the last engine operation using it has completed because
-            // every pending operation holds an `Arc` to the storage.
+            // every pending operation keeps an `Arc` to the storage.
             unsafe { pool::release(ptr, capacity) };
         }
     }

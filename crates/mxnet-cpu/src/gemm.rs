@@ -97,7 +97,8 @@ pub fn matmul_with<T: GemmFloat>(
 }
 
 fn check_extent(len: usize, rows: usize, cols: usize, rs: isize, cs: isize, name: &str) {
-    assert!(rs >= 0 && cs >= 0, "matmul: operand {name} has negative strides");
+    assert!(rs >= 0, "matmul: operand {name} has a negative row stride");
+    assert!(cs >= 0, "matmul: operand {name} has a negative column stride");
     let last = (rows - 1) as isize * rs + (cols - 1) as isize * cs;
     assert!((last as usize) < len, "matmul: operand {name} is shorter than its strides imply");
 }

@@ -45,7 +45,7 @@ impl Layout {
         self.shape.iter().zip(&self.strides).any(|(&d, &s)| d > 1 && s == 0)
     }
 
-    /// The view broadcast to `shape` (NumPy rules: align trailing dims; size-1 dims stretch).
+    /// Broadcast the view to `shape` (NumPy rules: align trailing dims; size-1 dims stretch).
     /// Returns `None` when the shapes are incompatible.
     pub fn broadcast_to(&self, shape: &[usize]) -> Option<Layout> {
         if shape.len() < self.ndim() {
@@ -66,7 +66,7 @@ impl Layout {
         Some(Layout { shape: shape.to_vec(), strides, offset: self.offset })
     }
 
-    /// The view with axes reordered: new axis `i` is old axis `axes[i]`.
+    /// Reorder the axes: new axis `i` is old axis `axes[i]`.
     pub fn permute(&self, axes: &[usize]) -> Layout {
         Layout {
             shape: axes.iter().map(|&a| self.shape[a]).collect(),

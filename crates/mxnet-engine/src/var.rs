@@ -46,7 +46,7 @@ impl Var {
         self.0.version.load(Ordering::Acquire)
     }
 
-    /// Whether two handles name the same variable.
+    /// Return whether two handles name the same variable.
     pub fn same(&self, other: &Var) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
@@ -56,8 +56,8 @@ impl Var {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, VarState> {
-        // A poisoned lock means a panic while the few queue instructions ran; the state itself
-        // is still consistent because every change is a single push or pop.
+        // A poisoned lock means a panic while the few queue instructions ran. The state is
+        // still consistent because every change is a single push or pop.
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -122,7 +122,7 @@ impl Var {
         granted
     }
 
-    /// The pending error of this variable, if any (still set in its shared cell).
+    /// Return the pending error of this variable, if any (still set in its shared cell).
     pub(crate) fn error_cell(&self) -> Option<ErrorCell> {
         let st = self.lock();
         st.error.as_ref().filter(|c| c.lock().map(|e| e.is_some()).unwrap_or(false)).cloned()

@@ -2,7 +2,7 @@
 //! header ("dltensor_versioned" capsules), which adds a read-only flag.
 //!
 //! Export: `to_dlpack(x, for_write, versioned)` returns a capsule that points at a managed tensor.
-//! The manager behind it holds a clone of the NDArray, so the storage lives until the consumer
+//! The manager behind it keeps a clone of the NDArray, so the storage lives until the consumer
 //! calls the deleter (or, for an unconsumed capsule, until the capsule is destroyed).
 //!
 //! Import: `from_dlpack(capsule, copy)` takes ownership by renaming the capsule to its "used_"
@@ -203,7 +203,7 @@ unsafe extern "C" fn versioned_capsule_destructor(capsule: *mut ffi::PyObject) {
 
 /// Export `x` as a DLPack capsule: "dltensor" (DLPack 0.8), or "dltensor_versioned" (DLPack 1.0)
 /// when `versioned`. Waits for pending writes, and with `for_write` also for pending reads, so
-/// the consumer sees final values. Without `for_write` a versioned capsule is flagged read-only.
+/// the consumer reads final values. Without `for_write` a versioned capsule is flagged read-only.
 #[pyfunction]
 #[pyo3(signature = (x, for_write=true, versioned=false))]
 pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool, versioned: bool) -> PyResult<PyObject> {

@@ -136,7 +136,7 @@ fn mxnet_cpu_extent(l: &mxnet_core::Layout) -> usize {
     hi as usize + 1
 }
 
-/// The same array tagged with CPU context `device_id` (no copy: all CPU contexts share memory).
+/// Tag the array with CPU context `device_id`. Nothing is copied, because all CPU contexts share memory.
 #[pyfunction]
 fn with_cpu_context(x: &PyNDArray, device_id: u32) -> PyResult<PyNDArray> {
     Ok(PyNDArray::new(x.inner.with_context(mxnet_core::Context::Cpu(device_id)).py()?))

@@ -7,7 +7,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::errors::IntoPyResult;
 
-/// A native array handle. Python's `NDArray` class holds one in `_h`.
+/// A native array handle. Python's `NDArray` class keeps one in `_h`.
 #[pyclass(name = "NDArrayHandle", module = "mxnet._native")]
 pub struct PyNDArray {
     pub inner: NDArray,
@@ -63,7 +63,7 @@ impl PyNDArray {
         self.inner.layout().offset
     }
 
-    /// Whether several indices share one element (a broadcast view), which makes it read-only.
+    /// Return whether several indices share one element (a broadcast view), which makes it read-only.
     #[getter]
     fn has_overlap(&self) -> bool {
         self.inner.layout().has_overlap()
@@ -90,7 +90,7 @@ impl PyNDArray {
         py.allow_threads(move || x.wait_to_write()).py()
     }
 
-    /// Whether both handles view the same storage.
+    /// Return whether both handles view the same storage.
     fn shares_storage(&self, other: &PyNDArray) -> bool {
         self.inner.shares_storage(&other.inner)
     }
@@ -99,7 +99,7 @@ impl PyNDArray {
         PyNDArray::new(self.inner.detach())
     }
 
-    /// A handle of the same array (shared autograd entry), used by `out=` rebinding.
+    /// Return a second handle of the same array (shared autograd entry), used by `out=` rebinding.
     fn clone_handle(&self) -> PyNDArray {
         PyNDArray::new(self.inner.clone())
     }
@@ -152,7 +152,7 @@ impl PyNDArray {
         }
     }
 
-    /// Whether the array is in a recorded graph (an output of a recorded op or a leaf).
+    /// Return whether the array is in a recorded graph (an output of a recorded op or a leaf).
     #[getter]
     fn in_graph(&self) -> bool {
         self.inner.autograd_entry().is_some()

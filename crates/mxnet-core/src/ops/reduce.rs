@@ -30,7 +30,7 @@ pub fn normalize_axis(op: &str, axis: i64, ndim: usize) -> Result<usize> {
     Ok(if axis < 0 { (axis + n) as usize } else { axis as usize })
 }
 
-/// Which axes a reduction removes, from MXNet's `axis` / `exclude` arguments.
+/// Axes a reduction removes, from MXNet's `axis` / `exclude` arguments.
 #[derive(Clone, Debug)]
 pub struct ReduceAxes {
     pub axis: Option<Vec<i64>>,
@@ -47,7 +47,7 @@ impl ReduceAxes {
         Ok(ReduceAxes { axis, keepdims, exclude })
     }
 
-    /// A mask with `true` for each reduced axis.
+    /// Return a mask with `true` for each reduced axis.
     pub fn mask(&self, op: &str, ndim: usize) -> Result<Vec<bool>> {
         let mut mask = vec![self.axis.is_none(); ndim];
         if let Some(axes) = &self.axis {

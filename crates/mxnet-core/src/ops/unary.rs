@@ -55,7 +55,7 @@ fn sign<T: Float>(x: T) -> T {
     }
 }
 
-/// The inverse error function. `statrs` returns ±inf for |x| > 1; numpy and scipy return nan.
+/// Compute the inverse error function. `statrs` returns ±inf for |x| > 1; numpy and scipy return nan.
 fn erfinv(x: f64) -> f64 {
     if x.is_nan() || x.abs() > 1.0 {
         f64::NAN
