@@ -326,3 +326,46 @@ def test_unsynchronised_loop_memory_bounded():
     assert done.returncode == 0, done.stderr
     peak_kib = int(done.stdout.strip().splitlines()[-1])
     assert peak_kib < 3 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+# ---- fork -----------------------------------------------------------------------------------------
+
+FORK_WHILE_PUSHING = """
+    import os, threading
+    import numpy as np
+    import mxnet as mx
+
+    stop = threading.Event()
+
+    def push_forever():
+        a = mx.nd.ones((256, 256))
+        while not stop.is_set():
+            a = mx.nd.dot(a, a) * (1.0 / 256)
+
+    pusher = threading.Thread(target=push_forever)
+    pusher.start()
+    x = np.arange(300 * 300, dtype=np.float32).reshape(300, 300) / 1e4
+    for _ in range(20):
+        pid = os.fork()
+        if pid == 0:
+            # The child has only this thread: the engine and the kernel pool must start anew.
+            y = mx.nd.dot(mx.nd.array(x), mx.nd.array(x)).sum(axis=1).asnumpy()
+            ok = np.allclose(y, (x.astype(np.float64) @ x).sum(axis=1), rtol=1e-4)
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0, status
+    stop.set()
+    pusher.join()
+    print("FORKS_OK", float(mx.nd.ones((2, 2)).sum().asscalar()))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the platform has no fork")
+@pytest.mark.parametrize("name", ["ThreadedEnginePerDevice", "NaiveEngine"])
+def test_fork_while_another_thread_pushes(name):
+    """Forked children compute with NDArrays while the parent keeps pushing from another
+    thread; before the fork handlers a child inherited a lock held by an engine worker and
+    hung."""
+    done = run_python(FORK_WHILE_PUSHING, name)
+    assert done.returncode == 0, done.stderr
+    assert "FORKS_OK 4.0" in done.stdout

@@ -318,13 +318,29 @@ def test_mp_batchify_stacks_numpy_and_tuples():
     assert label.dtype == np.int32
 
 
-def test_mp_batchify_rejects_ndarray_items():
-    class NDArrayLike(object):
-        def asnumpy(self):
-            return np.zeros(1)
+def test_mp_batchify_copies_ndarray_items_to_numpy():
+    import mxnet as mx
+    batch = gdata.default_mp_batchify_fn([mx.nd.array([1, 2]), mx.nd.array([3, 4])])
+    assert isinstance(batch, np.ndarray)
+    np.testing.assert_array_equal(batch, [[1, 2], [3, 4]])
 
-    with pytest.raises(TypeError, match='must not use NDArrays'):
-        gdata.default_mp_batchify_fn([NDArrayLike(), NDArrayLike()])
+
+def test_worker_processes_may_use_ndarrays():
+    import mxnet as mx
+
+    class Squares(gdata.Dataset):
+        def __getitem__(self, i):
+            # A product large enough for the engine's workers and the kernel thread pool.
+            x = mx.nd.full((256, 256), float(i))
+            return mx.nd.dot(x, x)[0, :4] / 256.0
+
+        def __len__(self):
+            return 8
+
+    loader = gdata.DataLoader(Squares(), batch_size=4, num_workers=2, timeout=60)
+    batches = [b.asnumpy() for b in loader]
+    expected = np.repeat((np.arange(8.0) ** 2)[:, None], 4, axis=1)
+    np.testing.assert_allclose(np.concatenate(batches), expected, rtol=1e-6)
 
 
 @requires_ops('stack')

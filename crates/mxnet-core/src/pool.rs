@@ -4,7 +4,8 @@
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard};
 
 /// Alignment of every buffer, in bytes: one cache line, enough for AVX-512 loads.
 pub const ALIGN: usize = 64;
@@ -19,6 +20,23 @@ struct Pool {
 }
 
 static POOL: Mutex<Option<Pool>> = Mutex::new(None);
+
+thread_local! {
+    /// The pool lock held by the forking thread from [`lock_for_fork`] to [`unlock_after_fork`].
+    static FORK_GUARD: RefCell<Option<MutexGuard<'static, Option<Pool>>>> = const { RefCell::new(None) };
+}
+
+/// Take the pool lock before `fork`, so that no other thread holds it when memory is copied.
+pub fn lock_for_fork() {
+    let guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    FORK_GUARD.with(|held| *held.borrow_mut() = Some(guard));
+}
+
+/// Release the lock taken by [`lock_for_fork`]; called in the parent and in the child. The
+/// child is the forking thread's copy, so it owns the guard of its copy of the lock.
+pub fn unlock_after_fork() {
+    FORK_GUARD.with(|held| held.borrow_mut().take());
+}
 
 /// Round a request up to its bucket: multiples of 64 bytes up to 4 KiB, then four buckets per
 /// power of two, so a reused buffer wastes at most 25%.

@@ -7,7 +7,7 @@ use gemm::Parallelism;
 const PARALLEL_MIN_FLOPS: usize = 1 << 18;
 
 /// A float type the `gemm` crate can multiply.
-pub trait GemmFloat: Copy + 'static + num_traits::Zero + num_traits::One {}
+pub trait GemmFloat: Copy + Send + Sync + 'static + num_traits::Zero + num_traits::One {}
 impl GemmFloat for f32 {}
 impl GemmFloat for f64 {}
 
@@ -37,7 +37,7 @@ pub fn matmul<T: GemmFloat>(
 }
 
 /// [`matmul`] that stays on the calling thread when `allow_parallel` is false: callers that
-/// already split work over rayon threads (convolution over image blocks) use it, because a
+/// already split work over the kernel pool (convolution over image blocks) use it, because a
 /// nested parallel GEMM measured slower than one GEMM per thread there.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_with<T: GemmFloat>(
@@ -64,14 +64,9 @@ pub fn matmul_with<T: GemmFloat>(
     }
     check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
     check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
-    let parallelism = if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
-        Parallelism::Rayon(0)
-    } else {
-        Parallelism::None
-    };
     // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, so
     // every index gemm computes stays inside the slices. `c` is uniquely borrowed.
-    unsafe {
+    let mut run = |parallelism: Parallelism| unsafe {
         gemm::gemm(
             m,
             n,
@@ -92,7 +87,13 @@ pub fn matmul_with<T: GemmFloat>(
             false,
             false,
             parallelism,
-        );
+        )
+    };
+    if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
+        // `Rayon(0)` uses every thread of the pool the call runs in.
+        crate::parallel::install(|| run(Parallelism::Rayon(0)));
+    } else {
+        run(Parallelism::None);
     }
 }
 

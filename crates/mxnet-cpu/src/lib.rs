@@ -5,6 +5,7 @@ pub mod gemm;
 pub mod layout;
 pub mod reduce;
 pub mod nn;
+pub mod parallel;
 pub mod strided;
 
 pub use layout::Layout;

@@ -46,7 +46,7 @@ pub fn sum_run<T: SumFloat>(x: &[T]) -> f64 {
     if x.len() < PARALLEL_MIN_ELEMENTS {
         return x.chunks(BLOCK).map(sum_lanes).sum();
     }
-    x.par_chunks(BLOCK).map(sum_lanes).sum()
+    crate::parallel::install(|| x.par_chunks(BLOCK).map(sum_lanes).sum())
 }
 
 /// `out[i] = sum(x[i * run .. (i + 1) * run])`, converting with `from_f64`.
@@ -58,7 +58,9 @@ pub fn sum_runs<T: SumFloat>(x: &[T], run: usize, out: &mut [T], from_f64: impl 
     if out.len() == 1 {
         out[0] = from_f64(sum_run(x));
     } else if x.len() >= PARALLEL_MIN_ELEMENTS {
-        out.par_iter_mut().zip(x.par_chunks(run)).for_each(|(o, r)| *o = from_f64(sum_run(r)));
+        crate::parallel::install(|| {
+            out.par_iter_mut().zip(x.par_chunks(run)).for_each(|(o, r)| *o = from_f64(sum_run(r)))
+        });
     } else {
         out.iter_mut().zip(x.chunks(run)).for_each(|(o, r)| *o = from_f64(sum_run(r)));
     }

@@ -1,8 +1,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::thread;
+use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::var::Var;
 use crate::{ErrorCell, OpError};
@@ -67,6 +67,9 @@ pub struct Engine {
 struct Pending {
     ops: usize,
     bytes: usize,
+    /// Set by [`Engine::stop`]: pushes wait until the workers start again, so that a
+    /// thread pushing in a loop cannot keep the engine from draining.
+    paused: bool,
 }
 
 /// Back-pressure: a push waits while this many operations or output bytes are in flight, so a
@@ -89,10 +92,27 @@ impl Limits {
     }
 }
 
+/// A message to the worker threads.
+enum Job {
+    Run(Arc<OprBlock>),
+    /// Ask one worker to exit; sent by [`Engine::stop`].
+    Exit,
+}
+
+/// The worker threads of a threaded engine and the queue they take ready operations from.
+/// The receiver is kept so that workers can be started again after [`Engine::stop`].
+struct Workers {
+    count: usize,
+    tx: Sender<Job>,
+    rx: Receiver<Job>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
 /// State shared between the engine handle and its worker threads.
 pub struct Shared {
     kind: EngineKind,
-    queue: OnceLock<Sender<Arc<OprBlock>>>,
+    /// `None` for the NaiveEngine.
+    workers: Option<Workers>,
     pending: Mutex<Pending>,
     all_done: Condvar,
     /// Signalled when an operation completes, for pushers held back by the in-flight limits.
@@ -135,6 +155,11 @@ impl Engine {
         })
     }
 
+    /// Return the process-wide engine if [`Engine::get`] has created it.
+    pub fn get_if_started() -> Option<&'static Engine> {
+        ENGINE.get()
+    }
+
     /// Read `MXNET_ENGINE_TYPE` and return the engine kind it selects.
     pub fn validate_env() -> Result<EngineKind, String> {
         EngineKind::parse(&std::env::var("MXNET_ENGINE_TYPE").unwrap_or_default())
@@ -145,32 +170,80 @@ impl Engine {
     }
 
     fn with_limits(kind: EngineKind, threads: usize, limits: Limits) -> Engine {
+        let workers = (kind != EngineKind::Naive).then(|| {
+            let (tx, rx) = unbounded::<Job>();
+            Workers { count: threads, tx, rx, handles: Mutex::new(Vec::new()) }
+        });
         let shared = Arc::new(Shared {
             kind,
-            queue: OnceLock::new(),
+            workers,
             pending: Mutex::new(Pending::default()),
             all_done: Condvar::new(),
             slot_free: Condvar::new(),
             limits,
             global_errors: Mutex::new(Vec::new()),
         });
-        if kind != EngineKind::Naive {
-            let (tx, rx) = unbounded::<Arc<OprBlock>>();
-            for i in 0..threads {
-                let rx = rx.clone();
-                let worker = shared.clone();
-                thread::Builder::new()
-                    .name(format!("mxnet-cpu-worker-{i}"))
-                    .spawn(move || {
-                        while let Ok(blk) = rx.recv() {
-                            worker.execute(blk);
-                        }
-                    })
-                    .expect("failed to spawn an engine worker thread");
+        let engine = Engine { shared };
+        engine.start();
+        engine
+    }
+
+    /// Start the worker threads if they are not running and let pushes through again; undoes
+    /// [`Engine::stop`]. Operations queued while the engine was stopped run now.
+    pub fn start(&self) {
+        if let Some(workers) = &self.workers {
+            let mut handles = workers.handles.lock().unwrap_or_else(|e| e.into_inner());
+            if handles.is_empty() {
+                self.spawn_workers(workers, &mut handles);
             }
-            let _ = shared.queue.set(tx);
         }
-        Engine { shared }
+        self.lock_pending().paused = false;
+        self.slot_free.notify_all();
+    }
+
+    fn spawn_workers(&self, workers: &Workers, handles: &mut Vec<JoinHandle<()>>) {
+        for i in 0..workers.count {
+            let rx = workers.rx.clone();
+            let shared = self.shared.clone();
+            let handle = thread::Builder::new()
+                .name(format!("mxnet-cpu-worker-{i}"))
+                .spawn(move || {
+                    while let Ok(Job::Run(blk)) = rx.recv() {
+                        shared.execute(blk);
+                    }
+                })
+                .expect("failed to spawn an engine worker thread");
+            handles.push(handle);
+        }
+    }
+
+    /// Block until no operation is in flight; pending errors stay pending.
+    pub fn wait_idle(&self) {
+        let mut pending = self.lock_pending();
+        while pending.ops > 0 {
+            pending = self.all_done.wait(pending).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Hold back new pushes, wait until no operation is in flight, then stop and join the
+    /// worker threads (MXNet's `Engine::Stop`).
+    ///
+    /// Called before `fork`: the child gets a copy of every lock but none of the threads, so
+    /// the parent must fork while no thread holds an engine or kernel lock or runs an
+    /// operation. Pending errors stay pending. Pushes from other threads wait until
+    /// [`Engine::start`].
+    pub fn stop(&self) {
+        self.lock_pending().paused = true;
+        self.wait_idle();
+        let Some(workers) = &self.workers else { return };
+        let mut handles = workers.handles.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..handles.len() {
+            // Each worker exits on the first Exit it takes, so every worker gets one.
+            let _ = workers.tx.send(Job::Exit);
+        }
+        for handle in handles.drain(..) {
+            let _ = handle.join();
+        }
     }
 
     pub fn kind(&self) -> EngineKind {
@@ -201,6 +274,8 @@ impl Engine {
         let (reads, writes) = dedup_vars(reads, writes);
 
         if self.kind == EngineKind::Naive {
+            // Counted in flight like queued operations, so that `stop` waits for it.
+            self.admit(bytes);
             let result = match first_error(&reads, &writes) {
                 Some(cell) => Err(take_error(&cell).unwrap_or_else(|| skipped_error())),
                 None => func(),
@@ -208,6 +283,7 @@ impl Engine {
             for v in &writes {
                 v.0.version.fetch_add(1, Ordering::AcqRel);
             }
+            self.retire(bytes);
             return result;
         }
 
@@ -244,13 +320,9 @@ impl Engine {
 
 impl Shared {
     fn dispatch(&self, blk: Arc<OprBlock>) {
-        match self.queue.get() {
-            Some(tx) => {
-                if let Err(e) = tx.send(blk) {
-                    // Only possible if every worker exited; run inline rather than lose the op.
-                    self.execute(e.into_inner());
-                }
-            }
+        match &self.workers {
+            // The shared receiver lives as long as the engine, so the send cannot fail.
+            Some(workers) => workers.tx.send(Job::Run(blk)).expect("engine queue is open"),
             None => self.execute(blk),
         }
     }
@@ -291,9 +363,14 @@ impl Shared {
             }
         }
 
+        self.retire(blk.bytes);
+    }
+
+    /// Count one operation out of flight.
+    fn retire(&self, bytes: usize) {
         let mut pending = self.lock_pending();
         pending.ops -= 1;
-        pending.bytes -= blk.bytes;
+        pending.bytes -= bytes;
         if pending.ops == 0 {
             self.all_done.notify_all();
         }
@@ -353,11 +430,7 @@ impl Engine {
     /// Block until every pushed operation has completed, then raise the oldest pending error.
     /// All pending errors are cleared, as in MXNet's `WaitForAll`.
     pub fn wait_for_all(&self) -> Result<(), OpError> {
-        let mut pending = self.lock_pending();
-        while pending.ops > 0 {
-            pending = self.all_done.wait(pending).unwrap_or_else(|e| e.into_inner());
-        }
-        drop(pending);
+        self.wait_idle();
         let cells: Vec<ErrorCell> =
             std::mem::take(&mut *self.global_errors.lock().unwrap_or_else(|e| e.into_inner()));
         let mut first = None;
@@ -383,7 +456,9 @@ impl Shared {
     /// never push, so completions keep coming while a pusher waits here.
     fn admit(&self, bytes: usize) {
         let mut pending = self.lock_pending();
-        while pending.ops > 0 && (pending.ops >= self.limits.ops || pending.bytes + bytes > self.limits.bytes) {
+        while pending.paused
+            || (pending.ops > 0 && (pending.ops >= self.limits.ops || pending.bytes + bytes > self.limits.bytes))
+        {
             pending = self.slot_free.wait(pending).unwrap_or_else(|e| e.into_inner());
         }
         pending.ops += 1;
@@ -525,6 +600,31 @@ mod tests {
         engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], false, 1000).unwrap();
         engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], false, 1000).unwrap();
         engine.wait_for_all().unwrap();
+    }
+
+    #[test]
+    fn stop_holds_back_pushes_until_start() {
+        for kind in [EngineKind::Threaded, EngineKind::Naive] {
+            let engine = Arc::new(Engine::new(kind, 2));
+            let ran = Arc::new(AtomicI64::new(0));
+            engine.stop();
+            let pusher = {
+                let (engine, ran) = (engine.clone(), ran.clone());
+                std::thread::spawn(move || {
+                    let body: OpFn = Box::new(move || {
+                        ran.store(1, Ordering::SeqCst);
+                        Ok(())
+                    });
+                    engine.push(body, &[], &[Var::new()]).unwrap();
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert_eq!(ran.load(Ordering::SeqCst), 0, "{kind:?} ran an operation while stopped");
+            engine.start();
+            pusher.join().unwrap();
+            engine.wait_for_all().unwrap();
+            assert_eq!(ran.load(Ordering::SeqCst), 1, "{kind:?}");
+        }
     }
 
     #[test]

@@ -142,6 +142,25 @@ fn with_cpu_context(x: &PyNDArray, device_id: u32) -> PyResult<PyNDArray> {
     Ok(PyNDArray::new(x.inner.with_context(mxnet_core::Context::Cpu(device_id)).py()?))
 }
 
+/// `os.register_at_fork(before=...)` hook; see `mxnet_core::fork`.
+#[pyfunction]
+fn prepare_fork(py: Python<'_>) {
+    py.allow_threads(mxnet_core::fork::stop_engine);
+    mxnet_core::fork::lock_memory();
+}
+
+/// `os.register_at_fork(after_in_parent=...)` hook.
+#[pyfunction]
+fn after_fork_in_parent() {
+    mxnet_core::fork::after_in_parent();
+}
+
+/// `os.register_at_fork(after_in_child=...)` hook.
+#[pyfunction]
+fn after_fork_in_child() {
+    mxnet_core::fork::after_in_child();
+}
+
 #[pyfunction]
 fn waitall(py: Python<'_>) -> PyResult<()> {
     py.allow_threads(|| mxnet_engine::Engine::get().wait_for_all())
@@ -242,6 +261,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MXNetError", m.py().get_type::<errors::MXNetError>())?;
     m.add_class::<PyNDArray>()?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_in_parent, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(infer, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;

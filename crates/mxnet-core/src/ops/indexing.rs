@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use mxnet_cpu::parallel;
 use rayon::prelude::*;
 
 use super::arith::Arith;
@@ -136,7 +137,9 @@ impl Operator for Take {
                     // An empty index array or empty trailing axes leave nothing to copy.
                 } else if dst.len() >= PARALLEL_MIN_ELEMENTS {
                     let rows_per_task = (4096 / inner).max(1);
-                    dst.par_chunks_mut(inner).with_min_len(rows_per_task).enumerate().for_each(copy_row);
+                    parallel::install(|| {
+                        dst.par_chunks_mut(inner).with_min_len(rows_per_task).enumerate().for_each(copy_row)
+                    });
                 } else {
                     dst.chunks_mut(inner).enumerate().for_each(copy_row);
                 }

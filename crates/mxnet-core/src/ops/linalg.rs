@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use mxnet_cpu::gemm::{matmul, MatRef};
+use mxnet_cpu::parallel;
 
 use super::axes::reshape_to;
 use super::reduce::py_bool;
@@ -271,7 +272,7 @@ impl Operator for BatchDot {
                 if sc == 0 {
                     // Empty products leave nothing to write.
                 } else if batch > 1 && batch * sc * k >= BATCH_PARALLEL_MIN_FLOPS {
-                    dc.par_chunks_mut(sc).enumerate().for_each(product);
+                    parallel::install(|| dc.par_chunks_mut(sc).enumerate().for_each(product));
                 } else {
                     dc.chunks_mut(sc).enumerate().for_each(product);
                 }

@@ -8,6 +8,7 @@ use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
 use mxnet_cpu::strided::unary_map;
+use mxnet_cpu::parallel;
 use mxnet_cpu::Layout;
 use rayon::prelude::*;
 
@@ -304,10 +305,12 @@ const PARALLEL_CHUNK: usize = 1 << 14;
 fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], f: impl Fn(T) -> T + Sync) {
     if layout.is_contiguous() && layout.size() >= PARALLEL_MIN_ELEMENTS {
         let src = &x[layout.offset..layout.offset + layout.size()];
-        out.par_chunks_mut(PARALLEL_CHUNK).zip(src.par_chunks(PARALLEL_CHUNK)).for_each(|(dst, src)| {
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d = f(v);
-            }
+        parallel::install(|| {
+            out.par_chunks_mut(PARALLEL_CHUNK).zip(src.par_chunks(PARALLEL_CHUNK)).for_each(|(dst, src)| {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = f(v);
+                }
+            })
         });
     } else {
         unary_map(x, layout, out, f);

@@ -1,11 +1,12 @@
 //! 2-D convolution as im2col + GEMM, one image at a time (1-D convolutions use height 1).
-//! Images are spread over rayon threads when the batch is large enough; each thread owns
+//! Images are spread over the kernel pool's threads when the batch is large enough; each thread owns
 //! its column buffer, and the weight gradient is summed from per-thread partial buffers.
 
 use rayon::prelude::*;
 
 use super::Real;
 use crate::gemm::{matmul_with, MatRef};
+use crate::parallel;
 
 /// Below this many multiply-adds for the whole batch a convolution runs on one thread, since
 /// spreading small batches costs more in thread wake-ups than it saves (an estimate, not a
@@ -78,7 +79,7 @@ impl Conv2d {
     /// Number of batch chunks to spread over threads (1 for small problems).
     fn chunks(&self) -> usize {
         if self.batch > 1 && self.flops() >= PARALLEL_MIN_FLOPS {
-            self.batch.min(rayon::current_num_threads().max(1))
+            self.batch.min(parallel::num_threads().max(1))
         } else {
             1
         }
@@ -206,9 +207,11 @@ impl Conv2d {
         if per_chunk >= self.batch {
             run(0, y);
         } else {
-            y.par_chunks_mut(per_chunk * out_image)
-                .enumerate()
-                .for_each(|(c, y_chunk)| run(c * per_chunk, y_chunk));
+            parallel::install(|| {
+                y.par_chunks_mut(per_chunk * out_image)
+                    .enumerate()
+                    .for_each(|(c, y_chunk)| run(c * per_chunk, y_chunk))
+            });
         }
     }
 
@@ -351,11 +354,12 @@ impl Conv2d {
             let part = run(0, dx);
             dw.copy_from_slice(&part);
         } else {
-            let parts: Vec<Vec<T>> = dx
-                .par_chunks_mut(per_chunk * in_image)
-                .enumerate()
-                .map(|(c, dx_chunk)| run(c * per_chunk, dx_chunk))
-                .collect();
+            let parts: Vec<Vec<T>> = parallel::install(|| {
+                dx.par_chunks_mut(per_chunk * in_image)
+                    .enumerate()
+                    .map(|(c, dx_chunk)| run(c * per_chunk, dx_chunk))
+                    .collect()
+            });
             for part in parts {
                 dw.iter_mut().zip(&part).for_each(|(d, &p)| *d = *d + p);
             }

@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::Real;
+use crate::parallel;
 
 /// Below this many input elements pooling runs on one thread (an estimate: smaller inputs
 /// finish faster than the threads wake up).
@@ -81,7 +82,7 @@ impl Pool2d {
         }
         let run = |p: usize, out: &mut [T]| self.forward_plane(kind, &x[p * pin..(p + 1) * pin], out);
         if self.parallel() {
-            y.par_chunks_mut(pout).enumerate().for_each(|(p, out)| run(p, out));
+            parallel::install(|| y.par_chunks_mut(pout).enumerate().for_each(|(p, out)| run(p, out)));
         } else {
             y.chunks_mut(pout).enumerate().for_each(|(p, out)| run(p, out));
         }
@@ -146,7 +147,7 @@ impl Pool2d {
             self.backward_plane(kind, &x[p * pin..(p + 1) * pin], &y[range.clone()], &dy[range], d)
         };
         if self.parallel() {
-            dx.par_chunks_mut(pin).enumerate().for_each(|(p, d)| run(p, d));
+            parallel::install(|| dx.par_chunks_mut(pin).enumerate().for_each(|(p, d)| run(p, d)));
         } else {
             dx.chunks_mut(pin).enumerate().for_each(|(p, d)| run(p, d));
         }

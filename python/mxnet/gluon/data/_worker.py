@@ -1,8 +1,9 @@
 """Per-process state of DataLoader worker processes.
 
-The native engine's threads do not survive ``fork``, so code that runs in a worker process
-must not create or read NDArrays. Datasets check ``in_worker_process()`` and return NumPy
-arrays there; the parent process turns the batches into NDArrays.
+Batches travel from worker processes to the parent as pickled NumPy arrays, so datasets that
+hold their samples as NDArrays check ``in_worker_process()`` and hand out NumPy arrays there,
+which spares a copy. NDArrays work in worker processes too (the engine restarts its
+threads after ``fork``).
 """
 
 _in_worker = False

@@ -32,18 +32,15 @@ def default_batchify_fn(data):
 def default_mp_batchify_fn(data):
     """Stack a list of samples into NumPy batches, for use inside worker processes.
 
-    Tuple samples give a list with one batch per tuple position. The parent process turns
-    the NumPy batches into NDArrays.
+    Tuple samples give a list with one batch per tuple position; NDArray samples are copied
+    out with ``asnumpy``. The parent process turns the NumPy batches into NDArrays, so
+    batches cross the process boundary as pickled NumPy arrays.
     """
     first = data[0]
     if isinstance(first, tuple):
         return [default_mp_batchify_fn(list(column)) for column in zip(*data)]
     if hasattr(first, 'asnumpy'):
-        raise TypeError(
-            'DataLoader worker: the dataset returned an NDArray, but worker processes must '
-            'not use NDArrays because the native engine does not survive fork. Return NumPy '
-            'arrays from the dataset and its transforms, or use num_workers=0 or '
-            'thread_pool=True.')
+        return np.stack([item.asnumpy() for item in data])
     return np.asarray(data)
 
 
@@ -144,7 +141,7 @@ class DataLoader(object):
         ``default_mp_batchify_fn`` with worker processes.
     num_workers : int
         Number of worker processes; 0 loads in the calling thread. Worker processes are
-        forked, must not use NDArrays, and return NumPy batches that the parent turns
+        forked; they may use NDArrays and return NumPy batches that the parent turns
         into NDArrays. A custom ``batchify_fn`` runs in the workers under the same rule.
     pin_memory : bool
         Accepted for compatibility. NOTE: no pinned memory is used; batches stay on cpu().

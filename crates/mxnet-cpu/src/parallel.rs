@@ -1,0 +1,53 @@
+//! The thread pool behind every parallel kernel.
+//!
+//! Kernels run their parallel parts through [`install`] instead of rayon's global pool,
+//! because a child process made by `fork` inherits none of the parent's threads. There the
+//! global pool would wait forever for workers that do not exist. This pool is replaced by a
+//! fresh one after [`forget_after_fork`].
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+/// The current pool; null until first use and again in a freshly forked child. Pools are
+/// leaked, not dropped: one lives for the whole process, and a child cannot shut down the
+/// copy it inherited because that copy's threads do not exist.
+static POOL: AtomicPtr<ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
+
+fn pool() -> &'static ThreadPool {
+    let current = POOL.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: non-null values of POOL come from `Box::leak` below and are never freed.
+        return unsafe { &*current };
+    }
+    // Thread count from RAYON_NUM_THREADS, else one per available CPU (rayon's default).
+    let built = ThreadPoolBuilder::new()
+        .thread_name(|i| format!("mxnet-kernel-{i}"))
+        .build()
+        .expect("failed to start the kernel thread pool");
+    let fresh: *mut ThreadPool = Box::leak(Box::new(built));
+    match POOL.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: as above; `fresh` was just leaked.
+        Ok(_) => unsafe { &*fresh },
+        // Another thread installed its pool first; ours (never used) stays leaked, once.
+        // SAFETY: as above.
+        Err(winner) => unsafe { &*winner },
+    }
+}
+
+/// Run `f` inside the kernel pool, so that rayon parallel iterators and `gemm`'s rayon mode
+/// in `f` use its threads.
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    pool().install(f)
+}
+
+/// Number of threads of the kernel pool.
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}
+
+/// Drop the reference to the inherited pool in a forked child, so the next parallel kernel
+/// starts a new pool. Takes no lock, so it is safe right after `fork`.
+pub fn forget_after_fork() {
+    POOL.store(std::ptr::null_mut(), Ordering::Release);
+}
