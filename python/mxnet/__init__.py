@@ -16,6 +16,7 @@ from . import ndarray
 from . import ndarray as nd
 from . import symbol
 from . import symbol as sym
+from . import executor
 from . import model
 from . import autograd
 from . import random

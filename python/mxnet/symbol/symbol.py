@@ -669,9 +669,44 @@ def _add_fluent_methods(namespace):
         setattr(Symbol, method, fluent)
 
 
-def _raise_no_executor(self, *args, **kwargs):
-    raise NotImplementedError("Symbol.bind/simple_bind/eval: the symbolic executor is not "
-                              "implemented yet; compute with the mx.nd functions instead")
+# ---- execution ----------------------------------------------------------------------------------
+def _bind(self, ctx, args, args_grad=None, grad_req="write", aux_states=None, group2ctx=None,
+          shared_exec=None):
+    """Return an Executor that runs this symbol on the given arrays (used without copying).
+
+    ``args``, ``args_grad`` and ``aux_states`` are lists in ``list_arguments()`` /
+    ``list_auxiliary_states()`` order or dicts by name; ``args_grad`` may leave arguments out.
+    ``grad_req`` is 'write', 'add' or 'null', for all arguments or per argument (list or dict;
+    names missing from a dict get 'null').
+    """
+    # NOTE: group2ctx and shared_exec are accepted for MXNet 1.x compatibility and ignored:
+    # there is one CPU device, and memory is not planned across executors.
+    from ..executor import bind
+    return bind(self, ctx, args, args_grad, grad_req, aux_states)
 
 
-Symbol.bind = Symbol.simple_bind = Symbol.eval = _raise_no_executor
+def _simple_bind(self, ctx, grad_req="write", type_dict=None, stype_dict=None, group2ctx=None,
+                 shared_arg_names=None, shared_exec=None, shared_buffer=None, **kwargs):
+    """Return an Executor with zero-filled arrays whose shapes are inferred from the input
+    shapes in ``kwargs`` (``data=(32, 784)``) and dtypes from ``type_dict``.
+
+    Gradient arrays are allocated for arguments whose grad_req is not 'null'. Arguments named
+    in ``shared_arg_names`` reuse the arrays of ``shared_exec`` when shape and dtype match.
+    Other arguments reuse arrays of ``shared_buffer`` (a dict by name) when they fit, and newly
+    allocated ones are added to it.
+    """
+    from ..executor import simple_bind
+    return simple_bind(self, ctx, grad_req, type_dict, stype_dict, shared_arg_names, shared_exec,
+                       shared_buffer, **kwargs)
+
+
+def _eval(self, ctx=None, **kwargs):
+    """Bind to the arrays in ``kwargs`` (one per argument, by name), run forward and return the
+    list of outputs."""
+    from ..context import cpu
+    return self.bind(ctx if ctx is not None else cpu(), kwargs).forward()
+
+
+Symbol.bind = _bind
+Symbol.simple_bind = _simple_bind
+Symbol.eval = _eval
