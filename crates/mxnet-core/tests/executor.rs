@@ -16,7 +16,8 @@ fn variable() -> GraphNode {
     GraphNode { op: None, inputs: Vec::new() }
 }
 
-/// x -> (x + 1) -> * 2 -> + 1 -> * 2 -> reshape (a view) -> + 1, returning the last entry.
+/// x -> (x + 1) -> * 2 -> + 1 -> * 2 -> reshape (a view) -> + 1, returning the last entry
+/// and the reshape view.
 fn chain() -> Graph {
     let nodes = vec![
         variable(),
@@ -64,8 +65,8 @@ fn plan_reuses_buffers_along_a_chain() {
     assert!(graph.plan_stats(&[x.clone()]).is_none());
     graph.forward(&[x.clone()], true).unwrap();
     let stats = graph.plan_stats(&[x.clone()]).unwrap();
-    // Nodes 1-3 are intermediates of 1 KiB each; node 4 is viewed by a head, so it is a head
-    // too in effect. Two alternating buffers are enough for the chain.
+    // Nodes 1-4 are 1 KiB intermediates; node 4 stays live to the end because a head views
+    // it. Two alternating buffers serve the chain.
     assert_eq!(stats.intermediate_bytes, 4 * 1024);
     assert_eq!(stats.buffers, 2);
     assert_eq!(stats.planned_bytes, 2 * 1024);

@@ -155,7 +155,7 @@ impl Graph {
     }
 }
 
-/// The value of entry `e` for node `reader` (`nodes.len()` for the heads).
+/// Return the value of entry `e` for node `reader` (`nodes.len()` for the heads).
 fn read(values: &[Vec<Option<NDArray>>], e: &Entry, reader: usize) -> Result<NDArray> {
     let outputs = &values[e.node];
     match outputs.get(e.index) {

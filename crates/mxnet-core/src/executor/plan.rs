@@ -39,7 +39,7 @@ struct NodeTrace {
     context: Context,
 }
 
-/// What the first run of an input signature observed, node by node.
+/// Records of the first run of an input signature, node by node.
 #[derive(Default)]
 pub struct Trace {
     nodes: HashMap<usize, NodeTrace>,
