@@ -142,7 +142,7 @@ class Executor:
     """A symbol bound to arrays. Create it with ``Symbol.bind`` or ``Symbol.simple_bind``.
 
     ``arg_arrays``, ``grad_arrays`` and ``aux_arrays`` follow ``list_arguments()`` and
-    ``list_auxiliary_states()``; ``grad_arrays`` holds None for arguments without a gradient.
+    ``list_auxiliary_states()``; ``grad_arrays`` is None at arguments without a gradient.
     ``outputs`` keeps the same NDArray objects across forward calls, so a reference taken
     before a forward sees the new values, as in MXNet 1.9.1.
     """
@@ -160,6 +160,7 @@ class Executor:
         self._graph, self._inputs = _build_graph(symbol)
         self._monitor = None
         self._monitor_graph = None
+        self._monitor_names = []
         # Set by a forward: whether it recorded for backward, and its training flag.
         self._recorded = False
         self._forward_done = False
@@ -168,8 +169,8 @@ class Executor:
 
     # ---- construction -----------------------------------------------------------------------
     def _allocate_outputs(self):
-        """Return zero arrays of the inferred output shapes, or [] when inference cannot tell
-        (the first forward fills the list then)."""
+        """Return zero arrays of the inferred output shapes, or [] when shape inference fails
+        (the first forward then fills the list)."""
         from .ndarray import zeros
         shapes = {n: a.shape for n, a in zip(self._arg_names, self.arg_arrays)}
         shapes.update({n: a.shape for n, a in zip(self._aux_names, self.aux_arrays)})
@@ -240,7 +241,7 @@ class Executor:
                                  f"Executor.reshape to change input shapes")
             value.copyto(target)
 
-    def _run_graph(self, record, is_train):
+    def _run_graph(self, record, is_train, report=True):
         graph = self._graph if self._monitor is None else self._monitor_graph
         handles = self._input_handles()
         if record:
@@ -256,7 +257,7 @@ class Executor:
                 results = graph.forward(handles, static_alloc=True)
         num_heads = len(self._output_names)
         self._set_outputs(results[:num_heads])
-        if self._monitor is not None:
+        if self._monitor is not None and report:
             self._report_monitor(results[num_heads:])
         self._recorded = record
         self._forward_done = True
@@ -339,7 +340,7 @@ class Executor:
         if not self._recorded:
             # MXNet 1.9.1 also allows backward after forward(is_train=False): run that forward
             # again, recorded and in the same mode, so the gradients see the same values.
-            self._run_graph(record=True, is_train=self._last_is_train)
+            self._run_graph(record=True, is_train=self._last_is_train, report=False)
         autograd.backward(self.outputs, grads, retain_graph=True, train_mode=bool(is_train))
 
     # ---- parameters -------------------------------------------------------------------------
@@ -544,7 +545,7 @@ def simple_bind(symbol, ctx, grad_req="write", type_dict=None, stype_dict=None,
         warnings.simplefilter("ignore")
         arg_types, _, aux_types = symbol.infer_type(**types)
     if arg_types is None:
-        # Without a dtype to start from, inference has nothing to propagate: MXNet's default.
+        # Dtypes that inference cannot decide default to float32, as in MXNet.
         arg_types = [np.dtype(types.get(n, np.float32)).type for n in arg_names]
         aux_types = [np.dtype(types.get(n, np.float32)).type for n in aux_names]
 
@@ -558,15 +559,17 @@ def simple_bind(symbol, ctx, grad_req="write", type_dict=None, stype_dict=None,
             and np.dtype(shared_args[name].dtype) == np.dtype(dtype)
         if reuse:
             arg_arrays.append(shared_args[name])
-            grad = shared_grads.get(name)
-            grad_arrays.append(grad if req != "null" and grad is not None
-                               else (zeros(shape, ctx=ctx, dtype=dtype) if req != "null" else None))
-            continue
-        if name in shared_names or shared_buffer is None:
+        elif name in shared_names or shared_buffer is None:
             arg_arrays.append(zeros(shape, ctx=ctx, dtype=dtype))
         else:
             arg_arrays.append(_shared_array(name, shape, dtype, ctx, shared_buffer))
-        grad_arrays.append(zeros(shape, ctx=ctx, dtype=dtype) if req != "null" else None)
+
+        if req == "null":
+            grad_arrays.append(None)
+        elif reuse and shared_grads.get(name) is not None:
+            grad_arrays.append(shared_grads[name])
+        else:
+            grad_arrays.append(zeros(shape, ctx=ctx, dtype=dtype))
     aux_arrays = [zeros(s, ctx=ctx, dtype=t) for s, t in zip(aux_shapes, aux_types)]
     return Executor(symbol, ctx, arg_arrays, grad_arrays, reqs, aux_arrays)
 
@@ -587,7 +590,7 @@ class MultiThreadExecutor:
     """Queue inference requests for registered symbols and collect the results in order.
 
     ``fetch_async`` pushes the graph to the asynchronous engine and returns without waiting,
-    so the operators of several requests run on the engine's worker threads at once. At most
+    so several requests can be computing on the engine's worker threads at once. At most
     ``max_request`` requests are in flight: a further ``fetch_async`` first waits for the
     oldest unfinished one. ``getall`` waits for everything queued and returns one list of
     output NDArrays per request. The methods may be called from several threads.

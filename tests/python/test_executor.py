@@ -321,7 +321,7 @@ def test_bind_ignores_extra_dict_entries():
     assert list(exe.arg_dict) == ["x", "fc_weight", "fc_bias"]
 
 
-def test_bind_without_args_grad_cannot_train():
+def test_bind_without_args_grad_skips_gradients():
     exe = fc_symbol().bind(mx.cpu(), [nd(np.ones((2, 4))), nd(np.ones((3, 4))), nd(np.zeros(3))])
     assert exe.grad_arrays == [None, None, None]
     exe.forward(is_train=True)

@@ -61,8 +61,8 @@ UNCOVERED = {
     "_slice_backward": "internal backward operator that autograd inserts",
 }
 
-# Fixture cases that call a Python function rather than an operator (mx.nd.modulo and
-# mx.nd.power have no mx.sym counterpart); the scalar operators they use have generated cases.
+# Fixture cases that call a Python function rather than an operator: mx.nd.modulo and
+# mx.nd.power have no mx.sym counterpart. The scalar operators they call have generated cases.
 FIXTURE_FUNCTIONS_WITHOUT_SYMBOL = {"modulo", "power"}
 
 

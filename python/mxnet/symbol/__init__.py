@@ -1,6 +1,6 @@
 """Symbolic graph API (``mx.sym``): build, inspect, save and load MXNet 1.x computation graphs.
 
-There is no executor yet, so a graph can be built, shape-inferred and serialized but not run.
+``Symbol.bind``, ``simple_bind`` and ``eval`` run a graph through ``mx.executor``.
 """
 from . import symbol
 from .symbol import Symbol, Variable, var, Group, load, load_json
