@@ -141,10 +141,11 @@ def test_softmax_output_gradient_matches_numpy():
     np.testing.assert_allclose(exe.grad_dict["x"].asnumpy(), dlogits @ v["fc_weight"], **F32)
 
 
-def test_batchnorm_training_updates_aux_states():
+@pytest.mark.parametrize("grad_req", ["write", "null"])
+def test_batchnorm_training_updates_aux_states(grad_req):
     data = mx.sym.var("data")
     sym = mx.sym.BatchNorm(data, fix_gamma=False, momentum=0.9, eps=1e-5, name="bn")
-    exe = sym.simple_bind(mx.cpu(), data=(8, 3))
+    exe = sym.simple_bind(mx.cpu(), grad_req=grad_req, data=(8, 3))
     x = np.random.default_rng(4).normal(2.0, 3.0, size=(8, 3)).astype(np.float32)
     exe.arg_dict["data"][:] = x
     exe.arg_dict["bn_gamma"][:] = 1.5
@@ -579,6 +580,28 @@ def test_duplicate_names_in_dict_raise():
     assert len(exe.arg_arrays) == 2
     with pytest.raises(MXNetError, match="two inputs named 'x'"):
         exe.arg_dict
+
+
+def test_variable_head_takes_its_out_grad():
+    x = mx.sym.var("x")
+    sym = mx.sym.Group([mx.sym.MakeLoss(mx.sym.sum(x * x)), x])
+    exe = sym.simple_bind(mx.cpu(), x=(2,))
+    exe.forward(is_train=True, x=np.array([1.0, 2.0]))
+    exe.backward([None, nd(np.ones(2))])
+    np.testing.assert_allclose(exe.grad_dict["x"].asnumpy(), [3.0, 5.0], **F32)
+    with pytest.raises(MXNetError, match="output 'x' is not a loss output"):
+        exe.backward()
+
+
+def test_reshaped_gradients_land_in_shared_memory():
+    exe = fc_symbol().simple_bind(mx.cpu(), x=(4, 4))
+    exe.arg_dict["fc_weight"][:] = 1
+    small = exe.reshape(x=(2, 4))
+    small.forward(is_train=True, x=np.full((2, 4), 2.0))
+    small.backward(nd(np.ones((2, 3))))
+    np.testing.assert_allclose(small.grad_dict["x"].asnumpy(), np.full((2, 4), 3.0))
+    np.testing.assert_allclose(exe.grad_dict["x"].asnumpy()[:2], np.full((2, 4), 3.0))
+    np.testing.assert_allclose(exe.grad_dict["fc_weight"].asnumpy(), np.full((3, 4), 4.0))
 
 
 def test_executor_module_exports():
