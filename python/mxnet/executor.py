@@ -188,34 +188,34 @@ class Executor:
 
     # ---- dictionaries -----------------------------------------------------------------------
     @staticmethod
-    def _as_dict(names, arrays, what):
+    def _as_dict(names, arrays, what, list_name):
         result = {}
         for name, array in zip(names, arrays):
             if name in result:
-                raise MXNetError(f"Executor.{what}: the symbol has two inputs named '{name}'; "
-                                 f"use the {what[:-5]}_arrays list instead")
+                raise MXNetError(f"Executor.{what}: the symbol has two entries named '{name}'; "
+                                 f"use the {list_name} list instead")
             result[name] = array
         return result
 
     @property
     def arg_dict(self):
         """Argument arrays by name."""
-        return self._as_dict(self._arg_names, self.arg_arrays, "arg_dict")
+        return self._as_dict(self._arg_names, self.arg_arrays, "arg_dict", "arg_arrays")
 
     @property
     def grad_dict(self):
         """Gradient arrays by argument name (None where the argument has no gradient)."""
-        return self._as_dict(self._arg_names, self.grad_arrays, "grad_dict")
+        return self._as_dict(self._arg_names, self.grad_arrays, "grad_dict", "grad_arrays")
 
     @property
     def aux_dict(self):
         """Auxiliary-state arrays by name."""
-        return self._as_dict(self._aux_names, self.aux_arrays, "aux_dict")
+        return self._as_dict(self._aux_names, self.aux_arrays, "aux_dict", "aux_arrays")
 
     @property
     def output_dict(self):
         """Output arrays by output name (``fc1_output`` ...)."""
-        return self._as_dict(self._output_names, self.outputs, "output_dict")
+        return self._as_dict(self._output_names, self.outputs, "output_dict", "outputs")
 
     # ---- running ----------------------------------------------------------------------------
     def _input_handles(self):
@@ -245,10 +245,9 @@ class Executor:
         graph = self._graph if self._monitor is None else self._monitor_graph
         handles = self._input_handles()
         if record:
-            variables = [a for a, g, r in zip(self.arg_arrays, self.grad_arrays, self._grad_reqs)
-                         if g is not None and r != "null"]
-            grads = [g for g, r in zip(self.grad_arrays, self._grad_reqs) if g is not None and r != "null"]
-            reqs = [r for g, r in zip(self.grad_arrays, self._grad_reqs) if g is not None and r != "null"]
+            entries = zip(self.arg_arrays, self.grad_arrays, self._grad_reqs)
+            trained = [(a, g, r) for a, g, r in entries if g is not None and r != "null"]
+            variables, grads, reqs = (list(column) for column in zip(*trained))
             autograd.mark_variables(variables, grads, reqs)
             with autograd.record(train_mode=is_train):
                 results = graph.forward(handles)
@@ -400,10 +399,14 @@ class Executor:
             return _prefix_view(old, shape)
 
         new_args, new_grads = [], []
-        for name, old, grad, shape in zip(self._arg_names, self.arg_arrays, self.grad_arrays, arg_shapes):
+        arguments = zip(self._arg_names, self.arg_arrays, self.grad_arrays, arg_shapes)
+        for name, old, grad, shape in arguments:
             given = name in kwargs
             new_args.append(reshaped(name, old, shape, given))
-            new_grads.append(None if grad is None else reshaped(name, grad, new_args[-1].shape, given))
+            if grad is None:
+                new_grads.append(None)
+            else:
+                new_grads.append(reshaped(name, grad, new_args[-1].shape, given))
         new_aux = [reshaped(name, old, shape, name in kwargs)
                    for name, old, shape in zip(self._aux_names, self.aux_arrays, aux_shapes)]
         return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_reqs, new_aux)
@@ -437,8 +440,13 @@ class Executor:
 
     def _monitor_entry_names(self, monitor_all):
         symmod = _symbol_module()
-        arguments = {name: [a.lstrip("*") for a in args] for name, aliases, args, _, _
-                     in _native.list_ops() for name in [name] + list(aliases)}
+        # Input names per operator; variadic operators (Concat) have none, so their inputs
+        # are reported as input0, input1, ...
+        arguments = {}
+        for op, aliases, args, _, _ in _native.list_ops():
+            named = [] if args and args[0].startswith("*") else list(args)
+            for name in [op] + list(aliases):
+                arguments[name] = named
         names = []
         for node in symmod._topo_order(self._symbol._outputs):
             if node.op is None:
@@ -446,7 +454,7 @@ class Executor:
             if monitor_all:
                 known = arguments.get(node.op, [])
                 for k in range(len(node.inputs)):
-                    label = known[k] if k < len(known) and len(known) == len(node.inputs) else f"input{k}"
+                    label = known[k] if k < len(known) else f"input{k}"
                     names.append(f"{node.name}_{label}")
             names.extend(node.output_name(i) for i in range(node.num_visible))
         return names

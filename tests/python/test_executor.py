@@ -578,7 +578,7 @@ def test_duplicate_names_in_dict_raise():
     sym = mx.sym.broadcast_add(x, mx.sym.var("x"))
     exe = sym.simple_bind(mx.cpu(), x=(2,))
     assert len(exe.arg_arrays) == 2
-    with pytest.raises(MXNetError, match="two inputs named 'x'"):
+    with pytest.raises(MXNetError, match="two entries named 'x'"):
         exe.arg_dict
 
 
