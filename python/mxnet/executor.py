@@ -476,6 +476,11 @@ class Executor:
                 lines.append(f"Op:{node.op}, Name={node.name}, Inputs=[{inputs}]")
         return "\n".join(lines)
 
+    def get_optimized_symbol(self):
+        """Return a copy of the bound symbol. No graph rewriting pass runs here, so it is the
+        symbol as bound."""
+        return self._symbol.__copy__()
+
     def __repr__(self):
         return (f"<Executor outputs={self._output_names} arguments={self._arg_names} "
                 f"@{self._ctx}>")

@@ -604,6 +604,17 @@ def test_reshaped_gradients_land_in_shared_memory():
     np.testing.assert_allclose(exe.grad_dict["fc_weight"].asnumpy(), np.full((3, 4), 4.0))
 
 
+def test_debug_str_and_optimized_symbol():
+    exe = mlp_symbol().simple_bind(mx.cpu(), x=(2, 3))
+    lines = exe.debug_str().splitlines()
+    assert lines[0] == "Variable:x"
+    assert "Op:FullyConnected, Name=fc1, Inputs=[x, fc1_weight, fc1_bias]" in lines
+    assert "Op:Activation, Name=act, Inputs=[fc1_output]" in lines
+    optimized = exe.get_optimized_symbol()
+    assert optimized.list_arguments() == mlp_symbol().list_arguments()
+    assert optimized.tojson() == mlp_symbol().tojson()
+
+
 def test_executor_module_exports():
     assert mx.executor.Executor is type(fc_symbol().simple_bind(mx.cpu(), x=(1, 4)))
 
