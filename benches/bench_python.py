@@ -150,17 +150,49 @@ def training(results, steps=30, batch=128):
         results[f"{name}_train_b{batch}_img_per_s"] = r
 
 
+def hybrid(results, steps=30, batch=128, calls=200):
+    """LeNet hybridized against imperative: training at batch 128, inference at batch 1."""
+    x_np = np.random.rand(batch, 1, 28, 28).astype(np.float32)
+    y_np = np.random.randint(0, 10, batch).astype(np.float32)
+    one = mx.nd.array(x_np[:1])
+    for mode in ("imperative", "hybrid"):
+        mx.random.seed(0)
+        net = lenet()
+        net.initialize(mx.init.Xavier())
+        if mode == "hybrid":
+            net.hybridize(static_alloc=True, static_shape=True)
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01, "momentum": 0.9})
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        x, y = mx.nd.array(x_np), mx.nd.array(y_np)
+
+        def train():
+            for _ in range(steps):
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(batch)
+            mx.nd.waitall()
+
+        def infer():
+            for _ in range(calls):
+                net(one).wait_to_read()
+
+        results[f"lenet_train_b{batch}_{mode}_img_per_s"] = {"mxnet-rs": steps * batch / best_of(train, 3)}
+        results[f"lenet_infer_b1_{mode}_per_s"] = {"mxnet-rs": calls / best_of(infer, 3)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch bandwidth matmul training")
+    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch bandwidth matmul training hybrid")
     parser.add_argument("--reference-python", help="python of an environment with mxnet==1.9.1")
     parser.add_argument("--as-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.as_reference:
         global torch
         torch = None
-    groups = {"dispatch": dispatch_latency, "bandwidth": bandwidth, "matmul": matmul, "training": training}
+    groups = {"dispatch": dispatch_latency, "bandwidth": bandwidth, "matmul": matmul, "training": training,
+              "hybrid": hybrid}
     results = {}
     for name, fn in groups.items():
         if args.only and name not in args.only:

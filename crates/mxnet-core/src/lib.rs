@@ -6,6 +6,7 @@ pub mod autograd;
 pub mod context;
 pub mod dtype;
 pub mod error;
+pub mod executor;
 pub mod fork;
 pub mod imperative;
 pub mod ndarray;

@@ -4,6 +4,7 @@ mod convert;
 mod dlpack;
 mod errors;
 mod function;
+mod graph;
 mod ndarray;
 
 use std::sync::Arc;
@@ -260,6 +261,7 @@ fn record_function(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MXNetError", m.py().get_type::<errors::MXNetError>())?;
     m.add_class::<PyNDArray>()?;
+    m.add_class::<graph::PyGraph>()?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_fork, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_parent, m)?)?;
