@@ -175,6 +175,13 @@ class SymbolicCall:
             local_counts[hint] = count + 1
             self._rename(node, '%s%s%d' % (prefix, hint, count))
 
+    def keep_names(self, outputs):
+        """Mark the operator nodes this call created as named, leaving their names as they are
+        (for SymbolBlock, whose nodes carry the names of a loaded graph)."""
+        for node in self._created_nodes(outputs):
+            STATE.named.add(id(node))
+            STATE.nodes.append(node)
+
     def _created_nodes(self, outputs):
         """Return the operator nodes between this call's inputs and ``outputs`` that no inner
         block has named yet."""
@@ -208,9 +215,10 @@ class SymbolicCall:
     def _rename(node, new_name):
         old_prefix = node.name + '_'
         # Variables the operator created for inputs it was not given are named after it.
+        # Parameter variables always carry __storage_type__ and keep their names.
         for child, _ in node.inputs:
             if child.op is None and child.name.startswith(old_prefix) \
-                    and id(child) not in STATE.named:
+                    and '__storage_type__' not in child.attrs and id(child) not in STATE.named:
                 child.name = new_name + '_' + child.name[len(old_prefix):]
                 STATE.named.add(id(child))
                 STATE.nodes.append(child)

@@ -848,8 +848,10 @@ class SymbolBlock(HybridBlock):
             raise ValueError('SymbolBlock: expected inputs laid out as %s (one array per name '
                              'of %s), got %s' % (self._in_format, self._input_names, fmt))
         if all(isinstance(a, Symbol) for a in flat):
-            composed = self._symbol.__copy__()
-            composed._compose(**dict(zip(self._input_names, flat)))
+            with _cg.SymbolicCall(self, flat) as call:
+                composed = self._symbol.__copy__()
+                composed._compose(**dict(zip(self._input_names, flat)))
+                call.keep_names([composed])
             return _cg.regroup(list(composed), self._out_format)[0]
         if not all(isinstance(a, NDArray) for a in flat):
             raise TypeError('SymbolBlock: inputs mix Symbols and NDArrays; pass only one kind')
