@@ -157,6 +157,37 @@ def test_hybridized_matches_imperative(kind, train_mode):
         np.testing.assert_allclose(got[3][name], expected[3][name], err_msg=name, **TOLERANCE)
 
 
+LAYERS = {
+    'embedding': (lambda: nn.Embedding(10, 3), [[1, 2], [3, 4]]),
+    'leaky_relu': (lambda: nn.LeakyReLU(0.1), [[-1.0, 2.0]]),
+    'prelu': (lambda: nn.PReLU(), [[-1.0, 2.0]]),
+    'elu': (lambda: nn.ELU(), [[-1.0, 2.0]]),
+    'selu': (lambda: nn.SELU(), [[-1.0, 2.0]]),
+    'gelu': (lambda: nn.GELU(), [[-1.0, 2.0]]),
+    'swish': (lambda: nn.Swish(), [[-1.0, 2.0]]),
+    'hybrid_lambda': (lambda: nn.HybridLambda(lambda F, x: F.tanh(x) * 2), [[-1.0, 2.0]]),
+    'hybrid_lambda_name': (lambda: nn.HybridLambda('tanh'), [[-1.0, 2.0]]),
+    'avg_pool': (lambda: nn.AvgPool2D(2), np.arange(16.0).reshape(1, 1, 4, 4)),
+    'global_max_pool': (lambda: nn.GlobalMaxPool2D(), np.arange(32.0).reshape(1, 2, 4, 4)),
+    'conv1d': (lambda: nn.Conv1D(2, 3), np.arange(12.0).reshape(1, 2, 6)),
+    'max_pool1d': (lambda: nn.MaxPool1D(2), np.arange(12.0).reshape(1, 2, 6)),
+    'dense_no_flatten': (lambda: nn.Dense(2, flatten=False), np.arange(24.0).reshape(2, 3, 4)),
+    'flatten': (lambda: nn.Flatten(), np.arange(24.0).reshape(2, 3, 4)),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(LAYERS))
+def test_layer_hybridized_matches_imperative(kind):
+    make, value = LAYERS[kind]
+    layer = make()
+    layer.initialize(mx.init.Uniform(1.0))
+    x = nd.array(value)
+    expected = layer(x).asnumpy()
+    layer.hybridize()
+    np.testing.assert_allclose(layer(x).asnumpy(), expected, **TOLERANCE)
+    np.testing.assert_allclose(layer(x).asnumpy(), expected, **TOLERANCE)
+
+
 def test_hybridized_forward_unrecorded_and_static_alloc():
     imperative, hybrid, x = twin_nets(make_resnet)
     hybrid.hybridize(static_alloc=True, static_shape=True)
@@ -377,7 +408,7 @@ def test_export_then_imports_roundtrip(tmp_path, kind):
     np.testing.assert_allclose(fresh(x).asnumpy(), expected, **TOLERANCE)
 
 
-def test_load_exported_params_with_other_prefix_says_what_to_call(tmp_path):
+def test_load_exported_params_other_prefix(tmp_path):
     net, shape = make_dense()
     net.initialize()
     net.hybridize()

@@ -27,10 +27,10 @@ from ..symbol.symbol import Symbol, _topo_order
 def flatten(args, kind):
     """Flatten nested lists and tuples of NDArrays or Symbols into a list plus a format.
 
-    The format is 0 for one array, ``n > 1`` for a Symbol with n outputs (which becomes a list
-    of n arrays when regrouped), -1 for None (kept as None, with no array), or a list of
-    formats for a nested list. ``kind`` ('inputs' or 'outputs') names the values in the error
-    message.
+    The format of one value is 0 for an array and -1 for None, which stays None and adds no
+    array. A Symbol with n > 1 outputs has format n and becomes a list of n arrays when
+    regrouped. A nested list has the list of its items' formats. ``kind`` ('inputs' or
+    'outputs') names the values in the error message.
     """
     if args is None:
         return [], -1
@@ -53,7 +53,7 @@ def flatten(args, kind):
 def regroup(values, fmt):
     """Rebuild the nesting described by ``fmt`` from the flat list ``values``.
 
-    Returns ``(result, rest)`` where ``rest`` holds the values that ``fmt`` did not use.
+    Returns ``(result, rest)`` where ``rest`` contains the values that ``fmt`` did not use.
     """
     if isinstance(fmt, int):
         if fmt == -1:
@@ -108,7 +108,7 @@ def parameter_variable(param):
 class _TraceState(threading.local):
     """Thread-local state of symbolic calls in progress.
 
-    ``named`` holds the ids of the nodes that already carry a block prefix, and ``nodes`` keeps
+    ``named`` contains the ids of the nodes that already carry a block prefix, and ``nodes`` keeps
     those nodes alive so that their ids stay unique while the outermost call runs.
     ``imperative_depth`` is positive while a block runs imperatively to infer parameter shapes;
     hybridized children then run imperatively too.
@@ -266,8 +266,8 @@ def _value_use(error):
 def raise_if_value_use(block, error):
     """Re-raise ``error`` as a SymbolValueError naming the block and the source line, when it
     comes from Python code that needs the value of a traced Symbol. Otherwise return."""
-    what = _value_use(error)
-    if what is None:
+    description = _value_use(error)
+    if description is None:
         return
     entry = _user_frame(error.__traceback__)
     where = 'an unknown line'
@@ -278,10 +278,11 @@ def raise_if_value_use(block, error):
     # NOTE: MXNet 1.9.1 raises a bare NotImplementedForSymbol here without the location.
     raise SymbolValueError(
         "%s.hybrid_forward uses %s at %s. A hybridized block is traced once with mx.sym "
-        "Symbols, which have no values, so Python code cannot branch on or read them. Compute "
-        "the choice inside the graph with F operators (for example F.where), or call "
-        "hybridize(False) on this block to run it imperatively."
-        % (type(block).__name__, what, where)) from error
+        "Symbols, which have no values or shapes, so Python code cannot branch on or read "
+        "them. Express it with F operators (F.where for a choice, F.reshape_like or "
+        "F.shape_array for shapes), or call hybridize(False) on this block to run it "
+        "imperatively."
+        % (type(block).__name__, description, where)) from error
 
 
 # ---- running a traced graph ---------------------------------------------------------------------

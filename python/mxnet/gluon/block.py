@@ -341,8 +341,8 @@ class Block:
         if (missing and not allow_missing) or (extra and not ignore_extra):
             file_prefix = _common_name_prefix(stripped.keys())
             raise ValueError(
-                "load_parameters: file '%s' was written by export() and holds full parameter "
-                "names %s, which do not match this block's names %s. Load "
+                "load_parameters: file '%s' was written by export() and contains the full "
+                "parameter names %s, which do not match this block's names %s. Load "
                 "the exported model with gluon.SymbolBlock.imports(symbol_file, input_names, "
                 "'%s'), or build this block with the prefix of the exporting block (the file's "
                 "names share the prefix '%s'). allow_missing=True and ignore_extra=True skip "
@@ -469,14 +469,8 @@ def _freeze(fmt):
     return fmt
 
 
-def _thaw(fmt):
-    if isinstance(fmt, tuple):
-        return [_thaw(item) for item in fmt]
-    return fmt
-
-
 def _flatten_or_none(args):
-    """Return ``(flat, fmt)`` of ``args``, or None when they hold values other than arrays."""
+    """Return ``(flat, fmt)`` of ``args``, or None when they contain values other than arrays."""
     try:
         return _cg.flatten(args, 'inputs')
     except TypeError:
@@ -577,7 +571,7 @@ class HybridBlock(Block):
             try:
                 self._infer_shapes_from_graph(*flattened)
             except Exception as error:  # pylint: disable=broad-except
-                # Any failure of the trace or of shape inference leaves the error below.
+                # The error raised below reports a failed trace or shape inference.
                 reason = ' Inference from the traced graph failed: %s' % error
         unknown = [param for param in unknown if not _shape_is_known(param.shape)]
         if unknown:
@@ -799,7 +793,7 @@ class SymbolBlock(HybridBlock):
                                  'the output of an operator' % (s,))
         self._input_names = [s.name for s in input_symbols]
         if len(set(self._input_names)) != len(self._input_names):
-            raise ValueError('SymbolBlock: input names %s repeat a name' % self._input_names)
+            raise ValueError('SymbolBlock: input names %s contain duplicates' % self._input_names)
         self._symbol = sym.Group(output_symbols)
         graph_inputs = self._symbol.list_inputs()
         missing = [name for name in self._input_names if name not in graph_inputs]
