@@ -341,6 +341,16 @@ def test_forward_hooks_fire_when_hybridized():
     assert seen == ['pre', 'NDArray', 'pre', 'NDArray']
 
 
+def test_summary_rejects_hybridized_block():
+    net, shape = make_batchnorm()
+    net.initialize()
+    net.hybridize()
+    with pytest.raises(RuntimeError, match='hybridize\\(False\\)'):
+        net.summary(nd.ones(shape))
+    net.hybridize(False)
+    net.summary(nd.ones(shape))
+
+
 def test_symbol_input_returns_symbol_with_mxnet_names():
     """Node names and attributes match the graph MXNet 1.9.1 exported for the same net."""
     # The reference net was built without name_scope(), so its layers have global prefixes.

@@ -420,7 +420,16 @@ class Block:
         raise NotImplementedError('%s must override forward()' % self.__class__.__name__)
 
     def summary(self, *inputs):
-        """Print each block's output shape and parameter count for one forward of ``inputs``."""
+        """Print each block's output shape and parameter count for one forward of ``inputs``.
+
+        The blocks must not be hybridized: a traced graph runs without calling its children.
+        """
+        hybridized = []
+        self.apply(lambda block: hybridized.append(block.name)
+                   if getattr(block, '_active', False) else None)
+        if hybridized:
+            raise RuntimeError("summary: blocks %s are hybridized; call hybridize(False) before "
+                               "summary(), as MXNet 1.9.1 requires" % hybridized)
         rows = []
 
         def record(block, _, outputs):
@@ -708,6 +717,8 @@ class HybridBlock(Block):
             self._last_input_format = fmt
             return out
 
+        # NOTE: one compiled graph is kept per input shape and is never evicted, so inputs of
+        # many different shapes (variable sequence lengths) keep adding graphs.
         key = (_freeze(fmt), _cg.array_signature(flat), ctx, training)
         entry = self._cached_graphs.get(key)
         if entry is None:
