@@ -478,6 +478,21 @@ def test_imports_mxnet_fixture(name):
     np.testing.assert_allclose(out.asnumpy(), expected['out'], rtol=1e-5, atol=1e-5)
 
 
+def test_imported_fixture_exports_again(tmp_path):
+    expected = load_npz('hybrid/mlp.npz')
+    block = SymbolBlock.imports(str(fixture_path('hybrid/mlp-symbol.json')), ['data'],
+                                str(fixture_path('hybrid/mlp-0000.params')))
+    block(nd.array(expected['x']))
+    path = str(tmp_path / 'again')
+    block.export(path)
+    original = nd.load(str(fixture_path('hybrid/mlp-0000.params')))
+    saved = nd.load(path + '-0000.params')
+    assert sorted(saved) == sorted(original)
+    again = SymbolBlock.imports(path + '-symbol.json', ['data'], path + '-0000.params')
+    np.testing.assert_allclose(again(nd.array(expected['x'])).asnumpy(), expected['out'],
+                               rtol=1e-5, atol=1e-5)
+
+
 @needs_bind
 @pytest.mark.parametrize('name', NET_FIXTURES)
 def test_bind_mxnet_fixture(name):
