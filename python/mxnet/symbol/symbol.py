@@ -362,6 +362,13 @@ class Symbol:
 
     __hash__ = object.__hash__
 
+    def __bool__(self):
+        # Without this, Python would fall back to __len__ (the number of outputs) and every
+        # Symbol would count as True, so `if x > 0:` would pick a branch silently.
+        raise MXNetError("Symbol has no truth value: bool() needs a computed value, which only "
+                         "an NDArray has. Use NDArray inputs, or select values inside the graph "
+                         "with an operator such as where()")
+
     # ---- common methods ---------------------------------------------------------------------
     def reshape(self, *shape, **kwargs):
         from .. import symbol as ops

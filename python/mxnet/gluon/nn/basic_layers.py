@@ -186,10 +186,10 @@ class Dense(HybridBlock):
     def hybrid_forward(self, F, x, weight, bias=None):
         if bias is None:
             out = F.FullyConnected(x, weight, no_bias=True, num_hidden=self._units,
-                                   flatten=self._flatten)
+                                   flatten=self._flatten, name='fwd')
         else:
             out = F.FullyConnected(x, weight, bias, no_bias=False, num_hidden=self._units,
-                                   flatten=self._flatten)
+                                   flatten=self._flatten, name='fwd')
         if self.act is not None:
             out = self.act(out)
         return out
@@ -229,7 +229,7 @@ class Dropout(HybridBlock):
 
     def hybrid_forward(self, F, x):
         if self._rate > 0:
-            return F.Dropout(x, p=self._rate, axes=self._axes)
+            return F.Dropout(x, p=self._rate, axes=self._axes, name='fwd', cudnn_off=False)
         return F.identity(x)
 
     def __repr__(self):
@@ -312,7 +312,8 @@ class BatchNorm(HybridBlock):
             param.shape = (channels,)
 
     def hybrid_forward(self, F, x, gamma, beta, running_mean, running_var):
-        return F.BatchNorm(x, gamma, beta, running_mean, running_var, **self._kwargs)
+        return F.BatchNorm(x, gamma, beta, running_mean, running_var, name='fwd',
+                           **self._kwargs)
 
     def __repr__(self):
         in_channels = self.gamma.shape[0]
@@ -358,7 +359,7 @@ class Embedding(HybridBlock):
                                       allow_deferred_init=True)
 
     def hybrid_forward(self, F, x, weight):
-        return F.Embedding(x, weight, **self._kwargs)
+        return F.Embedding(x, weight, name='fwd', **self._kwargs)
 
     def __repr__(self):
         return '%s(%d -> %d, %s)' % (self.__class__.__name__, self._kwargs['input_dim'],

@@ -102,9 +102,9 @@ class _Conv(HybridBlock):
 
     def hybrid_forward(self, F, x, weight, bias=None):
         if bias is None:
-            out = F.Convolution(x, weight, **self._kwargs)
+            out = F.Convolution(x, weight, name='fwd', **self._kwargs)
         else:
-            out = F.Convolution(x, weight, bias, **self._kwargs)
+            out = F.Convolution(x, weight, bias, name='fwd', **self._kwargs)
         if self.act is not None:
             out = self.act(out)
         return out
@@ -240,7 +240,7 @@ class _Pooling(HybridBlock):
         return 'pool'
 
     def hybrid_forward(self, F, x):
-        return F.Pooling(x, **self._kwargs)
+        return F.Pooling(x, name='fwd', **self._kwargs)
 
     def __repr__(self):
         kwargs = self._kwargs
