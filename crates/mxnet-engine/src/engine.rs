@@ -1,9 +1,10 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
+use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
 use crate::var::Var;
 use crate::{ErrorCell, OpError};
 
@@ -163,6 +164,22 @@ impl Engine {
     /// Read `MXNET_ENGINE_TYPE` and return the engine kind it selects.
     pub fn validate_env() -> Result<EngineKind, String> {
         EngineKind::parse(&std::env::var("MXNET_ENGINE_TYPE").unwrap_or_default())
+    }
+
+    /// An engine without worker threads whose operations run on the thread that makes them
+    /// ready (the pusher or the completer of their last dependency), for the loom models.
+    #[cfg(loom)]
+    pub(crate) fn inline_for_model() -> Engine {
+        let shared = Arc::new(Shared {
+            kind: EngineKind::Threaded,
+            workers: None,
+            pending: Mutex::new(Pending::default()),
+            all_done: Condvar::new(),
+            slot_free: Condvar::new(),
+            limits: Limits { ops: usize::MAX, bytes: usize::MAX },
+            global_errors: Mutex::new(Vec::new()),
+        });
+        Engine { shared }
     }
 
     fn new(kind: EngineKind, threads: usize) -> Engine {
@@ -448,7 +465,7 @@ impl Engine {
 }
 
 impl Shared {
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -505,7 +522,7 @@ impl std::fmt::Display for EngineError {
 impl std::error::Error for EngineError {}
 
 fn skipped_error() -> OpError {
-    Arc::new(EngineError("an input of this operation failed earlier and its error was already raised".into()))
+    std::sync::Arc::new(EngineError("an input of this operation failed earlier and its error was already raised".into()))
 }
 
 fn panic_error(panic: Box<dyn std::any::Any + Send>) -> OpError {
@@ -514,10 +531,10 @@ fn panic_error(panic: Box<dyn std::any::Any + Send>) -> OpError {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string());
-    Arc::new(EngineError(format!("internal error (Rust panic) in an engine operation: {msg}")))
+    std::sync::Arc::new(EngineError(format!("internal error (Rust panic) in an engine operation: {msg}")))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicI64;

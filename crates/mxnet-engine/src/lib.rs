@@ -13,15 +13,18 @@
 //! variable (or by [`Engine::wait_for_all`]); raising it clears it for every variable sharing it.
 
 mod engine;
+#[cfg(all(test, loom))]
+mod loom_models;
+mod sync;
 mod var;
 
 pub use engine::{Engine, EngineKind, OpFn};
 pub use var::Var;
 
-use std::sync::{Arc, Mutex};
+use sync::{Arc, Mutex};
 
 /// An error raised by an operation, shared by every variable the failure reached.
-pub type OpError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+pub type OpError = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error cell shared by all variables poisoned by one failure. Taking the error out of the
 /// cell clears it for all of them, which gives MXNet's "raised once" rule.

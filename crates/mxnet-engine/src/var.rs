@@ -1,6 +1,7 @@
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+
+use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard};
 
 use crate::engine::OprBlock;
 use crate::ErrorCell;
@@ -52,7 +53,7 @@ impl Var {
     }
 
     pub(crate) fn id(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        &*self.0 as *const VarInner as usize
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, VarState> {
