@@ -1,6 +1,7 @@
 //! loom models of the variable protocol. Each model pushes a few operations from two or three
 //! threads onto an engine without workers, so every operation runs on the thread that makes it
-//! ready, and loom explores every interleaving of pushes, completions and waits.
+//! ready. loom explores the interleavings of pushes, completions and waits, with up to two
+//! preemptions per execution.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release -p mxnet-engine loom_models`.
 
@@ -21,7 +22,7 @@ struct Cell {
     writing: AtomicUsize,
 }
 
-/// An operation that writes `value` into `cell`.
+/// Return an operation that writes `value` into `cell`.
 fn write(cell: &Arc<Cell>, value: usize) -> OpFn {
     let cell = cell.clone();
     Box::new(move || {
@@ -32,7 +33,7 @@ fn write(cell: &Arc<Cell>, value: usize) -> OpFn {
     })
 }
 
-/// An operation that copies the value of `cell` into `seen`.
+/// Return an operation that copies the value of `cell` into `seen`.
 fn read_into(cell: &Arc<Cell>, seen: &Arc<AtomicUsize>) -> OpFn {
     let (cell, seen) = (cell.clone(), seen.clone());
     Box::new(move || {
@@ -140,10 +141,10 @@ fn error_reaches_dependant_and_is_raised_once() {
             let (engine, b) = (engine.clone(), b.clone());
             thread::spawn(move || engine.wait_for_var(&b).is_err())
         };
-        let here = engine.wait_for_var(&b).is_err();
-        let there = waiter.join().unwrap();
+        let raised_here = engine.wait_for_var(&b).is_err();
+        let raised_in_waiter = waiter.join().unwrap();
         // Exactly one of the two waits raises; the dependant was skipped.
-        assert!(here != there, "raised here: {here}, in the other thread: {there}");
+        assert!(raised_here != raised_in_waiter, "raised here: {raised_here}, in the waiter: {raised_in_waiter}");
         assert_eq!(ran.load(Ordering::SeqCst), 0);
     });
 }
@@ -155,7 +156,7 @@ fn dropping_a_variable_with_pending_ops_keeps_them() {
         let cell = Arc::new(Cell::default());
         let var = Var::new();
         let blocker = Var::new();
-        // A write on `blocker` that another thread performs holds the second operation back.
+        // A write on `blocker` from another thread delays the second operation.
         let gate = Arc::new(Cell::default());
         engine.push(write(&gate, 1), &[], &[blocker.clone()]).unwrap();
         engine.push(write(&cell, 5), &[blocker.clone()], &[var.clone()]).unwrap();
