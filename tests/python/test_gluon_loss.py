@@ -190,3 +190,40 @@ def test_cosine_embedding_loss():
     expected = np.where(label == 1, 1 - cos, np.maximum(cos - 0.1, 0))
     assert out.shape == (5,)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+CLASS_LABEL = RNG.randint(0, 3, size=(4,)).astype(np.float32)
+HYBRID_CASES = [
+    (gloss.L2Loss, (PRED, LABEL01)),
+    (gloss.L1Loss, (PRED, LABEL01, SAMPLE_WEIGHT)),
+    (gloss.SigmoidBinaryCrossEntropyLoss, (PRED, LABEL01)),
+    (gloss.BinaryCrossEntropyLoss, (PROB, LABEL01)),
+    (gloss.SoftmaxCrossEntropyLoss, (PRED, CLASS_LABEL)),
+    (gloss.KLDivLoss, (np.log(PROB), _softmax(PRED))),
+    (gloss.HuberLoss, (PRED, LABEL01)),
+    (gloss.HingeLoss, (PRED, SIGNED)),
+    (gloss.SquaredHingeLoss, (PRED, SIGNED)),
+    (gloss.LogisticLoss, (PRED, SIGNED)),
+    (gloss.TripletLoss, (PRED, PROB, LABEL01)),
+    (gloss.PoissonNLLLoss, (PRED, PROB)),
+    (gloss.CosineEmbeddingLoss, (PRED, PROB, SIGNED[:, 0])),
+]
+
+
+@pytest.mark.parametrize('cls, args', HYBRID_CASES, ids=[c.__name__ for c, _ in HYBRID_CASES])
+def test_hybridized_loss_matches_imperative(cls, args):
+    def run(hybridize):
+        loss_fn = cls()
+        if hybridize:
+            loss_fn.hybridize()
+        inputs = [nd.array(a) for a in args]
+        inputs[0].attach_grad()
+        with autograd.record():
+            out = loss_fn(*inputs)
+        out.backward()
+        return out.asnumpy(), inputs[0].grad.asnumpy()
+
+    out, grad = run(False)
+    hybrid_out, hybrid_grad = run(True)
+    np.testing.assert_allclose(hybrid_out, out, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(hybrid_grad, grad, rtol=1e-6, atol=1e-7)

@@ -112,9 +112,16 @@ def test_reset_ctx_keeps_value():
         unset.reset_ctx(mx.cpu())
 
 
-def test_var_needs_symbolic_api():
-    with pytest.raises(NotImplementedError, match='symbolic'):
-        gluon.Parameter('w', shape=(1,)).var()
+def test_var_attributes_match_mxnet():
+    net = gluon.nn.Dense(3, in_units=4, prefix='dense0_')
+    net.initialize()
+    var = net.weight.var()
+    assert var.name == 'dense0_weight'
+    assert var is net.weight.var()
+    # The attributes MXNet 1.9.1 gives the same parameter's variable.
+    assert var.list_attr() == {'__storage_type__': '0', '__dtype__': '0', '__wd_mult__': '1.0',
+                               'wd_mult': '1.0', '__lr_mult__': '1.0', 'lr_mult': '1.0',
+                               '__shape__': '(3, 4)'}
 
 
 def test_constant():

@@ -462,3 +462,20 @@ def test_load_json_errors():
 def test_unknown_input_name_rejected():
     with pytest.raises(TypeError, match="unknown input"):
         mx.sym.FullyConnected(mx.sym.var("d"), num_hidden=2, weights=mx.sym.var("w"))
+
+
+@pytest.mark.parametrize('name, fn', [('maximum', np.maximum), ('minimum', np.minimum),
+                                      ('power', np.power), ('hypot', np.hypot)])
+def test_numpy_style_binary_functions(name, fn):
+    a_np = np.array([[0.5, 2.0, 3.0]], dtype=np.float32)
+    b_np = np.array([[1.0], [2.5]], dtype=np.float32)
+    a, b = mx.sym.var('a'), mx.sym.var('b')
+    op = getattr(mx.sym, name)
+    both = op(a, b).eval(a=mx.nd.array(a_np), b=mx.nd.array(b_np))[0].asnumpy()
+    np.testing.assert_allclose(both, fn(a_np, b_np), rtol=1e-6)
+    right = op(a, 1.5).eval(a=mx.nd.array(a_np))[0].asnumpy()
+    np.testing.assert_allclose(right, fn(a_np, np.float32(1.5)), rtol=1e-6)
+    left = op(1.5, a).eval(a=mx.nd.array(a_np))[0].asnumpy()
+    np.testing.assert_allclose(left, fn(np.float32(1.5), a_np), rtol=1e-6)
+    with pytest.raises(TypeError, match='Symbol'):
+        op(1.0, 2.0)

@@ -3,7 +3,7 @@
 import importlib
 
 from .parameter import Parameter, Constant, ParameterDict, DeferredInitializationError
-from .block import Block, HybridBlock
+from .block import Block, HybridBlock, SymbolBlock
 from .trainer import Trainer
 from . import nn
 from . import loss
@@ -17,4 +17,4 @@ except ModuleNotFoundError as _error:  # pragma: no cover - only while gluon.dat
         raise
 
 __all__ = ['Parameter', 'Constant', 'ParameterDict', 'DeferredInitializationError', 'Block',
-           'HybridBlock', 'Trainer', 'nn', 'loss', 'utils', 'data']
+           'HybridBlock', 'SymbolBlock', 'Trainer', 'nn', 'loss', 'utils', 'data']

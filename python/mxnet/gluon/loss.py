@@ -29,28 +29,21 @@ def _apply_weighting(F, loss, weight=None, sample_weight=None):
 
 
 def _reshape_like(F, x, y):
-    """Reshape ``x`` to the shape of ``y`` (labels of shape (N,) against predictions (N, 1))."""
-    return x.reshape(y.shape)
+    """Reshape ``x`` to the shape of ``y`` (labels of shape (N,) against predictions (N, 1)).
+
+    ``reshape_like`` rather than ``x.reshape(y.shape)``, so the loss also traces into a graph.
+    """
+    return F.reshape_like(x, y)
 
 
 def _batch_mean(F, loss, batch_axis):
-    """Average ``loss`` over every axis except ``batch_axis``."""
-    ndim = len(loss.shape)
-    if ndim <= 1:
-        return loss
-    batch_axis = batch_axis % ndim
-    axes = tuple(axis for axis in range(ndim) if axis != batch_axis)
-    return F.mean(loss, axis=axes)
+    """Average ``loss`` over every axis except ``batch_axis`` (shape-free, so it traces)."""
+    return F.mean(loss, axis=batch_axis, exclude=True)
 
 
 def _batch_sum(F, loss, batch_axis):
-    """Sum ``loss`` over every axis except ``batch_axis``."""
-    ndim = len(loss.shape)
-    if ndim <= 1:
-        return loss
-    batch_axis = batch_axis % ndim
-    axes = tuple(axis for axis in range(ndim) if axis != batch_axis)
-    return F.sum(loss, axis=axes)
+    """Sum ``loss`` over every axis except ``batch_axis`` (shape-free, so it traces)."""
+    return F.sum(loss, axis=batch_axis, exclude=True)
 
 
 class Loss(HybridBlock):

@@ -401,11 +401,10 @@ class Parameter:
             autograd.mark_variables(self._data, self._grad, self.grad_req)
 
     def var(self):
-        """Return the symbolic variable of this parameter (needs the symbolic API)."""
-        # NOTE: mx.sym does not exist in this package yet, so hybridized graphs and
-        # Symbol inputs are not available.
-        raise NotImplementedError("Parameter.var() needs the symbolic API (mx.sym.var), which "
-                                  "is not implemented yet; use the imperative data() instead")
+        """Return the ``mx.sym`` variable of this parameter, with its shape, dtype, lr_mult
+        and wd_mult attributes, cached so that blocks sharing the parameter share the node."""
+        from . import _cached_graph
+        return _cached_graph.parameter_variable(self)
 
 
 class Constant(Parameter):
