@@ -508,3 +508,15 @@ def test_out_update_keeps_leaf():
         y = (w * w).sum()
     y.backward()
     np.testing.assert_allclose(w.grad.asnumpy(), [1.0, 3.0])
+
+
+@pytest.mark.parametrize("op", ["zeros_like", "ones_like"])
+def test_fill_like_output_backward_gives_zero_gradient(op):
+    # MXNet 1.9.1 records zeros_like/ones_like, so backward from their output works.
+    x = mx.nd.array([1.0, 2.0])
+    x.attach_grad()
+    x.grad[:] = 5
+    with autograd.record():
+        y = getattr(mx.nd, op)(x)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [0.0, 0.0])

@@ -330,8 +330,10 @@ def test_prelu_gradients_float64():
 def test_rrelu_training_slopes_within_bounds():
     x = mx.nd.array(-np.ones((1000,), dtype=np.float32))
     with autograd.train_mode():
-        out = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3).asnumpy()
-    slopes = -out
+        out, mask = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
+    slopes = -out.asnumpy()
+    # The second output (MXNet's "mask") holds the slopes drawn for each element.
+    np.testing.assert_array_equal(mask.asnumpy(), slopes)
     assert slopes.min() >= 0.1 - 1e-6
     assert slopes.max() <= 0.3 + 1e-6
     assert np.unique(slopes).size > 100
@@ -595,6 +597,6 @@ def test_rrelu_gradient_uses_drawn_slopes():
     x = mx.nd.array(-np.ones((200,), dtype=np.float32))
     x.attach_grad()
     with autograd.record():
-        out = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
+        out, _ = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
     out.backward()
     np.testing.assert_allclose(x.grad.asnumpy(), -out.asnumpy(), rtol=1e-6)

@@ -67,11 +67,18 @@ def run_case(case):
     return inputs, outputs
 
 
+# Cases whose fixture keeps only the first outputs: rrelu's mask is uninitialized memory in
+# MXNet 1.9.1's predict mode, so the generator did not store it.
+EXTRA_OUTPUTS_NOT_STORED = {"leaky_rrelu_predict"}
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_case_matches_mxnet(name):
     case = load_op_case(name)
     inputs, outputs = run_case(case)
     expected = [case.outputs[k] for k in sorted(case.outputs)]
+    if name in EXTRA_OUTPUTS_NOT_STORED:
+        outputs = outputs[:len(expected)]
     assert len(outputs) == len(expected)
     for got, want in zip(outputs, expected):
         assert got.shape == want.shape

@@ -99,12 +99,9 @@ UNARY_OPS = (
 )
 # Unary operators whose output is not differentiable (integer or boolean results), and
 # operators whose backward raises on both paths (see test_missing_gradient_raises_on_both_paths).
-# NOTE: MXNet 1.9.1 gives zeros_like and ones_like a zero gradient; ours raises "Cannot
-# differentiate node" because their output is not recorded, so they run forward only here.
 NO_GRADIENT_OPS = {"_digamma": "the second derivative of gamma is not implemented",
                    "nanprod": "the gradient of nanprod is not implemented"}
-UNARY_NO_GRAD_OPS = ("logical_not", "shape_array", "size_array", "argmax_channel", "zeros_like",
-                     "ones_like", "_digamma")
+UNARY_NO_GRAD_OPS = ("logical_not", "shape_array", "size_array", "argmax_channel", "_digamma")
 
 BINARY_OPS = (
     "add", "sub", "mul", "div", "mod", "power", "maximum", "minimum", "hypot",
@@ -301,11 +298,8 @@ def assert_same(got, want, what):
                                equal_nan=True, err_msg=what)
 
 
-# Cases where the symbol and the native operator disagree on the number of outputs.
-KNOWN_FAILURES = {
-    "leaky_rrelu_predict": "the symbol declares two outputs for act_type='rrelu' (output and "
-                           "mask, as MXNet 1.9.1 does) but the native operator returns one",
-}
+# Cases where the symbol and the native operator disagree; none at present.
+KNOWN_FAILURES = {}
 
 
 def marked(case):

@@ -6,6 +6,7 @@ use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::dispatch_all;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::imperative::call1;
 use crate::ndarray::{check_shape, NDArray};
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 
@@ -44,12 +45,14 @@ impl Operator for Fill {
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
-        // `zeros_like(x)` does not depend on x's values.
-        Ok(vec![None; g.inputs.len()])
+        // `zeros_like(x)` does not depend on x's values: its gradient is zero.
+        g.inputs.iter().map(|x| call1("zeros_like", &[x], &[]).map(Some)).collect()
     }
 
+    /// The `*_like` forms are recorded, as in MXNet 1.9.1, so that `backward` from their
+    /// output gives the input a zero gradient instead of failing.
     fn differentiable(&self) -> bool {
-        false
+        self.shape.is_none()
     }
 
     fn attrs(&self) -> Attrs {

@@ -1,6 +1,6 @@
 //! `LeakyReLU(act_type=leaky|prelu|elu|selu|gelu|rrelu)` and its gradient kernel.
 //! `prelu` learns one slope per channel (axis 1) from its `gamma` input. `rrelu` draws a slope
-//! per element in training and keeps the draws as a hidden second output for the gradient.
+//! per element in training and returns the draws as a second output, which the gradient reads.
 
 use std::sync::Arc;
 
@@ -184,8 +184,11 @@ impl Operator for LeakyRelu {
         }
     }
 
+    // MXNet 1.9.1 shows rrelu's slopes as a second output (`<name>_mask`) in both APIs. NOTE:
+    // in predict mode 1.9.1 leaves that output at zero; here it holds the slope applied,
+    // (lower_bound + upper_bound) / 2.
     fn num_visible_outputs(&self) -> usize {
-        1
+        self.num_outputs()
     }
 
     fn is_random(&self) -> bool {
