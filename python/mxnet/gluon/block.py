@@ -704,7 +704,14 @@ class HybridBlock(Block):
                 raise ValueError('%s: all inputs of a hybridized block must be on one context, '
                                  'got %s and %s' % (self.__class__.__name__, ctx, array.context))
         training = autograd.is_training()
-        if self._has_deferred_params():
+        # NOTE: one compiled graph is kept per input shape and is never evicted, so inputs of
+        # many different shapes (variable sequence lengths) keep adding graphs.
+        key = (_freeze(fmt), _cg.array_signature(flat), ctx, training)
+        entry = self._cached_graphs.get(key)
+        # Deferred parameters are checked on a cache miss only: a compiled graph implies
+        # they were initialized, and collect_params() on every call cost as much as the
+        # graph itself for a batch-1 LeNet.
+        if entry is None and self._has_deferred_params():
             # Parameter shapes come from the imperative path, which runs this call once. Its
             # result is returned as is, so BatchNorm statistics and the random state advance
             # once, as they would in a graph run.
@@ -716,11 +723,6 @@ class HybridBlock(Block):
             self._trace(fmt, training)
             self._last_input_format = fmt
             return out
-
-        # NOTE: one compiled graph is kept per input shape and is never evicted, so inputs of
-        # many different shapes (variable sequence lengths) keep adding graphs.
-        key = (_freeze(fmt), _cg.array_signature(flat), ctx, training)
-        entry = self._cached_graphs.get(key)
         if entry is None:
             symbol, out_fmt = self._trace(fmt, training)
             params = {param.name: param for param in self.collect_params().values()}
