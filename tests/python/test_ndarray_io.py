@@ -561,3 +561,23 @@ def test_save_reproduces_mxnet_fixture(tmp_path):
     mx.nd.save(path, data)
     with open(path, 'rb') as stream:
         assert stream.read() == _fixture_bytes('nd_dict.params')
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_decode_randomly_corrupted_fixture(data):
+    """Overwrite random bytes of a real .params file: decoding either succeeds or raises
+    MXNetError, and never crashes or allocates more than the file could describe."""
+    filename = data.draw(st.sampled_from(['nd_list.params', 'nd_dict.params', 'gluon_mlp.params']))
+    payload = bytearray(_fixture_bytes(filename))
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(payload) - 1), st.integers(0, 255)),
+                               min_size=1, max_size=8))
+    for position, value in edits:
+        payload[position] = value
+    try:
+        arrays, names = ndio.decode_arrays(bytes(payload))
+    except MXNetError:
+        return
+    # Every decoded array was backed by bytes of the file.
+    assert sum(a[0].nbytes for a in arrays if a is not None) <= len(payload)
+    assert names is None or len(names) == len(arrays)
