@@ -600,3 +600,25 @@ def test_rrelu_gradient_uses_drawn_slopes():
         out, _ = mx.nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)
     out.backward()
     np.testing.assert_allclose(x.grad.asnumpy(), -out.asnumpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op, kwargs, shapes", [
+    ("Convolution", {"kernel": (3, 3), "num_filter": 4}, [(5, 2, 7, 7), (4, 2, 3, 3), (4,)]),
+    ("FullyConnected", {"num_hidden": 6}, [(5, 8), (6, 8), (6,)]),
+])
+def test_weight_gradient_same_without_data_gradient(op, kwargs, shapes):
+    # The backward skips the data gradient when the data takes no part in the graph; the
+    # weight and bias gradients must not change.
+    r = np.random.RandomState(3)
+    values = [r.randn(*s).astype(np.float32) for s in shapes]
+    grads = []
+    for data_grad in (True, False):
+        arrays = [mx.nd.array(v) for v in values]
+        for a in arrays[0 if data_grad else 1:]:
+            a.attach_grad()
+        with autograd.record():
+            y = getattr(mx.nd, op)(*arrays, **kwargs)
+        y.backward()
+        grads.append([a.grad.asnumpy() for a in arrays[1:]])
+    for with_data, without_data in zip(*grads):
+        np.testing.assert_allclose(without_data, with_data, rtol=1e-6)

@@ -41,6 +41,9 @@ pub struct OpContext {
 /// `create_graph` was requested.
 pub struct GradContext<'a> {
     pub inputs: &'a [NDArray],
+    /// Whether each input takes part in the graph; a gradient that is not needed may be
+    /// skipped (returned as `None`).
+    pub needs_grad: &'a [bool],
     pub outputs: &'a [NDArray],
     pub out_grads: &'a [NDArray],
     pub is_train: bool,

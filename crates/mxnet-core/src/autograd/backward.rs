@@ -156,7 +156,14 @@ fn run(heads: &[NDArray], head_grads: &[Option<NDArray>], retain_graph: bool, cr
         drop(saved_guard);
 
         set_training(node.is_train);
-        let ctx = GradContext { inputs: &inputs, outputs: &outputs, out_grads: &out_grads, is_train: node.is_train };
+        let needs_grad: Vec<bool> = node.input_entries.iter().map(|e| e.is_some()).collect();
+        let ctx = GradContext {
+            inputs: &inputs,
+            needs_grad: &needs_grad,
+            outputs: &outputs,
+            out_grads: &out_grads,
+            is_train: node.is_train,
+        };
         let input_grads = node.op.backward(&ctx)?;
         set_training(is_train);
 

@@ -304,11 +304,14 @@ impl Conv2d {
         }
     }
 
-    /// Gradients of [`Conv2d::forward`]: `dx` (overwritten), `dw` (overwritten) and `db`
-    /// (overwritten when given) from the head gradient `dy`.
-    pub fn backward<T: Real>(&self, x: &[T], w: &[T], dy: &[T], dx: &mut [T], dw: &mut [T], db: Option<&mut [T]>) {
+    /// Gradients of [`Conv2d::forward`]: `dx` (overwritten; skipped when `None`, for data
+    /// that needs no gradient), `dw` (overwritten) and `db` (overwritten when given) from the
+    /// head gradient `dy`.
+    pub fn backward<T: Real>(&self, x: &[T], w: &[T], dy: &[T], mut dx: Option<&mut [T]>, dw: &mut [T], db: Option<&mut [T]>) {
         let (in_image, out_image) = (self.in_image(), self.out_image());
-        dx.fill(T::zero());
+        if let Some(dx) = dx.as_deref_mut() {
+            dx.fill(T::zero());
+        }
         dw.fill(T::zero());
         if let Some(db) = db {
             db.fill(T::zero());
@@ -325,40 +328,41 @@ impl Conv2d {
 
         let per_chunk = self.batch.div_ceil(self.chunks());
         let dw_len = dw.len();
-        let run = |first: usize, dx_chunk: &mut [T]| -> Vec<T> {
+        // Gradients of images `first..first + count`; `dx_chunk` holds their dx, if wanted.
+        let run = |first: usize, count: usize, mut dx_chunk: Option<&mut [T]>| -> Vec<T> {
             let mut dw_part = vec![T::zero(); dw_len];
-            if self.is_pointwise() {
-                for (i, dx_image) in dx_chunk.chunks_mut(in_image).enumerate() {
-                    let n = first + i;
-                    let image = &x[n * in_image..(n + 1) * in_image];
-                    let dy_image = &dy[n * out_image..(n + 1) * out_image];
-                    self.backward_image(image, w, dy_image, dx_image, &mut dw_part, &mut [], &mut []);
-                }
-                return dw_part;
-            }
-            let nb = self.images_per_gemm();
-            let col_len = self.col_rows() * self.out_area() * nb;
+            let nb = if self.is_pointwise() { 1 } else { self.images_per_gemm() };
+            let col_len = if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() * nb };
             let (mut col, mut dcol) = (vec![T::zero(); col_len], vec![T::zero(); col_len]);
-            let mut wide = vec![T::zero(); self.group_filters() * self.out_area() * nb];
-            for (i, dx_block) in dx_chunk.chunks_mut(in_image * nb).enumerate() {
-                let n = first + i * nb;
-                let count = dx_block.len() / in_image;
-                let images = &x[n * in_image..(n + count) * in_image];
-                let dy_block = &dy[n * out_image..(n + count) * out_image];
-                let buffers = (&mut col[..], &mut dcol[..], &mut wide[..]);
-                self.backward_block(images, count, w, dy_block, dx_block, &mut dw_part, buffers);
+            let mut wide = vec![T::zero(); if self.is_pointwise() { 0 } else { self.group_filters() * self.out_area() * nb }];
+            for start in (0..count).step_by(nb) {
+                let (n, block) = (first + start, nb.min(count - start));
+                let images = &x[n * in_image..(n + block) * in_image];
+                let dy_block = &dy[n * out_image..(n + block) * out_image];
+                let dx_block = dx_chunk.as_deref_mut().map(|d| &mut d[start * in_image..(start + block) * in_image]);
+                if self.is_pointwise() {
+                    self.backward_image(images, w, dy_block, dx_block, &mut dw_part, &mut [], &mut []);
+                } else {
+                    let buffers = (&mut col[..], &mut dcol[..], &mut wide[..]);
+                    self.backward_block(images, block, w, dy_block, dx_block, &mut dw_part, buffers);
+                }
             }
             dw_part
         };
         if per_chunk >= self.batch {
-            let part = run(0, dx);
+            let part = run(0, self.batch, dx);
             dw.copy_from_slice(&part);
         } else {
-            let parts: Vec<Vec<T>> = parallel::install(|| {
-                dx.par_chunks_mut(per_chunk * in_image)
+            let parts: Vec<Vec<T>> = parallel::install(|| match dx {
+                Some(dx) => dx
+                    .par_chunks_mut(per_chunk * in_image)
                     .enumerate()
-                    .map(|(c, dx_chunk)| run(c * per_chunk, dx_chunk))
-                    .collect()
+                    .map(|(c, dx_chunk)| run(c * per_chunk, dx_chunk.len() / in_image, Some(dx_chunk)))
+                    .collect(),
+                None => (0..self.batch.div_ceil(per_chunk))
+                    .into_par_iter()
+                    .map(|c| run(c * per_chunk, per_chunk.min(self.batch - c * per_chunk), None))
+                    .collect(),
             });
             for part in parts {
                 dw.iter_mut().zip(&part).for_each(|(d, &p)| *d = *d + p);
@@ -374,7 +378,7 @@ impl Conv2d {
         count: usize,
         w: &[T],
         dy: &[T],
-        dx: &mut [T],
+        mut dx: Option<&mut [T]>,
         dw: &mut [T],
         (col, dcol, wide): (&mut [T], &mut [T], &mut [T]),
     ) {
@@ -410,6 +414,7 @@ impl Conv2d {
             );
 
             // dcol = w_g^T (rows x fg) @ dy_g (fg x ld), folded back into each image.
+            let Some(dx) = dx.as_deref_mut() else { continue };
             let w_g = &w[g * fg * rows..(g + 1) * fg * rows];
             let w_t = MatRef { data: w_g, row_stride: 1, col_stride: rows as isize };
             matmul_with(self.chunks() == 1, rows, ld, fg, w_t, dy_m, &mut dcol[..rows * ld], false, T::zero(), T::one());
@@ -426,7 +431,7 @@ impl Conv2d {
         image: &[T],
         w: &[T],
         dy: &[T],
-        dx: &mut [T],
+        mut dx: Option<&mut [T]>,
         dw: &mut [T],
         col: &mut [T],
         dcol: &mut [T],
@@ -459,6 +464,7 @@ impl Conv2d {
             );
 
             // dcol = w_g^T (rows x fg) @ dy_g (fg x area), folded back into dx.
+            let Some(dx) = dx.as_deref_mut() else { continue };
             let w_t = MatRef { data: w_g, row_stride: 1, col_stride: rows as isize };
             let dy_m = MatRef { data: dy_g, row_stride: area as isize, col_stride: 1 };
             if self.is_pointwise() {
@@ -589,7 +595,7 @@ mod tests {
 
         let mut dx = vec![0.0; x.len()];
         let mut dw = vec![0.0; w.len()];
-        p.backward(&x, &w, &dy, &mut dx, &mut dw, None);
+        p.backward(&x, &w, &dy, Some(&mut dx), &mut dw, None);
         let single = Conv2d { batch: 1, ..p };
         let mut dw_sum = vec![0.0; w.len()];
         for n in 0..batch {
@@ -597,10 +603,15 @@ mod tests {
             let mut dw1 = vec![0.0; w.len()];
             let xs = &x[n * p.in_image()..(n + 1) * p.in_image()];
             let dys = &dy[n * p.out_image()..(n + 1) * p.out_image()];
-            single.backward(xs, &w, dys, &mut dx1, &mut dw1, None);
+            single.backward(xs, &w, dys, Some(&mut dx1), &mut dw1, None);
             assert_eq!(&dx[n * p.in_image()..(n + 1) * p.in_image()], &dx1[..]);
             dw_sum.iter_mut().zip(&dw1).for_each(|(a, b)| *a += b);
         }
         assert_eq!(dw, dw_sum);
+
+        // Without dx (data that needs no gradient) the weight gradient is unchanged.
+        let mut dw_only = vec![0.0; w.len()];
+        p.backward(&x, &w, &dy, None, &mut dw_only, None);
+        assert_eq!(dw_only, dw);
     }
 }

@@ -200,10 +200,15 @@ impl Operator for Convolution {
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
-        let op = Arc::new(ConvolutionBackward { conv: self.clone() });
+        let data_grad = g.needs_grad[0];
+        let op = Arc::new(ConvolutionBackward { conv: self.clone(), data_grad });
         let inputs = [g.out_grads[0].clone(), g.inputs[0].clone(), g.inputs[1].clone()];
         let grads = invoke(op, &inputs, None)?;
-        Ok(grads.into_iter().map(Some).collect())
+        let mut grads: Vec<Option<NDArray>> = grads.into_iter().map(Some).collect();
+        if !data_grad {
+            grads[0] = None;
+        }
+        Ok(grads)
     }
 
     fn attrs(&self) -> Attrs {
@@ -214,6 +219,9 @@ impl Operator for Convolution {
 /// `_backward_Convolution(dy, x, W) -> (dx, dW[, db])`.
 pub struct ConvolutionBackward {
     conv: Convolution,
+    /// False when the data needs no gradient (the first layer's input): dx stays zero and
+    /// its product and col2im are skipped.
+    data_grad: bool,
 }
 
 impl Operator for ConvolutionBackward {
@@ -258,7 +266,8 @@ impl Operator for ConvolutionBackward {
                 let x = inputs[1].contiguous_data::<T>();
                 let w = inputs[2].contiguous_data::<T>();
                 let db = outputs.get(2).map(|b| b.out_data::<T>());
-                geo.backward(&x, &w, &dy, outputs[0].out_data::<T>(), outputs[1].out_data::<T>(), db);
+                let dx = outputs[0].out_data::<T>();
+                geo.backward(&x, &w, &dy, self.data_grad.then_some(dx), outputs[1].out_data::<T>(), db);
             });
         }
         Ok(())
@@ -286,7 +295,7 @@ pub fn register(defs: &mut Vec<OpDef>) {
         doc: "Gradients of Convolution with respect to data, weight and bias.",
         create: |attrs: &Attrs| {
             let conv = Convolution::parse("_backward_Convolution", attrs)?;
-            Ok(Arc::new(ConvolutionBackward { conv }) as Arc<dyn Operator>)
+            Ok(Arc::new(ConvolutionBackward { conv, data_grad: true }) as Arc<dyn Operator>)
         },
     });
 }

@@ -134,10 +134,15 @@ impl Operator for FullyConnected {
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
-        let op = Arc::new(FullyConnectedBackward { fc: self.clone() });
+        let data_grad = g.needs_grad[0];
+        let op = Arc::new(FullyConnectedBackward { fc: self.clone(), data_grad });
         let inputs = [g.out_grads[0].clone(), g.inputs[0].clone(), g.inputs[1].clone()];
         let grads = invoke(op, &inputs, None)?;
-        Ok(grads.into_iter().map(Some).collect())
+        let mut grads: Vec<Option<NDArray>> = grads.into_iter().map(Some).collect();
+        if !data_grad {
+            grads[0] = None;
+        }
+        Ok(grads)
     }
 
     fn attrs(&self) -> Attrs {
@@ -148,6 +153,9 @@ impl Operator for FullyConnected {
 /// `_backward_FullyConnected(dy, x, W) -> (dx, dW[, db])`.
 pub struct FullyConnectedBackward {
     fc: FullyConnected,
+    /// False when the data needs no gradient (the first layer's input): dx stays zero and
+    /// its product is skipped.
+    data_grad: bool,
 }
 
 impl Operator for FullyConnectedBackward {
@@ -191,12 +199,14 @@ impl Operator for FullyConnectedBackward {
                 let x = inputs[1].contiguous_data::<T>();
                 let w = inputs[2].contiguous_data::<T>();
                 // dx (m x k) = dy (m x n) @ W (n x k)
-                matmul(
-                    m, k, n,
-                    MatRef { data: &dy, row_stride: n as isize, col_stride: 1 },
-                    MatRef { data: &w, row_stride: k as isize, col_stride: 1 },
-                    outputs[0].out_data::<T>(), false, 0.0, 1.0,
-                );
+                if self.data_grad {
+                    matmul(
+                        m, k, n,
+                        MatRef { data: &dy, row_stride: n as isize, col_stride: 1 },
+                        MatRef { data: &w, row_stride: k as isize, col_stride: 1 },
+                        outputs[0].out_data::<T>(), false, 0.0, 1.0,
+                    );
+                }
                 // dW (n x k) = dy^T (n x m) @ x (m x k)
                 matmul(
                     n, k, m,
@@ -238,7 +248,7 @@ pub fn register(defs: &mut Vec<OpDef>) {
         doc: "Gradients of FullyConnected with respect to data, weight and bias.",
         create: |attrs: &Attrs| {
             let fc = FullyConnected::parse("_backward_FullyConnected", attrs)?;
-            Ok(Arc::new(FullyConnectedBackward { fc }) as Arc<dyn Operator>)
+            Ok(Arc::new(FullyConnectedBackward { fc, data_grad: true }) as Arc<dyn Operator>)
         },
     });
 }
