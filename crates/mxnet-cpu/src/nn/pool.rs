@@ -100,7 +100,65 @@ impl Pool2d {
         acc
     }
 
+    /// Report whether every window is a whole 2x2 block at stride 2 without padding (the
+    /// usual `MaxPool2D(2, 2)`), which the `*_pairs` loops handle without window bounds.
+    fn is_plain_2x2(&self) -> bool {
+        self.kernel == [2, 2]
+            && self.stride == [2, 2]
+            && self.pad == [0, 0]
+            && self.out_h * 2 <= self.height
+            && self.out_w * 2 <= self.width
+    }
+
+    /// [`Pool2d::forward_plane`] for max pooling of plain 2x2 blocks. It folds the four
+    /// inputs in the same row-major order, so NaN handling and ties are the same.
+    fn max_forward_pairs<T: Real>(&self, x: &[T], y: &mut [T]) {
+        let width = self.width;
+        for (oh, out_row) in y.chunks_mut(self.out_w).enumerate() {
+            let top = &x[2 * oh * width..2 * oh * width + 2 * self.out_w];
+            let bottom = &x[(2 * oh + 1) * width..(2 * oh + 1) * width + 2 * self.out_w];
+            for ((out, t), b) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                let mut m = T::neg_infinity();
+                for v in [t[0], t[1], b[0], b[1]] {
+                    if v > m {
+                        m = v;
+                    }
+                }
+                *out = m;
+            }
+        }
+    }
+
+    /// [`Pool2d::backward_plane`] for max pooling of plain 2x2 blocks: the first input of
+    /// each block that equals its output takes the gradient. Blocks do not overlap, so every
+    /// element is written once and `dx` needs no zero fill first.
+    fn max_backward_pairs<T: Real>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
+        let width = self.width;
+        for oh in 0..self.out_h {
+            for ow in 0..self.out_w {
+                let o = oh * self.out_w + ow;
+                let top = 2 * oh * width + 2 * ow;
+                let block = [top, top + 1, top + width, top + width + 1];
+                let mut taken = false;
+                for i in block {
+                    let hit = !taken && x[i] == y[o];
+                    dx[i] = if hit { dy[o] } else { T::zero() };
+                    taken |= hit;
+                }
+            }
+            // Columns past the last block get no gradient.
+            for row in [2 * oh, 2 * oh + 1] {
+                dx[row * width + 2 * self.out_w..(row + 1) * width].fill(T::zero());
+            }
+        }
+        // Rows past the last block get no gradient.
+        dx[2 * self.out_h * width..].fill(T::zero());
+    }
+
     fn forward_plane<T: Real>(&self, kind: PoolKind, x: &[T], y: &mut [T]) {
+        if kind == PoolKind::Max && self.is_plain_2x2() {
+            return self.max_forward_pairs(x, y);
+        }
         for oh in 0..self.out_h {
             for ow in 0..self.out_w {
                 let win = self.window(oh, ow);
@@ -138,7 +196,9 @@ impl Pool2d {
     /// gradient is not the gradient of its forward. Here both use the clipped divisor.
     pub fn backward<T: Real>(&self, kind: PoolKind, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let (pin, pout) = (self.plane_in(), self.plane_out());
-        dx.fill(T::zero());
+        if !(kind == PoolKind::Max && self.is_plain_2x2()) || pout == 0 {
+            dx.fill(T::zero());
+        }
         if pout == 0 || pin == 0 {
             return;
         }
@@ -154,6 +214,9 @@ impl Pool2d {
     }
 
     fn backward_plane<T: Real>(&self, kind: PoolKind, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
+        if kind == PoolKind::Max && self.is_plain_2x2() {
+            return self.max_backward_pairs(x, y, dy, dx);
+        }
         let width = self.width;
         for oh in 0..self.out_h {
             for ow in 0..self.out_w {
@@ -243,6 +306,36 @@ mod tests {
         let mut dx = [0.0f32; 4];
         p.backward(PoolKind::Max, &x, &y, &[1.0], &mut dx);
         assert_eq!(dx, [0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn plain_2x2_max_matches_windowed_definition() {
+        // 5x7 planes: the last row and column belong to no window. Values repeat (ties) and
+        // include NaN, which max pooling skips.
+        let p = Pool2d { planes: 3, height: 5, width: 7, kernel: [2, 2], stride: [2, 2], pad: [0, 0], out_h: 2, out_w: 3 };
+        assert!(p.is_plain_2x2());
+        let x: Vec<f32> = (0..3 * 35).map(|i| if i % 17 == 5 { f32::NAN } else { ((i * 7) % 5) as f32 }).collect();
+        let mut y = vec![0.0f32; 3 * 6];
+        p.forward(PoolKind::Max, &x, &mut y);
+        let dy: Vec<f32> = (0..18).map(|i| i as f32 + 1.0).collect();
+        let mut dx = vec![0.0f32; x.len()];
+        p.backward(PoolKind::Max, &x, &y, &dy, &mut dx);
+
+        let mut dx_expected = vec![0.0f32; x.len()];
+        for plane in 0..3 {
+            for oh in 0..2 {
+                for ow in 0..3 {
+                    let base = plane * 35 + 2 * oh * 7 + 2 * ow;
+                    let block = [base, base + 1, base + 7, base + 8];
+                    let max = block.iter().fold(f32::NEG_INFINITY, |m, &i| if x[i] > m { x[i] } else { m });
+                    let o = plane * 6 + oh * 3 + ow;
+                    assert_eq!(y[o], max);
+                    let first = block.iter().copied().find(|&i| x[i] == max).unwrap();
+                    dx_expected[first] += dy[o];
+                }
+            }
+        }
+        assert_eq!(dx, dx_expected);
     }
 
     #[test]
