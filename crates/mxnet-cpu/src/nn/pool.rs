@@ -110,7 +110,7 @@ impl Pool2d {
             && self.out_w * 2 <= self.width
     }
 
-    /// [`Pool2d::forward_plane`] for max pooling of plain 2x2 blocks. It folds the four
+    /// Compute [`Pool2d::forward_plane`] for max pooling of plain 2x2 blocks. It folds the four
     /// inputs in the same row-major order, so NaN handling and ties are the same.
     fn max_forward_pairs<T: Real>(&self, x: &[T], y: &mut [T]) {
         let width = self.width;
@@ -129,7 +129,7 @@ impl Pool2d {
         }
     }
 
-    /// [`Pool2d::backward_plane`] for max pooling of plain 2x2 blocks: the first input of
+    /// Compute [`Pool2d::backward_plane`] for max pooling of plain 2x2 blocks: the first input of
     /// each block that equals its output takes the gradient. Blocks do not overlap, so every
     /// element is written once and `dx` needs no zero fill first.
     fn max_backward_pairs<T: Real>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
@@ -139,11 +139,11 @@ impl Pool2d {
                 let o = oh * self.out_w + ow;
                 let top = 2 * oh * width + 2 * ow;
                 let block = [top, top + 1, top + width, top + width + 1];
-                let mut taken = false;
+                let mut placed = false;
                 for i in block {
-                    let hit = !taken && x[i] == y[o];
+                    let hit = !placed && x[i] == y[o];
                     dx[i] = if hit { dy[o] } else { T::zero() };
-                    taken |= hit;
+                    placed |= hit;
                 }
             }
             // Columns past the last block get no gradient.
