@@ -118,24 +118,29 @@ def torch_model(name):
                           tnn.Linear(128, 10))
 
 
+def mx_training_loop(net, x_np, y_np, steps):
+    """Return a function that runs ``steps`` SGD steps of ``net`` on one fixed batch."""
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01, "momentum": 0.9})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    x, y = mx.nd.array(x_np), mx.nd.array(y_np)
+
+    def run():
+        for _ in range(steps):
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(x.shape[0])
+        mx.nd.waitall()
+    return run
+
+
 def training(results, steps=30, batch=128):
     x_np = np.random.rand(batch, 1, 28, 28).astype(np.float32)
     y_np = np.random.randint(0, 10, batch).astype(np.float32)
     for name, build in (("lenet", lenet), ("mlp", mlp)):
         net = build()
         net.initialize(mx.init.Xavier())
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01, "momentum": 0.9})
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        x, y = mx.nd.array(x_np), mx.nd.array(y_np)
-
-        def run_mx():
-            for _ in range(steps):
-                with autograd.record():
-                    loss = loss_fn(net(x), y)
-                loss.backward()
-                trainer.step(batch)
-            mx.nd.waitall()
-        r = {"mxnet-rs": steps * batch / best_of(run_mx, 3)}
+        r = {"mxnet-rs": steps * batch / best_of(mx_training_loop(net, x_np, y_np, steps), 3)}
         if torch is not None:
             tm = torch_model(name)
             opt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
@@ -161,17 +166,7 @@ def hybrid(results, steps=30, batch=128, calls=200):
         net.initialize(mx.init.Xavier())
         if mode == "hybrid":
             net.hybridize(static_alloc=True, static_shape=True)
-        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01, "momentum": 0.9})
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-        x, y = mx.nd.array(x_np), mx.nd.array(y_np)
-
-        def train():
-            for _ in range(steps):
-                with autograd.record():
-                    loss = loss_fn(net(x), y)
-                loss.backward()
-                trainer.step(batch)
-            mx.nd.waitall()
+        train = mx_training_loop(net, x_np, y_np, steps)
 
         def infer():
             for _ in range(calls):
