@@ -1,4 +1,6 @@
 """``mx.engine``: the dependency engine's settings."""
+import contextlib
+
 from . import _native
 
 
@@ -8,10 +10,26 @@ def engine_type():
     return _native.engine_type()
 
 
+@contextlib.contextmanager
+def priority(value):
+    """Push the operations of this thread inside the block with engine priority ``value``.
+
+    Among operations whose inputs are ready, the engine runs higher priorities first (the
+    ``priority`` argument of MXNet's engine pushes). The default is 0. This is an mxnet-rs
+    addition; MXNet 1.x sets priorities only inside kvstore and the trainer.
+    """
+    previous = _native.set_priority(int(value))
+    try:
+        yield
+    finally:
+        _native.set_priority(previous)
+
+
 def _register_fork_handlers():
-    # A forked child inherits none of the engine's threads. Finish pending work and stop the
-    # workers before fork, and start new ones in both processes after it, so forked children
-    # (DataLoader worker processes, multiprocessing) can use NDArrays. Windows has no fork.
+    # A forked child inherits none of the engine's threads. Finish pending work before fork
+    # and let pushes through again in both processes after it (the child on a new thread
+    # pool), so forked children (DataLoader worker processes, multiprocessing) can use
+    # NDArrays. Windows has no fork.
     import os
     if hasattr(os, 'register_at_fork'):
         os.register_at_fork(before=_native.prepare_fork,

@@ -4,9 +4,10 @@
 //! that called `fork`. A lock that another thread held at that moment stays locked in the
 //! child forever, and work queued for a thread that is not there never runs.
 //!
-//! So before the fork the engine finishes its operations and joins its workers, and the
-//! forking thread takes the buffer pool's lock. After the fork both processes release the
-//! lock and start new engine workers. The child also starts a new kernel thread pool.
+//! So before the fork the engine finishes its operations and waits until no engine work runs
+//! on the kernel thread pool, and the forking thread takes the buffer pool's lock. After the
+//! fork both processes release the lock and let pushes through again. The child also starts
+//! a new kernel thread pool, where the engine then runs its operations.
 //! MXNet 1.x does the same with `pthread_atfork` handlers around its engine.
 //!
 //! The Python package calls these from `os.register_at_fork` hooks.
@@ -15,8 +16,8 @@ use mxnet_engine::Engine;
 
 use crate::pool;
 
-/// First half of the preparation for `fork`: hold back new pushes, wait for every pushed
-/// operation and join the engine's workers. Call it with other threads free to run (in
+/// First half of the preparation for `fork`: hold back new pushes and wait for every pushed
+/// operation. Call it with other threads free to run (in
 /// Python: with the GIL released), because operations may call back into Python.
 pub fn stop_engine() {
     if let Some(engine) = Engine::get_if_started() {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use mxnet_engine::{Engine, OpError, Var};
+use std::cell::Cell;
+
+use mxnet_engine::{OpError, PushOptions, Var};
 
 use crate::attrs::Attrs;
 use crate::autograd;
@@ -146,7 +148,22 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
         op.forward(&ctx, &inputs, &outputs).map_err(|e| Arc::new(e) as OpError)
     });
     let inline = output_elements <= INLINE_MAX_ELEMENTS;
-    Engine::get().push_with(body, &reads, &writes, inline, output_bytes).map_err(from_engine)
+    crate::engine().push_with(body, &reads, &writes, PushOptions { inline_if_ready: inline, bytes: output_bytes, priority: current_priority() }).map_err(from_engine)
+}
+
+thread_local! {
+    static PRIORITY: Cell<i32> = const { Cell::new(0) };
+}
+
+/// Set the engine priority of the operations this thread pushes from now on and return the
+/// previous one. Among ready operations the engine runs higher priorities first; the Gluon
+/// trainer gives the first layers' updates the highest, as MXNet's kvstore does.
+pub fn set_priority(priority: i32) -> i32 {
+    PRIORITY.with(|p| p.replace(priority))
+}
+
+fn current_priority() -> i32 {
+    PRIORITY.with(|p| p.get())
 }
 
 /// Operations writing at most this many elements run on the calling thread when their inputs
@@ -176,5 +193,6 @@ pub fn copy_into(src: &NDArray, dst: &NDArray) -> Result<()> {
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         crate::ops::copy::copy_kernel(&src, &dst).map_err(|e| Arc::new(e) as OpError)
     });
-    Engine::get().push(body, &reads, &writes).map_err(from_engine)
+    let options = PushOptions { priority: current_priority(), ..Default::default() };
+    crate::engine().push_with(body, &reads, &writes, options).map_err(from_engine)
 }

@@ -26,3 +26,9 @@ pub use ndarray::NDArray;
 pub use operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 pub use registry::Registry;
 pub use mxnet_cpu::Layout;
+
+/// Return the process-wide dependency engine. Its operations run on the kernel thread pool
+/// (`mxnet_cpu::parallel`), so operations and parallel kernels share one set of threads.
+pub fn engine() -> &'static mxnet_engine::Engine {
+    mxnet_engine::Engine::get_or_init(mxnet_cpu::parallel::spawn)
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use mxnet_cpu::Layout;
-use mxnet_engine::{Engine, Var};
+use mxnet_engine::Var;
 
 use crate::autograd::AgEntry;
 use crate::context::Context;
@@ -147,13 +147,13 @@ impl NDArray {
 
     /// Block until pending writes finish; raise the error of a failed write once.
     pub fn wait_to_read(&self) -> Result<()> {
-        Engine::get().wait_for_var(self.var()).map_err(from_engine)
+        crate::engine().wait_for_var(self.var()).map_err(from_engine)
     }
 
     /// Block until pending reads and writes finish.
     pub fn wait_to_write(&self) -> Result<()> {
         // Reads do not change the variable; a no-op write orders us after all of them.
-        Engine::get().push(Box::new(|| Ok(())), &[], &[self.var().clone()]).map_err(from_engine)?;
+        crate::engine().push(Box::new(|| Ok(())), &[], &[self.var().clone()]).map_err(from_engine)?;
         self.wait_to_read()
     }
 

@@ -41,6 +41,12 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     pool().install(f)
 }
 
+/// Start `job` on the kernel pool without waiting for it. The engine runs its operations
+/// this way, so operations and the parallel parts of kernels share the pool's threads.
+pub fn spawn(job: Box<dyn FnOnce() + Send + 'static>) {
+    pool().spawn(job)
+}
+
 /// Number of threads of the kernel pool.
 pub fn num_threads() -> usize {
     pool().current_num_threads()

@@ -1,14 +1,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
-use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
-
-use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
+use crate::inflight::{InFlight, Limits};
+use crate::queue::{Job, ReadyQueue, Spawn};
+use crate::sync::{Arc, AtomicUsize, Condvar, Mutex};
 use crate::var::Var;
 use crate::{ErrorCell, OpError};
 
-/// The body of an operation. It runs once, on a worker thread or (NaiveEngine) on the caller.
+/// The body of an operation. It runs once: on a pool thread, inline on the pushing thread, or
+/// (NaiveEngine) always on the caller.
 pub type OpFn = Box<dyn FnOnce() -> Result<(), OpError> + Send + 'static>;
 
 /// Engine variants selected by `MXNET_ENGINE_TYPE`.
@@ -49,6 +49,8 @@ pub(crate) struct OprBlock {
     is_wait: bool,
     /// Bytes the operation's outputs hold, counted against the in-flight byte limit.
     bytes: usize,
+    /// Ready operations of higher priority run first.
+    pub(crate) priority: i32,
 }
 
 impl OprBlock {
@@ -58,68 +60,32 @@ impl OprBlock {
     }
 }
 
+/// How [`Engine::push_with`] treats one operation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PushOptions {
+    /// Run the operation on the calling thread when its inputs are ready at push time,
+    /// instead of through the ready queue. Callers set it for small operations, where handing
+    /// the work to a pool thread costs more than the work.
+    pub inline_if_ready: bool,
+    /// Size of the outputs, counted against the in-flight byte limit.
+    pub bytes: usize,
+    /// Among ready operations, higher priorities run first (MXNet's `priority` argument).
+    pub priority: i32,
+}
+
 /// The dependency engine. Get the process-wide instance with [`Engine::get`].
 pub struct Engine {
     shared: Arc<Shared>,
 }
 
-/// Operations pushed and not yet completed, and the bytes their outputs hold.
-#[derive(Default)]
-struct Pending {
-    ops: usize,
-    bytes: usize,
-    /// Set by [`Engine::stop`]: pushes wait until the workers start again, so that a
-    /// thread pushing in a loop cannot keep the engine from draining.
-    paused: bool,
-}
-
-/// Back-pressure: a push waits while this many operations or output bytes are in flight, so a
-/// Python loop that never synchronises cannot grow memory without bound. One operation is
-/// always admitted, however large.
-#[derive(Clone, Copy)]
-struct Limits {
-    ops: usize,
-    bytes: usize,
-}
-
-impl Limits {
-    /// From `MXNET_ENGINE_MAX_INFLIGHT_OPS` (default 4096) and `MXNET_ENGINE_MAX_INFLIGHT_BYTES`
-    /// (default 1 GiB). NOTE: both defaults are estimates, not tuned.
-    fn from_env() -> Limits {
-        let read = |name: &str, default: usize| {
-            std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0).unwrap_or(default)
-        };
-        Limits { ops: read("MXNET_ENGINE_MAX_INFLIGHT_OPS", 4096), bytes: read("MXNET_ENGINE_MAX_INFLIGHT_BYTES", 1 << 30) }
-    }
-}
-
-/// A message to the worker threads.
-enum Job {
-    Run(Arc<OprBlock>),
-    /// Ask one worker to exit; sent by [`Engine::stop`].
-    Exit,
-}
-
-/// The worker threads of a threaded engine and the queue they take ready operations from.
-/// The receiver is kept so that workers can be started again after [`Engine::stop`].
-struct Workers {
-    count: usize,
-    tx: Sender<Job>,
-    rx: Receiver<Job>,
-    handles: Mutex<Vec<JoinHandle<()>>>,
-}
-
-/// State shared between the engine handle and its worker threads.
+/// State shared between the engine handle and the drainers on the thread pool.
 pub struct Shared {
     kind: EngineKind,
-    /// `None` for the NaiveEngine.
-    workers: Option<Workers>,
-    pending: Mutex<Pending>,
-    all_done: Condvar,
-    /// Signalled when an operation completes, for pushers held back by the in-flight limits.
-    slot_free: Condvar,
-    limits: Limits,
-    /// Error cells of failures not yet raised, oldest first.
+    /// `None` for the NaiveEngine and the loom models.
+    queue: Option<ReadyQueue>,
+    inflight: InFlight,
+    /// Error cells of failures not yet raised, oldest first. Locked only when an operation
+    /// fails or on `wait_for_all`.
     global_errors: Mutex<Vec<ErrorCell>>,
 }
 
@@ -132,13 +98,25 @@ impl std::ops::Deref for Engine {
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 
+/// Runs a job on rayon's global pool; the default [`Spawn`] for users of this crate alone.
+fn spawn_on_global_pool(job: Job) {
+    rayon::spawn(job)
+}
+
 impl Engine {
-    /// Return the process-wide engine, created on first use from `MXNET_ENGINE_TYPE`
-    /// and `MXNET_CPU_WORKER_NTHREADS`.
+    /// Return the process-wide engine, created on first use from `MXNET_ENGINE_TYPE` and
+    /// `MXNET_CPU_WORKER_NTHREADS`, running operations on rayon's global pool.
+    pub fn get() -> &'static Engine {
+        Self::get_or_init(spawn_on_global_pool)
+    }
+
+    /// Return the process-wide engine; when this call creates it, operations run on the
+    /// pool that `spawn` starts jobs on. Give the pool that the kernels parallelise on, so
+    /// both share its threads. Later calls return the existing engine and ignore `spawn`.
     ///
     /// An invalid `MXNET_ENGINE_TYPE` falls back to the default engine and logs the error;
     /// [`Engine::validate_env`] reports it to callers that can raise.
-    pub fn get() -> &'static Engine {
+    pub fn get_or_init(spawn: Spawn) -> &'static Engine {
         ENGINE.get_or_init(|| {
             let kind = match Self::validate_env() {
                 Ok(kind) => kind,
@@ -152,11 +130,11 @@ impl Engine {
                 .and_then(|v| v.parse::<usize>().ok())
                 .filter(|&n| n > 0)
                 .unwrap_or(1);
-            Engine::new(kind, threads)
+            Engine::with_limits(kind, threads, spawn, Limits::from_env())
         })
     }
 
-    /// Return the process-wide engine if [`Engine::get`] has created it.
+    /// Return the process-wide engine if it has been created.
     pub fn get_if_started() -> Option<&'static Engine> {
         ENGINE.get()
     }
@@ -166,100 +144,56 @@ impl Engine {
         EngineKind::parse(&std::env::var("MXNET_ENGINE_TYPE").unwrap_or_default())
     }
 
-    /// An engine without worker threads whose operations run on the thread that makes them
+    /// An engine without a thread pool whose operations run on the thread that makes them
     /// ready (the pusher or the completer of their last dependency), for the loom models.
     #[cfg(loom)]
     pub(crate) fn inline_for_model() -> Engine {
         let shared = Arc::new(Shared {
             kind: EngineKind::Threaded,
-            workers: None,
-            pending: Mutex::new(Pending::default()),
-            all_done: Condvar::new(),
-            slot_free: Condvar::new(),
-            limits: Limits { ops: usize::MAX, bytes: usize::MAX },
+            queue: None,
+            inflight: InFlight::new(Limits::unlimited()),
             global_errors: Mutex::new(Vec::new()),
         });
         Engine { shared }
     }
 
-    fn new(kind: EngineKind, threads: usize) -> Engine {
-        Engine::with_limits(kind, threads, Limits::from_env())
+    /// A private engine (tests and benchmarks; everything else uses [`Engine::get`]) that
+    /// runs at most `max_running` operations at once on the pool of `spawn`.
+    pub fn new(kind: EngineKind, max_running: usize, spawn: Spawn) -> Engine {
+        Engine::with_limits(kind, max_running, spawn, Limits::from_env())
     }
 
-    fn with_limits(kind: EngineKind, threads: usize, limits: Limits) -> Engine {
-        let workers = (kind != EngineKind::Naive).then(|| {
-            let (tx, rx) = unbounded::<Job>();
-            Workers { count: threads, tx, rx, handles: Mutex::new(Vec::new()) }
-        });
+    pub(crate) fn with_limits(kind: EngineKind, max_running: usize, spawn: Spawn, limits: Limits) -> Engine {
         let shared = Arc::new(Shared {
             kind,
-            workers,
-            pending: Mutex::new(Pending::default()),
-            all_done: Condvar::new(),
-            slot_free: Condvar::new(),
-            limits,
+            queue: (kind != EngineKind::Naive).then(|| ReadyQueue::new(max_running, spawn)),
+            inflight: InFlight::new(limits),
             global_errors: Mutex::new(Vec::new()),
         });
-        let engine = Engine { shared };
-        engine.start();
-        engine
+        Engine { shared }
     }
 
-    /// Start the worker threads if they are not running and let pushes through again; undoes
-    /// [`Engine::stop`]. Operations queued while the engine was stopped run now.
+    /// Let pushes through again after [`Engine::stop`].
     pub fn start(&self) {
-        if let Some(workers) = &self.workers {
-            let mut handles = workers.handles.lock().unwrap_or_else(|e| e.into_inner());
-            if handles.is_empty() {
-                self.spawn_workers(workers, &mut handles);
-            }
-        }
-        self.lock_pending().paused = false;
-        self.slot_free.notify_all();
-    }
-
-    fn spawn_workers(&self, workers: &Workers, handles: &mut Vec<JoinHandle<()>>) {
-        for i in 0..workers.count {
-            let rx = workers.rx.clone();
-            let shared = self.shared.clone();
-            let handle = thread::Builder::new()
-                .name(format!("mxnet-cpu-worker-{i}"))
-                .spawn(move || {
-                    while let Ok(Job::Run(blk)) = rx.recv() {
-                        shared.execute(blk);
-                    }
-                })
-                .expect("failed to spawn an engine worker thread");
-            handles.push(handle);
-        }
+        self.inflight.set_paused(false);
     }
 
     /// Block until no operation is in flight; pending errors stay pending.
     pub fn wait_idle(&self) {
-        let mut pending = self.lock_pending();
-        while pending.ops > 0 {
-            pending = self.all_done.wait(pending).unwrap_or_else(|e| e.into_inner());
-        }
+        self.inflight.wait_idle();
     }
 
-    /// Hold back new pushes, wait until no operation is in flight, then stop and join the
-    /// worker threads (MXNet's `Engine::Stop`).
+    /// Hold back new pushes and wait until no operation is in flight and no drainer runs on
+    /// the thread pool (MXNet's `Engine::Stop`).
     ///
     /// Called before `fork`: the child gets a copy of every lock but none of the threads, so
-    /// the parent must fork while no thread holds an engine or kernel lock or runs an
-    /// operation. Pending errors stay pending. Pushes from other threads wait until
-    /// [`Engine::start`].
+    /// the parent must fork while no thread holds an engine lock or runs an operation.
+    /// Pending errors stay pending. Pushes from other threads wait until [`Engine::start`].
     pub fn stop(&self) {
-        self.lock_pending().paused = true;
-        self.wait_idle();
-        let Some(workers) = &self.workers else { return };
-        let mut handles = workers.handles.lock().unwrap_or_else(|e| e.into_inner());
-        for _ in 0..handles.len() {
-            // Each worker exits on the first Exit it takes, so every worker gets one.
-            let _ = workers.tx.send(Job::Exit);
-        }
-        for handle in handles.drain(..) {
-            let _ = handle.join();
+        self.inflight.set_paused(true);
+        self.inflight.wait_idle();
+        if let Some(queue) = &self.queue {
+            self.inflight.block_while(|| queue.drainers() > 0);
         }
     }
 
@@ -273,26 +207,17 @@ impl Engine {
     /// NaiveEngine the operation runs before `push` returns, and its error is returned here.
     /// The threaded engines return `Ok` and report errors at the next wait.
     pub fn push(&self, func: OpFn, reads: &[Var], writes: &[Var]) -> Result<(), OpError> {
-        self.push_with(func, reads, writes, false, 0)
+        self.push_with(func, reads, writes, PushOptions::default())
     }
 
-    /// Like [`Engine::push`]; with `inline_if_ready`, an operation whose inputs are ready at push
-    /// time runs on the calling thread instead of going through the worker queue. Callers set
-    /// it for small operations, where the queue hop (waking a worker) costs more than the work.
-    /// `bytes` is the size of the outputs, counted against the in-flight byte limit.
-    pub fn push_with(
-        &self,
-        func: OpFn,
-        reads: &[Var],
-        writes: &[Var],
-        inline_if_ready: bool,
-        bytes: usize,
-    ) -> Result<(), OpError> {
+    /// Like [`Engine::push`], with the options of [`PushOptions`].
+    pub fn push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions) -> Result<(), OpError> {
         let (reads, writes) = dedup_vars(reads, writes);
+        let bytes = options.bytes;
 
         if self.kind == EngineKind::Naive {
             // Counted in flight like queued operations, so that `stop` waits for it.
-            self.admit(bytes);
+            self.inflight.admit(bytes);
             let result = match first_error(&reads, &writes) {
                 Some(cell) => Err(take_error(&cell).unwrap_or_else(|| skipped_error())),
                 None => func(),
@@ -300,7 +225,7 @@ impl Engine {
             for v in &writes {
                 v.0.version.fetch_add(1, Ordering::AcqRel);
             }
-            self.retire(bytes);
+            self.inflight.retire(bytes);
             return result;
         }
 
@@ -312,8 +237,9 @@ impl Engine {
             writes,
             is_wait: false,
             bytes,
+            priority: options.priority,
         });
-        self.admit(bytes);
+        self.inflight.admit(bytes);
         for v in &blk.reads {
             if v.append_read(&blk) {
                 blk.decr_wait();
@@ -325,10 +251,10 @@ impl Engine {
             }
         }
         if blk.decr_wait() {
-            if inline_if_ready {
-                self.execute(blk);
+            if options.inline_if_ready {
+                Shared::execute(&self.shared, blk);
             } else {
-                self.dispatch(blk);
+                Shared::dispatch(&self.shared, blk);
             }
         }
         Ok(())
@@ -336,18 +262,41 @@ impl Engine {
 }
 
 impl Shared {
-    fn dispatch(&self, blk: Arc<OprBlock>) {
-        match &self.workers {
-            // The shared receiver lives as long as the engine, so the send cannot fail.
-            Some(workers) => workers.tx.send(Job::Run(blk)).expect("engine queue is open"),
-            None => self.execute(blk),
+    /// Queue a ready operation and start a drainer for it if a slot is free.
+    // Associated functions taking `&Arc<Self>` rather than methods, because loom's `Arc`
+    // cannot be a method receiver.
+    fn dispatch(this: &Arc<Self>, blk: Arc<OprBlock>) {
+        let Some(queue) = &this.queue else {
+            return Shared::execute(this, blk);
+        };
+        queue.push(blk);
+        if queue.try_claim_drainer() {
+            let shared = this.clone();
+            queue.spawn(Box::new(move || Shared::drain(&shared)));
+        }
+    }
+
+    /// The body of a drainer job: run ready operations until none is left.
+    fn drain(this: &Arc<Self>) {
+        let queue = this.queue.as_ref().expect("drainers exist only with a ready queue");
+        loop {
+            while let Some(blk) = queue.pop() {
+                Shared::execute(this, blk);
+            }
+            let go_on = queue.release_drainer();
+            // `stop` may be waiting for the last drainer to leave.
+            this.inflight.notify();
+            if !go_on {
+                return;
+            }
         }
     }
 
     /// Run one ready operation, record its error on the variables it writes, and release the
     /// operations that waited for it.
-    fn execute(&self, blk: Arc<OprBlock>) {
+    fn execute(this: &Arc<Self>, blk: Arc<OprBlock>) {
         let func = blk.func.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let this_errors = &this.global_errors;
         let inherited = if blk.is_wait { None } else { first_error(&blk.reads, &blk.writes) };
         let error: Option<ErrorCell> = match inherited {
             Some(cell) => Some(cell),
@@ -361,7 +310,7 @@ impl Shared {
             },
         };
         if let Some(cell) = &error {
-            let mut errors = self.global_errors.lock().unwrap_or_else(|e| e.into_inner());
+            let mut errors = this_errors.lock().unwrap_or_else(|e| e.into_inner());
             if !errors.iter().any(|c| Arc::ptr_eq(c, cell)) {
                 errors.push(cell.clone());
             }
@@ -376,24 +325,12 @@ impl Shared {
         }
         for next in ready {
             if next.decr_wait() {
-                self.dispatch(next);
+                Shared::dispatch(this, next);
             }
         }
 
-        self.retire(blk.bytes);
+        this.inflight.retire(blk.bytes);
     }
-
-    /// Count one operation out of flight.
-    fn retire(&self, bytes: usize) {
-        let mut pending = self.lock_pending();
-        pending.ops -= 1;
-        pending.bytes -= bytes;
-        if pending.ops == 0 {
-            self.all_done.notify_all();
-        }
-        self.slot_free.notify_all();
-    }
-
 }
 
 impl Engine {
@@ -434,13 +371,17 @@ impl Engine {
             writes: Vec::new(),
             is_wait: true,
             bytes: 0,
+            // The waiter blocks a user thread; release it before other ready work.
+            priority: i32::MAX,
         });
-        self.lock_pending().ops += 1;
+        // Not held back by the limits or by `stop`: a wait adds no memory and must not block
+        // behind the pushes it waits for.
+        self.inflight.enter();
         if var.append_read(&blk) {
             blk.decr_wait();
         }
         if blk.decr_wait() {
-            self.dispatch(blk);
+            Shared::dispatch(&self.shared, blk);
         }
     }
 
@@ -460,26 +401,6 @@ impl Engine {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-
-}
-
-impl Shared {
-    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Count a new operation in flight, first waiting while the limits are reached. Workers
-    /// never push, so completions keep coming while a pusher waits here.
-    fn admit(&self, bytes: usize) {
-        let mut pending = self.lock_pending();
-        while pending.paused
-            || (pending.ops > 0 && (pending.ops >= self.limits.ops || pending.bytes + bytes > self.limits.bytes))
-        {
-            pending = self.slot_free.wait(pending).unwrap_or_else(|e| e.into_inner());
-        }
-        pending.ops += 1;
-        pending.bytes += bytes;
     }
 }
 
@@ -545,7 +466,7 @@ mod tests {
 
     #[test]
     fn writes_are_ordered_and_reads_see_them() {
-        let engine = Engine::new(EngineKind::Threaded, 2);
+        let engine = Engine::new(EngineKind::Threaded, 2, spawn_on_global_pool);
         let var = Var::new();
         let cell = Arc::new(AtomicI64::new(0));
         for i in 0..100 {
@@ -579,7 +500,7 @@ mod tests {
 
     #[test]
     fn inline_ops_keep_order_with_queued_ops() {
-        let engine = Engine::new(EngineKind::Threaded, 1);
+        let engine = Engine::new(EngineKind::Threaded, 1, spawn_on_global_pool);
         let var = Var::new();
         let cell = Arc::new(AtomicI64::new(0));
         for i in 0..200 {
@@ -590,7 +511,7 @@ mod tests {
                 Ok(())
             });
             // Alternate queued and inline pushes on one variable: order must still hold.
-            engine.push_with(body, &[], &[var.clone()], i % 2 == 0, 0).unwrap();
+            engine.push_with(body, &[], &[var.clone()], PushOptions { inline_if_ready: i % 2 == 0, ..Default::default() }).unwrap();
         }
         engine.wait_for_all().unwrap();
         assert_eq!(cell.load(Ordering::SeqCst), 200);
@@ -598,7 +519,7 @@ mod tests {
 
     #[test]
     fn push_waits_at_the_inflight_limit() {
-        let engine = Engine::with_limits(EngineKind::Threaded, 1, Limits { ops: 1, bytes: 1 << 30 });
+        let engine = Engine::with_limits(EngineKind::Threaded, 1, spawn_on_global_pool, Limits { ops: 1, bytes: 1 << 30 });
         let slow: OpFn = Box::new(|| {
             std::thread::sleep(std::time::Duration::from_millis(50));
             Ok(())
@@ -613,16 +534,16 @@ mod tests {
 
     #[test]
     fn byte_limit_admits_one_large_op() {
-        let engine = Engine::with_limits(EngineKind::Threaded, 1, Limits { ops: 100, bytes: 10 });
-        engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], false, 1000).unwrap();
-        engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], false, 1000).unwrap();
+        let engine = Engine::with_limits(EngineKind::Threaded, 1, spawn_on_global_pool, Limits { ops: 100, bytes: 10 });
+        engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions { bytes: 1000, ..Default::default() }).unwrap();
+        engine.push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions { bytes: 1000, ..Default::default() }).unwrap();
         engine.wait_for_all().unwrap();
     }
 
     #[test]
     fn stop_holds_back_pushes_until_start() {
         for kind in [EngineKind::Threaded, EngineKind::Naive] {
-            let engine = Arc::new(Engine::new(kind, 2));
+            let engine = Arc::new(Engine::new(kind, 2, spawn_on_global_pool));
             let ran = Arc::new(AtomicI64::new(0));
             engine.stop();
             let pusher = {
@@ -642,6 +563,41 @@ mod tests {
             engine.wait_for_all().unwrap();
             assert_eq!(ran.load(Ordering::SeqCst), 1, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn ready_operations_run_highest_priority_first() {
+        let engine = Engine::new(EngineKind::Threaded, 1, spawn_on_global_pool);
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        // The only drainer blocks on the gate, so the operations below queue up ready.
+        let blocker: OpFn = {
+            let gate = gate.clone();
+            Box::new(move || {
+                let (open, cv) = &*gate;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = cv.wait(open).unwrap();
+                }
+                Ok(())
+            })
+        };
+        engine.push(blocker, &[], &[Var::new()]).unwrap();
+        for priority in [0, 5, -3, 10, 0, 5] {
+            let order = order.clone();
+            let body: OpFn = Box::new(move || {
+                order.lock().unwrap().push(priority);
+                Ok(())
+            });
+            engine.push_with(body, &[], &[Var::new()], PushOptions { priority, ..Default::default() }).unwrap();
+        }
+        {
+            let (open, cv) = &*gate;
+            *open.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        engine.wait_for_all().unwrap();
+        assert_eq!(*order.lock().unwrap(), vec![10, 5, 5, 0, 0, -3]);
     }
 
     #[test]

@@ -13,12 +13,15 @@
 //! variable (or by [`Engine::wait_for_all`]); raising it clears it for every variable sharing it.
 
 mod engine;
+mod inflight;
 #[cfg(all(test, loom))]
 mod loom_models;
+mod queue;
 mod sync;
 mod var;
 
-pub use engine::{Engine, EngineKind, OpFn};
+pub use engine::{Engine, EngineKind, OpFn, PushOptions};
+pub use queue::{Job, Spawn};
 pub use var::Var;
 
 use sync::{Arc, Mutex};

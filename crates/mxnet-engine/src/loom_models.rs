@@ -170,3 +170,25 @@ fn dropping_a_variable_with_pending_ops_keeps_them() {
         assert_eq!(cell.value.load(Ordering::SeqCst), 5);
     });
 }
+
+#[test]
+fn stop_waits_for_a_push_in_progress() {
+    model(|| {
+        let engine = Arc::new(Engine::inline_for_model());
+        let cell = Arc::new(Cell::default());
+        let pusher = {
+            let (engine, cell) = (engine.clone(), cell.clone());
+            thread::spawn(move || engine.push(write(&cell, 1), &[], &[Var::new()]).unwrap())
+        };
+        engine.stop();
+        // The push either finished before `stop` returned or waits for `start`; it never runs
+        // while the engine is stopped, which is what makes `fork` safe.
+        assert_eq!(cell.writing.load(Ordering::SeqCst), 0, "an operation runs after stop returned");
+        let before_start = cell.value.load(Ordering::SeqCst);
+        engine.start();
+        pusher.join().unwrap();
+        engine.wait_for_all().unwrap();
+        assert!(before_start <= 1);
+        assert_eq!(cell.value.load(Ordering::SeqCst), 1);
+    });
+}

@@ -164,15 +164,21 @@ fn after_fork_in_child() {
 
 #[pyfunction]
 fn waitall(py: Python<'_>) -> PyResult<()> {
-    py.allow_threads(|| mxnet_engine::Engine::get().wait_for_all())
+    py.allow_threads(|| mxnet_core::engine().wait_for_all())
         .map_err(|e| errors::to_py(mxnet_core::error::from_engine(e)))
+}
+
+/// Set the engine priority of the operations this thread pushes; returns the previous one.
+#[pyfunction]
+fn set_priority(priority: i32) -> i32 {
+    mxnet_core::imperative::set_priority(priority)
 }
 
 #[pyfunction]
 fn engine_type() -> PyResult<&'static str> {
     let kind = mxnet_engine::Engine::validate_env().map_err(errors::MXNetError::new_err)?;
     let _ = kind;
-    Ok(match mxnet_engine::Engine::get().kind() {
+    Ok(match mxnet_core::engine().kind() {
         mxnet_engine::EngineKind::ThreadedPerDevice => "ThreadedEnginePerDevice",
         mxnet_engine::EngineKind::Threaded => "ThreadedEngine",
         mxnet_engine::EngineKind::Naive => "NaiveEngine",
@@ -275,6 +281,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(waitall, m)?)?;
     m.add_function(wrap_pyfunction!(with_cpu_context, m)?)?;
     m.add_function(wrap_pyfunction!(engine_type, m)?)?;
+    m.add_function(wrap_pyfunction!(set_priority, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_recording, m)?)?;
     m.add_function(wrap_pyfunction!(set_training, m)?)?;

@@ -1,5 +1,6 @@
 """Gluon :class:`Trainer`: applies an optimizer to a set of Parameters."""
 
+from .. import engine
 from .. import optimizer as opt
 from .parameter import Parameter, ParameterDict
 
@@ -226,10 +227,11 @@ class Trainer:
                     data._fresh_grad = False
 
         for updater, pending in zip(self._updaters, updates):
-            # MXNet pushes these with priority -index so that early layers update first; our
-            # updates run in order, which gives the same result.
+            # Priority -index, as MXNet's kvstore pushes them: when several updates are ready,
+            # the first layers' run first, because the next forward pass needs them first.
             for index, grad, data in pending:
-                updater(index, grad, data)
+                with engine.priority(-index):
+                    updater(index, grad, data)
 
     # ---- states -----------------------------------------------------------------------------
 
