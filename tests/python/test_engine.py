@@ -168,7 +168,7 @@ def test_unknown_engine_type_fails_at_import():
 
 # ---- ordering --------------------------------------------------------------------------------------
 
-N_THREADS = 4
+N_THREADS = 8
 STEPS = 60
 SIZE = 16
 

@@ -1,6 +1,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
+use crossbeam_utils::Backoff;
+
 use crate::inflight::{InFlight, Limits};
 use crate::queue::{Job, ReadyQueue, Spawn};
 use crate::sync::{Arc, AtomicUsize, Condvar, Mutex};
@@ -43,8 +45,9 @@ impl EngineKind {
 pub(crate) struct OprBlock {
     wait: AtomicUsize,
     func: Mutex<Option<OpFn>>,
-    reads: Vec<Var>,
-    writes: Vec<Var>,
+    /// The variables read, then those written, deduplicated: one allocation per operation.
+    vars: Vec<Var>,
+    reads: usize,
     /// Wait operations run even when an input carries an error: they only signal a waiter.
     is_wait: bool,
     /// Bytes the operation's outputs hold, counted against the in-flight byte limit.
@@ -54,6 +57,14 @@ pub(crate) struct OprBlock {
 }
 
 impl OprBlock {
+    fn reads(&self) -> &[Var] {
+        &self.vars[..self.reads]
+    }
+
+    fn writes(&self) -> &[Var] {
+        &self.vars[self.reads..]
+    }
+
     /// Decrement the wait counter; true when the operation became ready.
     fn decr_wait(&self) -> bool {
         self.wait.fetch_sub(1, Ordering::AcqRel) == 1
@@ -193,7 +204,7 @@ impl Engine {
         self.inflight.set_paused(true);
         self.inflight.wait_idle();
         if let Some(queue) = &self.queue {
-            self.inflight.block_while(|| queue.drainers() > 0);
+            self.inflight.block_while(|_| queue.drainers() > 0);
         }
     }
 
@@ -212,17 +223,17 @@ impl Engine {
 
     /// Like [`Engine::push`], with the options of [`PushOptions`].
     pub fn push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions) -> Result<(), OpError> {
-        let (reads, writes) = dedup_vars(reads, writes);
+        let (vars, n_reads) = dedup_vars(reads, writes);
         let bytes = options.bytes;
 
         if self.kind == EngineKind::Naive {
             // Counted in flight like queued operations, so that `stop` waits for it.
             self.inflight.admit(bytes);
-            let result = match first_error(&reads, &writes) {
+            let result = match first_error(&vars) {
                 Some(cell) => Err(take_error(&cell).unwrap_or_else(|| skipped_error())),
                 None => func(),
             };
-            for v in &writes {
+            for v in &vars[n_reads..] {
                 v.0.version.fetch_add(1, Ordering::AcqRel);
             }
             self.inflight.retire(bytes);
@@ -231,21 +242,21 @@ impl Engine {
 
         let blk = Arc::new(OprBlock {
             // One extra count keeps the block from dispatching while it is being registered.
-            wait: AtomicUsize::new(reads.len() + writes.len() + 1),
+            wait: AtomicUsize::new(vars.len() + 1),
             func: Mutex::new(Some(func)),
-            reads,
-            writes,
+            vars,
+            reads: n_reads,
             is_wait: false,
             bytes,
             priority: options.priority,
         });
         self.inflight.admit(bytes);
-        for v in &blk.reads {
+        for v in blk.reads() {
             if v.append_read(&blk) {
                 blk.decr_wait();
             }
         }
-        for v in &blk.writes {
+        for v in blk.writes() {
             if v.append_write(&blk) {
                 blk.decr_wait();
             }
@@ -280,8 +291,17 @@ impl Shared {
     fn drain(this: &Arc<Self>) {
         let queue = this.queue.as_ref().expect("drainers exist only with a ready queue");
         loop {
-            while let Some(blk) = queue.pop() {
-                Shared::execute(this, blk);
+            // Before leaving, wait a few microseconds for more work: a pusher that finds no
+            // drainer pays for waking a pool thread, which costs more than this short wait.
+            let backoff = Backoff::new();
+            while !backoff.is_completed() {
+                match queue.pop() {
+                    Some(blk) => {
+                        Shared::execute(this, blk);
+                        backoff.reset();
+                    }
+                    None => backoff.snooze(),
+                }
             }
             let go_on = queue.release_drainer();
             // `stop` may be waiting for the last drainer to leave.
@@ -297,7 +317,7 @@ impl Shared {
     fn execute(this: &Arc<Self>, blk: Arc<OprBlock>) {
         let func = blk.func.lock().unwrap_or_else(|e| e.into_inner()).take();
         let this_errors = &this.global_errors;
-        let inherited = if blk.is_wait { None } else { first_error(&blk.reads, &blk.writes) };
+        let inherited = if blk.is_wait { None } else { first_error(&blk.vars) };
         let error: Option<ErrorCell> = match inherited {
             Some(cell) => Some(cell),
             None => match func {
@@ -317,10 +337,10 @@ impl Shared {
         }
 
         let mut ready = Vec::new();
-        for v in &blk.reads {
+        for v in blk.reads() {
             ready.extend(v.complete(false, None));
         }
-        for v in &blk.writes {
+        for v in blk.writes() {
             ready.extend(v.complete(true, error.as_ref()));
         }
         for next in ready {
@@ -367,8 +387,8 @@ impl Engine {
         let blk = Arc::new(OprBlock {
             wait: AtomicUsize::new(2),
             func: Mutex::new(Some(func)),
-            reads: vec![var.clone()],
-            writes: Vec::new(),
+            vars: vec![var.clone()],
+            reads: 1,
             is_wait: true,
             bytes: 0,
             // The waiter blocks a user thread; release it before other ready work.
@@ -404,27 +424,27 @@ impl Engine {
     }
 }
 
-fn dedup_vars(reads: &[Var], writes: &[Var]) -> (Vec<Var>, Vec<Var>) {
-    let mut w: Vec<Var> = Vec::with_capacity(writes.len());
-    for v in writes {
-        if !w.iter().any(|x| x.same(v)) {
-            w.push(v.clone());
-        }
-    }
-    let mut r: Vec<Var> = Vec::with_capacity(reads.len());
+/// Return the variables of `reads` and `writes` without duplicates, reads first, and the
+/// number of reads. A variable in both lists counts as written.
+fn dedup_vars(reads: &[Var], writes: &[Var]) -> (Vec<Var>, usize) {
+    let mut vars: Vec<Var> = Vec::with_capacity(reads.len() + writes.len());
     for v in reads {
-        if !w.iter().any(|x| x.same(v)) && !r.iter().any(|x| x.same(v)) {
-            r.push(v.clone());
+        if !writes.iter().any(|x| x.same(v)) && !vars.iter().any(|x| x.same(v)) {
+            vars.push(v.clone());
         }
     }
-    // A stable order is not needed for correctness: each variable is locked on its own.
-    r.sort_by_key(|v| v.id());
-    w.sort_by_key(|v| v.id());
-    (r, w)
+    let n_reads = vars.len();
+    for v in writes {
+        if !vars[n_reads..].iter().any(|x| x.same(v)) {
+            vars.push(v.clone());
+        }
+    }
+    // No sorting: each variable's state changes on its own, so the order is free.
+    (vars, n_reads)
 }
 
-fn first_error(reads: &[Var], writes: &[Var]) -> Option<ErrorCell> {
-    reads.iter().chain(writes.iter()).find_map(|v| v.error_cell())
+fn first_error(vars: &[Var]) -> Option<ErrorCell> {
+    vars.iter().find_map(|v| v.error_cell())
 }
 
 fn take_error(cell: &ErrorCell) -> Option<OpError> {

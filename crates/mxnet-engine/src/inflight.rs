@@ -1,26 +1,24 @@
 //! Counts of operations in flight: back-pressure on pushes, `wait_idle`, and the pause used
 //! around `fork`.
 //!
-//! Pushes and completions change the counts with atomics only. The mutex and condition
-//! variable are taken only by a thread that has to block (a pusher at the limit, a waiter for
-//! idleness) and by a completion that finds such a thread registered.
+//! The operation count, the pause flag and the number of blocked threads share one atomic
+//! word, so a push or a completion is one read-modify-write on it (plus one on the byte count
+//! when the operation has outputs), and every handshake between a pusher, a completion and a
+//! blocked thread is ordered by that word alone. The mutex and condition variable are taken
+//! only by a thread that has to block and by a completion that finds one registered.
 
-use std::sync::atomic::Ordering::{AcqRel, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
-use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex};
 
-// Each handshake below is a store-then-load pair on two threads (a sleeper registers, then
-// reads the counts; a completion changes the counts, then reads the sleepers). The loads are
-// read-modify-writes that change nothing: each then reads the newest value, which a plain
-// load guarantees only with sequentially consistent fences. loom checks this form and cannot
-// check that one.
-fn latest(a: &AtomicUsize) -> usize {
-    a.fetch_add(0, AcqRel)
-}
-
-fn latest_flag(a: &AtomicBool) -> bool {
-    a.fetch_or(false, AcqRel)
-}
+/// Low bits of the state word: operations in flight.
+const OPS_MASK: u64 = (1 << 40) - 1;
+/// Bits 40..63: threads blocked in `block_while`.
+const SLEEPER: u64 = 1 << 40;
+const SLEEPERS_MASK: u64 = ((1 << 23) - 1) << 40;
+/// Bit 63: set by `Engine::stop`; pushes wait until `Engine::start`, so that a thread pushing
+/// in a loop cannot keep the engine from draining.
+const PAUSED: u64 = 1 << 63;
 
 /// Back-pressure: a push waits while this many operations or output bytes are in flight, so a
 /// Python loop that never synchronises cannot grow memory without bound. One operation is
@@ -49,13 +47,10 @@ impl Limits {
 
 pub(crate) struct InFlight {
     limits: Limits,
-    ops: AtomicUsize,
+    /// Operations in flight, blocked threads and the pause flag (the constants above).
+    state: AtomicU64,
+    /// Output bytes of the operations in flight.
     bytes: AtomicUsize,
-    /// Set by `Engine::stop`: pushes wait until `Engine::start`, so that a thread pushing in
-    /// a loop cannot keep the engine from draining.
-    paused: AtomicBool,
-    /// Threads blocked in `block_while`; completions take `gate` only when this is non-zero.
-    sleepers: AtomicUsize,
     gate: Mutex<()>,
     changed: Condvar,
 }
@@ -64,78 +59,93 @@ impl InFlight {
     pub(crate) fn new(limits: Limits) -> InFlight {
         InFlight {
             limits,
-            ops: AtomicUsize::new(0),
+            state: AtomicU64::new(0),
             bytes: AtomicUsize::new(0),
-            paused: AtomicBool::new(false),
-            sleepers: AtomicUsize::new(0),
             gate: Mutex::new(()),
             changed: Condvar::new(),
         }
     }
 
     /// Count one operation in flight, first waiting while the engine is paused or the limits
-    /// are reached. Concurrent pushers may overshoot the limits by one operation each.
+    /// are reached. Concurrent pushers may overshoot the byte limit by one operation each.
     pub(crate) fn admit(&self, bytes: usize) {
         loop {
-            if !latest_flag(&self.paused) {
-                let ops = self.ops.fetch_add(1, SeqCst);
-                let held = self.bytes.fetch_add(bytes, SeqCst);
-                let fits = ops == 0 || (ops < self.limits.ops && held.saturating_add(bytes) <= self.limits.bytes);
-                // Reading `paused` after counting ourselves in pairs with `stop`, which sets
-                // `paused` before it waits for zero: either it sees our count or we see it.
-                if fits && !latest_flag(&self.paused) {
+            let before = self.state.fetch_add(1, AcqRel);
+            if before & PAUSED == 0 {
+                let ops = (before & OPS_MASK) as usize;
+                let held = if bytes > 0 { self.bytes.fetch_add(bytes, AcqRel) } else { self.bytes.load(Acquire) };
+                if ops == 0 || (ops < self.limits.ops && held.saturating_add(bytes) <= self.limits.bytes) {
                     return;
                 }
                 self.retire(bytes);
+            } else {
+                self.retire(0);
             }
-            self.block_while(|| {
-                let ops = latest(&self.ops);
-                latest_flag(&self.paused)
+            self.block_while(|state| {
+                let ops = (state & OPS_MASK) as usize;
+                state & PAUSED != 0
                     || (ops > 0
-                        && (ops >= self.limits.ops || latest(&self.bytes).saturating_add(bytes) > self.limits.bytes))
+                        && (ops >= self.limits.ops
+                            || self.bytes.load(Acquire).saturating_add(bytes) > self.limits.bytes))
             });
         }
     }
 
     /// Count one operation in flight without waiting.
     pub(crate) fn enter(&self) {
-        self.ops.fetch_add(1, SeqCst);
+        self.state.fetch_add(1, AcqRel);
     }
 
-    /// Count one operation out of flight and wake the threads waiting for a change.
+    /// Count one operation out of flight and wake the blocked threads, if any.
     pub(crate) fn retire(&self, bytes: usize) {
-        self.bytes.fetch_sub(bytes, SeqCst);
-        self.ops.fetch_sub(1, SeqCst);
-        self.notify();
+        // Bytes first, so a thread woken by the count change sees them released.
+        if bytes > 0 {
+            self.bytes.fetch_sub(bytes, AcqRel);
+        }
+        let before = self.state.fetch_sub(1, AcqRel);
+        if before & SLEEPERS_MASK != 0 {
+            self.wake_all();
+        }
     }
 
     /// Block until no operation is in flight.
     pub(crate) fn wait_idle(&self) {
-        self.block_while(|| latest(&self.ops) > 0);
+        self.block_while(|state| state & OPS_MASK > 0);
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
-        self.paused.swap(paused, SeqCst);
-        self.notify();
+        let before = if paused { self.state.fetch_or(PAUSED, AcqRel) } else { self.state.fetch_and(!PAUSED, AcqRel) };
+        if before & SLEEPERS_MASK != 0 {
+            self.wake_all();
+        }
     }
 
-    /// Wake every blocked thread so it checks its condition again; cheap when none is blocked.
+    /// Wake the blocked threads so they check their condition again, after a change to state
+    /// outside the word (the drainer count). A read-modify-write rather than a load, so that
+    /// it reads the newest word: a thread that registered before it is woken, and one that
+    /// registers after it sees the change.
     pub(crate) fn notify(&self) {
-        // A sleeper registers before it checks its condition, and the caller changed the state
-        // before this load, so a sleeper missed here has seen the change.
-        if latest(&self.sleepers) > 0 {
-            let _gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-            self.changed.notify_all();
+        if self.state.fetch_add(0, AcqRel) & SLEEPERS_MASK != 0 {
+            self.wake_all();
         }
     }
 
-    /// Park the calling thread while `blocked()` holds.
-    pub(crate) fn block_while(&self, blocked: impl Fn() -> bool) {
+    fn wake_all(&self) {
+        // Taking the gate orders this after a blocked thread's check of its condition.
+        let _gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.changed.notify_all();
+    }
+
+    /// Park the calling thread while `blocked(state word)` holds.
+    pub(crate) fn block_while(&self, blocked: impl Fn(u64) -> bool) {
         let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        self.sleepers.fetch_add(1, SeqCst);
-        while blocked() {
+        // Registering is a read-modify-write of the word, so the state we check next is at
+        // least as new as every completion that did not see us registered.
+        let mut state = self.state.fetch_add(SLEEPER, AcqRel) + SLEEPER;
+        while blocked(state) {
             gate = self.changed.wait(gate).unwrap_or_else(|e| e.into_inner());
+            state = self.state.load(Acquire);
         }
-        self.sleepers.fetch_sub(1, SeqCst);
+        self.state.fetch_sub(SLEEPER, AcqRel);
     }
 }

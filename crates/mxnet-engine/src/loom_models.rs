@@ -1,6 +1,6 @@
 //! loom models of the variable protocol. Each model pushes a few operations from two or three
 //! threads onto an engine without workers, so every operation runs on the thread that makes it
-//! ready. loom explores the interleavings of pushes, completions and waits, with up to two
+//! ready. loom explores the interleavings of pushes, completions and waits, with up to three
 //! preemptions per execution.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release -p mxnet-engine loom_models`.
@@ -20,6 +20,7 @@ use crate::var::Var;
 struct Cell {
     value: AtomicUsize,
     writing: AtomicUsize,
+    reading: AtomicUsize,
 }
 
 /// Return an operation that writes `value` into `cell`.
@@ -27,6 +28,7 @@ fn write(cell: &Arc<Cell>, value: usize) -> OpFn {
     let cell = cell.clone();
     Box::new(move || {
         assert_eq!(cell.writing.swap(1, Ordering::SeqCst), 0, "two writes overlap");
+        assert_eq!(cell.reading.load(Ordering::SeqCst), 0, "a write overlaps a read");
         cell.value.store(value, Ordering::SeqCst);
         cell.writing.store(0, Ordering::SeqCst);
         Ok(())
@@ -37,17 +39,20 @@ fn write(cell: &Arc<Cell>, value: usize) -> OpFn {
 fn read_into(cell: &Arc<Cell>, seen: &Arc<AtomicUsize>) -> OpFn {
     let (cell, seen) = (cell.clone(), seen.clone());
     Box::new(move || {
+        cell.reading.fetch_add(1, Ordering::SeqCst);
         assert_eq!(cell.writing.load(Ordering::SeqCst), 0, "a read overlaps a write");
         seen.store(cell.value.load(Ordering::SeqCst), Ordering::SeqCst);
+        cell.reading.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     })
 }
 
-/// Run `f` under loom with at most two preemptions per execution: enough to interleave
-/// every push with every completion here, and small enough to finish in seconds.
+/// Run `f` under loom with at most three preemptions per execution. Two are too few to stop
+/// two readers inside their bodies while a write is granted (checked by breaking the grant
+/// rule on purpose); three finish all models in about 5 seconds.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(2);
+    builder.preemption_bound = Some(3);
     builder.check(f);
 }
 
@@ -92,6 +97,33 @@ fn read_and_write_from_two_threads_never_overlap() {
         assert!(matches!(seen.load(Ordering::SeqCst), 1 | 2));
         assert_eq!(cell.value.load(Ordering::SeqCst), 2);
         assert_eq!(var.version(), 2);
+    });
+}
+
+#[test]
+fn write_waits_for_every_running_read() {
+    model(|| {
+        let engine = Arc::new(Engine::inline_for_model());
+        let (var, cell) = (Var::new(), Arc::new(Cell::default()));
+        // Two reads run on their own threads while the write is pushed, so the write may
+        // queue behind two running reads and must wait for both to complete.
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (engine, var, cell) = (engine.clone(), var.clone(), cell.clone());
+                thread::spawn(move || {
+                    let seen = Arc::new(AtomicUsize::new(9));
+                    engine.push(read_into(&cell, &seen), &[var], &[]).unwrap();
+                    seen
+                })
+            })
+            .collect();
+        engine.push(write(&cell, 3), &[], &[var.clone()]).unwrap();
+        for reader in readers {
+            let seen = reader.join().unwrap();
+            engine.wait_for_all().unwrap();
+            assert!(matches!(seen.load(Ordering::SeqCst), 0 | 3));
+        }
+        assert_eq!(cell.value.load(Ordering::SeqCst), 3);
     });
 }
 

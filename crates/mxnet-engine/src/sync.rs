@@ -4,11 +4,11 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicUsize},
+    atomic::{AtomicU64, AtomicUsize},
     Arc, Condvar, Mutex, MutexGuard,
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicUsize},
+    atomic::{AtomicU64, AtomicUsize},
     Arc, Condvar, Mutex, MutexGuard,
 };
