@@ -63,6 +63,47 @@ def dispatch_latency(results, n=20000):
         results["dispatch_2x2_add_us"]["torch"] = best_of(lambda: [ta + tb for _ in range(n)], 3) / n * 1e6
 
 
+def eager_autograd(results, n=2000):
+    """record() + backward() of c = a * b + a on (2, 2), and a forward pass of three Dense(8)
+    layers on a (1, 8) batch: the per-step overheads of small eager models."""
+    a, b = mx.nd.ones((2, 2)), mx.nd.ones((2, 2))
+    a.attach_grad()
+
+    def run_mx():
+        for _ in range(n):
+            with autograd.record():
+                c = a * b + a
+            c.backward()
+        mx.nd.waitall()
+    results["record_backward_2op_us"] = {"mxnet-rs": best_of(run_mx, 3) / n * 1e6}
+    net = nn.Sequential()
+    net.add(nn.Dense(8), nn.Dense(8), nn.Dense(8))
+    net.initialize()
+    x = mx.nd.ones((1, 8))
+
+    def run_dense():
+        for _ in range(n):
+            net(x)
+        mx.nd.waitall()
+    results["dense8x3_forward_us"] = {"mxnet-rs": best_of(run_dense, 3) / n * 1e6}
+    if torch is not None:
+        ta, tb = torch.ones(2, 2, requires_grad=True), torch.ones(2, 2)
+
+        def run_torch():
+            for _ in range(n):
+                c = ta * tb + ta
+                c.backward(torch.ones_like(c))
+        results["record_backward_2op_us"]["torch"] = best_of(run_torch, 3) / n * 1e6
+        tnet = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
+        tx = torch.ones(1, 8)
+
+        def run_torch_dense():
+            with torch.no_grad():
+                for _ in range(n):
+                    tnet(tx)
+        results["dense8x3_forward_us"]["torch"] = best_of(run_torch_dense, 3) / n * 1e6
+
+
 def bandwidth(results, n=16 * 1024 * 1024):
     x, y = mx.nd.ones((n,)), mx.nd.ones((n,))
     xn, yn = np.ones(n, np.float32), np.ones(n, np.float32)
@@ -179,14 +220,14 @@ def hybrid(results, steps=30, batch=128, calls=200):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch bandwidth matmul training hybrid")
+    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch eager bandwidth matmul training hybrid")
     parser.add_argument("--reference-python", help="python of an environment with mxnet==1.9.1")
     parser.add_argument("--as-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.as_reference:
         global torch
         torch = None
-    groups = {"dispatch": dispatch_latency, "bandwidth": bandwidth, "matmul": matmul, "training": training,
+    groups = {"dispatch": dispatch_latency, "eager": eager_autograd, "bandwidth": bandwidth, "matmul": matmul, "training": training,
               "hybrid": hybrid}
     results = {}
     for name, fn in groups.items():

@@ -2,7 +2,7 @@
 //! freed by earlier arrays instead of going back to the system allocator (large allocations
 //! are mmap-ed by glibc and page-faulted on every first touch).
 
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
@@ -77,8 +77,11 @@ pub fn allocate(nbytes: usize) -> Option<(*mut u8, usize)> {
         }
         None => {
             let layout = Layout::from_size_align(capacity, ALIGN).ok()?;
+            // The system allocator, not the global one: the Python extension installs mimalloc,
+            // which reserves even absurd sizes (4 TB) lazily, so running out of memory would
+            // kill the process on first touch instead of failing here.
             // SAFETY: the layout has a non-zero size (at least ALIGN bytes).
-            let ptr = unsafe { alloc_zeroed(layout) };
+            let ptr = unsafe { System.alloc_zeroed(layout) };
             (!ptr.is_null()).then_some((ptr, capacity))
         }
     }
@@ -97,7 +100,7 @@ pub unsafe fn release(ptr: *mut u8, capacity: usize) {
         pool.cached_bytes += capacity;
     } else {
         drop(guard);
-        dealloc(ptr, layout(capacity));
+        System.dealloc(ptr, layout(capacity));
     }
 }
 

@@ -408,11 +408,13 @@ class Block:
 
     def __call__(self, *args):
         """Run the forward pre-hooks, :meth:`forward` and the forward hooks."""
-        for hook in list(self._forward_pre_hooks.values()):
-            hook(self, args)
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                hook(self, args)
         out = self.forward(*args)
-        for hook in list(self._forward_hooks.values()):
-            hook(self, args, out)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                hook(self, args, out)
         return out
 
     def forward(self, *args):
@@ -621,6 +623,9 @@ class HybridBlock(Block):
     def forward(self, x, *args):
         """Run :meth:`hybrid_forward` on NDArrays (through the cached graph when hybridized),
         or build its Symbol when the inputs are Symbols."""
+        if not args and type(x) is NDArray and not self._active:
+            # The usual eager call (one NDArray input): skip the input flattening below.
+            return self._forward_imperative(x)
         flattened = _flatten_or_none([x] + list(args))
         if flattened is not None:
             flat, fmt = flattened
@@ -639,7 +644,7 @@ class HybridBlock(Block):
         return self._forward_imperative(x, *args)
 
     def _forward_imperative(self, x, *args):
-        first = _first_ndarray((x,) + args)
+        first = x if type(x) is NDArray else _first_ndarray((x,) + args)
         if first is None:
             raise ValueError('In HybridBlock %s, there must be one NDArray in the input, got '
                              'types %s' % (self.name, [type(a).__name__ for a in (x,) + args]))

@@ -18,19 +18,20 @@ def _wrap(handle):
 def _invoke(name, inputs, attrs=(), out=None):
     """Call operator ``name`` on NDArray ``inputs``; returns an NDArray or a list of them."""
     handles = [x._h for x in inputs]
-    out_list = None
-    if out is not None:
-        out_list = list(out) if isinstance(out, (list, tuple)) else [out]
-    results = _native.invoke(name, handles, list(attrs),
-                             [o._h for o in out_list] if out_list is not None else None)
-    if out_list is not None:
-        # The returned handles share storage with `out` and carry any new autograd entry.
-        for o, h in zip(out_list, results):
-            o._h = h
-        return out
-    if len(results) == 1:
-        return _wrap(results[0])
-    return [_wrap(h) for h in results]
+    if not isinstance(attrs, (list, tuple)):
+        attrs = list(attrs)
+    if out is None:
+        # The common case first: this function is on the path of every eager call.
+        results = _native.invoke(name, handles, attrs, None)
+        if len(results) == 1:
+            return _wrap(results[0])
+        return [_wrap(h) for h in results]
+    out_list = list(out) if isinstance(out, (list, tuple)) else [out]
+    results = _native.invoke(name, handles, attrs, [o._h for o in out_list])
+    # The returned handles share storage with `out` and carry any new autograd entry.
+    for o, h in zip(out_list, results):
+        o._h = h
+    return out
 
 
 def _attrs(**kwargs):
@@ -256,7 +257,7 @@ class NDArray:
     def _binary(self, other, array_op, scalar_op, rscalar_op=None, reflected=False):
         if isinstance(other, NDArray):
             a, b = (other, self) if reflected else (self, other)
-            return _invoke(array_op, [a, b])
+            return _wrap(_native.invoke(array_op, [a._h, b._h], (), None)[0])
         if isinstance(other, numeric_types):
             name = rscalar_op if reflected and rscalar_op else scalar_op
             return _invoke(name, [self], [("scalar", attr_string(float(other) if not isinstance(other, integer_types) else int(other)))])

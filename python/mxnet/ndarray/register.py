@@ -13,9 +13,12 @@ def _make_op_function(name, arguments, params, doc):
     variadic = bool(arguments) and arguments[0].startswith("*")
     arg_names = [a.lstrip("*") for a in arguments]
 
+    arg_set = frozenset(arg_names)
+
     def op_function(*args, out=None, **kwargs):
-        for k in _IGNORED_KWARGS:
-            kwargs.pop(k, None)
+        if kwargs:
+            for k in _IGNORED_KWARGS:
+                kwargs.pop(k, None)
         inputs = []
         rest = list(args)
         if variadic:
@@ -33,11 +36,12 @@ def _make_op_function(name, arguments, params, doc):
             while rest and isinstance(rest[0], NDArray) and pos < len(slots):
                 slots[pos] = rest.pop(0)
                 pos += 1
-            for i, a in enumerate(arg_names):
-                if a in kwargs and (kwargs[a] is None or isinstance(kwargs[a], NDArray)):
-                    value = kwargs.pop(a)
-                    if value is not None:
-                        slots[i] = value
+            if not arg_set.isdisjoint(kwargs):
+                for i, a in enumerate(arg_names):
+                    if a in kwargs and (kwargs[a] is None or isinstance(kwargs[a], NDArray)):
+                        value = kwargs.pop(a)
+                        if value is not None:
+                            slots[i] = value
             # Optional trailing inputs (a bias with no_bias=True) may be absent.
             while slots and slots[-1] is None:
                 slots.pop()
@@ -46,13 +50,14 @@ def _make_op_function(name, arguments, params, doc):
                 raise TypeError(f"{name}: missing input array(s) {missing}")
             inputs = slots
         # Positional values after the inputs fill the attributes in MXNet's order.
-        for pname, value in zip(params, rest):
-            if pname in kwargs:
-                raise TypeError(f"{name}: got multiple values for argument '{pname}'")
-            kwargs[pname] = value
-        if len(rest) > len(params):
-            raise TypeError(f"{name}: too many positional arguments ({len(rest)} given after the inputs; "
-                            f"accepted attributes are {list(params)})")
+        if rest:
+            for pname, value in zip(params, rest):
+                if pname in kwargs:
+                    raise TypeError(f"{name}: got multiple values for argument '{pname}'")
+                kwargs[pname] = value
+            if len(rest) > len(params):
+                raise TypeError(f"{name}: too many positional arguments ({len(rest)} given after the "
+                                f"inputs; accepted attributes are {list(params)})")
         attrs = [(k, attr_string(v)) for k, v in kwargs.items() if v is not None]
         return _invoke(name, inputs, attrs, out=out)
 
