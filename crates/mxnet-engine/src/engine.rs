@@ -71,7 +71,7 @@ impl OprBlock {
     }
 }
 
-/// How [`Engine::push_with`] treats one operation.
+/// Options of one push through [`Engine::push_with`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PushOptions {
     /// Run the operation on the calling thread when its inputs are ready at push time,
@@ -316,7 +316,6 @@ impl Shared {
     /// operations that waited for it.
     fn execute(this: &Arc<Self>, blk: Arc<OprBlock>) {
         let func = blk.func.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let this_errors = &this.global_errors;
         let inherited = if blk.is_wait { None } else { first_error(&blk.vars) };
         let error: Option<ErrorCell> = match inherited {
             Some(cell) => Some(cell),
@@ -330,7 +329,7 @@ impl Shared {
             },
         };
         if let Some(cell) = &error {
-            let mut errors = this_errors.lock().unwrap_or_else(|e| e.into_inner());
+            let mut errors = this.global_errors.lock().unwrap_or_else(|e| e.into_inner());
             if !errors.iter().any(|c| Arc::ptr_eq(c, cell)) {
                 errors.push(cell.clone());
             }

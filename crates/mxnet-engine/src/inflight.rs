@@ -2,9 +2,9 @@
 //! around `fork`.
 //!
 //! The operation count, the pause flag and the number of blocked threads share one atomic
-//! word, so a push or a completion is one read-modify-write on it (plus one on the byte count
-//! when the operation has outputs), and every handshake between a pusher, a completion and a
-//! blocked thread is ordered by that word alone. The mutex and condition variable are taken
+//! word. A push or a completion is one read-modify-write on it, plus one on the byte count when
+//! the operation has outputs. Every handshake between a pusher, a completion and a blocked
+//! thread is ordered by that word alone. The mutex and condition variable are taken
 //! only by a thread that has to block and by a completion that finds one registered.
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
