@@ -37,4 +37,12 @@ def _register_fork_handlers():
                             after_in_child=_native.after_fork_in_child)
 
 
+def _register_exit_handler():
+    # Daemon threads still inside native calls when the interpreter exits must not take the
+    # GIL back (CPython would end them with pthread_exit, which aborts through Rust frames).
+    import atexit
+    atexit.register(_native.mark_exiting)
+
+
 _register_fork_handlers()
+_register_exit_handler()

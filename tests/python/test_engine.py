@@ -279,6 +279,18 @@ def test_reads_see_writes_pushed_before():
     assert np.all(x.asnumpy() == -1)
 
 
+def test_priority_scope_nests_and_restores():
+    x = mx.nd.zeros((8,))
+    with mx.engine.priority(5):
+        with mx.engine.priority(-2):
+            x += 1
+        # Setting a priority returns the previous one: the outer scope's after the inner exit.
+        assert mx._native.set_priority(5) == 5
+        x *= 3
+    assert mx._native.set_priority(0) == 0
+    np.testing.assert_array_equal(x.asnumpy(), np.full(8, 3.0))
+
+
 # ---- lifetime --------------------------------------------------------------------------------------
 
 def test_delete_array_with_pending_ops():
@@ -363,6 +375,33 @@ def test_unsynchronised_training_loop_memory_flat():
     warm, final, loss = (float(v) for v in done.stdout.split())
     assert final - warm < 4, f"peak RSS grew from {warm:.1f} MiB to {final:.1f} MiB"
     assert loss < 2.0, loss  # the loop trained: uniform guessing gives ln(10) = 2.3
+
+
+EXIT_WITH_BUSY_DAEMON = """
+    import threading, time
+    import mxnet as mx
+
+    def busy():
+        a = mx.nd.ones((384, 384))
+        small = mx.nd.ones((4, 4))
+        while True:
+            a = mx.nd.dot(a, a) * (1.0 / 384)
+            small = small * 1.0001 + 0.5
+            a.wait_to_read()
+
+    for _ in range(2):
+        threading.Thread(target=busy, daemon=True).start()
+    time.sleep(0.3)
+    print("EXITING")
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_exit_while_daemon_threads_run_native_code(attempt):
+    # Before the exit hook this aborted in every run with "FATAL: exception not rethrown".
+    done = run_python(EXIT_WITH_BUSY_DAEMON)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "EXITING" in done.stdout
 
 
 # ---- fork -----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
     }
     let typestr = numpy_typestr(x.dtype()).py()?;
     let arr = x.clone();
-    py.allow_threads(move || arr.wait_to_read()).py()?;
+    crate::gil::without_gil(py, move || arr.wait_to_read()).py()?;
     let item = x.dtype().size() as isize;
     let ptr = x.storage().as_ptr() as usize + x.layout().offset * x.dtype().size();
     let d = PyDict::new(py);
@@ -56,7 +56,7 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
 /// Copy `x` into a new numpy array (bfloat16 becomes float32 because numpy has no bfloat16).
 pub fn to_numpy<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py, PyAny>> {
     let arr = x.clone();
-    py.allow_threads(move || arr.wait_to_read()).py()?;
+    crate::gil::without_gil(py, move || arr.wait_to_read()).py()?;
     let np = py.import("numpy")?;
     let out_dtype = if x.dtype() == DType::BFloat16 { "float32" } else { x.dtype().name() };
     let out = np.call_method1("empty", (x.shape().to_vec(), out_dtype))?;

@@ -216,7 +216,7 @@ pub fn to_dlpack(py: Python<'_>, x: &PyNDArray, for_write: bool, versioned: bool
     }
     {
         let a = arr.clone();
-        py.allow_threads(move || if for_write { a.wait_to_write() } else { a.wait_to_read() })
+        crate::gil::without_gil(py, move || if for_write { a.wait_to_write() } else { a.wait_to_read() })
             .py()?;
     }
     let item = arr.dtype().size();
@@ -566,7 +566,7 @@ fn import_foreign(py: Python<'_>, managed: Managed, copy: bool) -> PyResult<PyND
     copy_into(&shared, &out).py()?;
     // The engine does not track the producer's writes, so finish the copy before returning.
     let done = out.clone();
-    py.allow_threads(move || done.wait_to_read()).py()?;
+    crate::gil::without_gil(py, move || done.wait_to_read()).py()?;
     Ok(PyNDArray::new(out))
 }
 

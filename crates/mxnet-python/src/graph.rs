@@ -53,7 +53,7 @@ impl PyGraph {
     fn forward(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyNDArray>>, static_alloc: bool) -> PyResult<Vec<PyNDArray>> {
         let inputs: Vec<NDArray> = inputs.iter().map(|x| x.inner.clone()).collect();
         let graph = &self.graph;
-        let heads = py.allow_threads(|| errors::guarded(|| graph.forward(&inputs, static_alloc)))?;
+        let heads = crate::gil::without_gil(py, || errors::guarded(|| graph.forward(&inputs, static_alloc)))?;
         Ok(heads.into_iter().map(PyNDArray::new).collect())
     }
 

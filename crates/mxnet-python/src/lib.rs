@@ -4,6 +4,7 @@ mod convert;
 mod dlpack;
 mod errors;
 mod function;
+mod gil;
 mod graph;
 mod ndarray;
 
@@ -39,7 +40,7 @@ fn invoke(
 ) -> PyResult<Vec<PyNDArray>> {
     let inputs = handles(&inputs);
     let out = out.map(|o| handles(&o));
-    let result = py.allow_threads(|| {
+    let result = crate::gil::without_gil(py, || {
         errors::guarded(|| {
             let op = Registry::get().create(name, &attrs)?;
             mxnet_core::invoke(op, &inputs, out.as_deref())
@@ -104,7 +105,7 @@ fn copyto(py: Python<'_>, src: &PyNDArray, dst: &PyNDArray) -> PyResult<()> {
     // Without the GIL: the push may wait for in-flight operations, and one of them may free a
     // foreign buffer whose owner needs the GIL.
     let (src, dst) = (src.inner.clone(), dst.inner.clone());
-    py.allow_threads(move || copy_into(&src, &dst)).py()
+    crate::gil::without_gil(py, move || copy_into(&src, &dst)).py()
 }
 
 /// Set every element of `dst` to `value`.
@@ -114,7 +115,7 @@ fn fill(py: Python<'_>, dst: &PyNDArray, value: f64) -> PyResult<()> {
     let one = dispatch_all!(x.dtype(), T => NDArray::from_vec::<T>(&[], vec![T::from_f64(value)]).py()?);
     let layout = one.layout().broadcast_to(x.shape()).expect("a 0-d array broadcasts to any shape");
     let source = one.with_layout(layout);
-    py.allow_threads(move || copy_into(&source, &x)).py()
+    crate::gil::without_gil(py, move || copy_into(&source, &x)).py()
 }
 
 /// Create a view of `x` with the given layout (strides and offset in elements), sharing storage.
@@ -151,7 +152,7 @@ fn with_cpu_context(x: &PyNDArray, device_id: u32) -> PyResult<PyNDArray> {
 /// `os.register_at_fork(before=...)` hook; see `mxnet_core::fork`.
 #[pyfunction]
 fn prepare_fork(py: Python<'_>) {
-    py.allow_threads(mxnet_core::fork::stop_engine);
+    crate::gil::without_gil(py, mxnet_core::fork::stop_engine);
     mxnet_core::fork::lock_memory();
 }
 
@@ -169,7 +170,7 @@ fn after_fork_in_child() {
 
 #[pyfunction]
 fn waitall(py: Python<'_>) -> PyResult<()> {
-    py.allow_threads(|| mxnet_core::engine().wait_for_all())
+    crate::gil::without_gil(py, || mxnet_core::engine().wait_for_all())
         .map_err(|e| errors::to_py(mxnet_core::error::from_engine(e)))
 }
 
@@ -230,7 +231,7 @@ fn backward(
 ) -> PyResult<()> {
     let heads = handles(&heads);
     let head_grads = optional_handles(head_grads);
-    py.allow_threads(|| errors::guarded(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)))
+    crate::gil::without_gil(py, || errors::guarded(|| autograd::backward(&heads, &head_grads, retain_graph, false, train_mode)))
 }
 
 #[pyfunction]
@@ -247,7 +248,7 @@ fn grad(
     let heads = handles(&heads);
     let variables = handles(&variables);
     let head_grads = optional_handles(head_grads);
-    let grads = py.allow_threads(|| {
+    let grads = crate::gil::without_gil(py, || {
         errors::guarded(|| autograd::grad(&heads, &variables, &head_grads, retain_graph, create_graph, train_mode))
     })?;
     Ok(grads.into_iter().map(PyNDArray::new).collect())
@@ -287,6 +288,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(with_cpu_context, m)?)?;
     m.add_function(wrap_pyfunction!(engine_type, m)?)?;
     m.add_function(wrap_pyfunction!(set_priority, m)?)?;
+    m.add_function(wrap_pyfunction!(gil::mark_exiting, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_recording, m)?)?;
     m.add_function(wrap_pyfunction!(set_training, m)?)?;

@@ -82,12 +82,12 @@ impl PyNDArray {
 
     fn wait_to_read(&self, py: Python<'_>) -> PyResult<()> {
         let x = self.inner.clone();
-        py.allow_threads(move || x.wait_to_read()).py()
+        crate::gil::without_gil(py, move || x.wait_to_read()).py()
     }
 
     fn wait_to_write(&self, py: Python<'_>) -> PyResult<()> {
         let x = self.inner.clone();
-        py.allow_threads(move || x.wait_to_write()).py()
+        crate::gil::without_gil(py, move || x.wait_to_write()).py()
     }
 
     /// Return whether both handles view the same storage.
