@@ -1,40 +1,59 @@
 //! Releasing the GIL around native work without crashing at interpreter exit.
 //!
-//! During finalization CPython ends a daemon thread that tries to take the GIL back by calling
-//! `pthread_exit`. glibc implements that with a forced unwind, and when the unwind reaches the
-//! Rust frames of a native call (PyO3 catches panics there), the process aborts with
-//! "FATAL: exception not rethrown". So once the interpreter starts exiting, a thread other
-//! than the finalizing one parks for good when its native work is done, instead of taking the
-//! GIL back; the process exit ends it.
+//! During finalization CPython 3.13 and older end a daemon thread that takes the GIL back by
+//! calling `pthread_exit` (CPython issue 87135; 3.14 parks such threads instead). glibc
+//! implements that with a forced unwind, and when the unwind crosses the Rust frames of a
+//! native call the process aborts with "FATAL: exception not rethrown".
+//!
+//! So an `atexit` hook marks the interpreter as exiting. From then on, a thread other than the
+//! exiting one parks for good when its native work is done, instead of taking the GIL back,
+//! and the process exit ends it. Threads that finished their work before the mark and wait for
+//! the GIL get it from the hook, which releases the GIL until they have taken it, while
+//! finalization has not started yet.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::OnceLock;
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
 static EXITING: AtomicBool = AtomicBool::new(false);
 static EXITING_THREAD: OnceLock<ThreadId> = OnceLock::new();
+/// Threads whose native work is done and that are taking the GIL back.
+static RETURNING: AtomicUsize = AtomicUsize::new(0);
 
 /// Run `f` with the GIL released (PyO3's `allow_threads`), but never return to Python from a
-/// non-main thread after the interpreter began to exit.
+/// thread other than the exiting one after the interpreter began to exit.
 pub fn without_gil<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T {
-    py.allow_threads(|| {
+    let result = py.allow_threads(|| {
         let result = f();
-        if EXITING.load(Ordering::Acquire) && EXITING_THREAD.get() != Some(&std::thread::current().id()) {
+        // Count ourselves before reading the flag; `mark_exiting` sets the flag before it
+        // reads the count, so it either sees us returning or we see the flag.
+        RETURNING.fetch_add(1, SeqCst);
+        if EXITING.load(SeqCst) && EXITING_THREAD.get() != Some(&std::thread::current().id()) {
+            RETURNING.fetch_sub(1, SeqCst);
             loop {
                 std::thread::park();
             }
         }
         result
-    })
+    });
+    RETURNING.fetch_sub(1, SeqCst);
+    result
 }
 
 /// `atexit` hook: from now on, threads other than the calling one park after native work.
-/// NOTE: a thread that finished its native work just before this call can still reach the GIL
-/// during finalization, and `autograd.Function` backward calls back into Python under the GIL.
+/// NOTE: Python code that a native call runs under the GIL (an `autograd.Function` backward)
+/// can still meet finalization inside Rust frames.
 #[pyfunction]
-pub fn mark_exiting() {
+pub fn mark_exiting(py: Python<'_>) {
     let _ = EXITING_THREAD.set(std::thread::current().id());
-    EXITING.store(true, Ordering::Release);
+    EXITING.store(true, SeqCst);
+    // Let the threads already taking the GIL back have it now, before finalization starts.
+    // The bound keeps a thread that never gets the GIL from delaying the exit for long.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while RETURNING.load(SeqCst) > 0 && Instant::now() < deadline {
+        py.allow_threads(|| std::thread::sleep(Duration::from_millis(1)));
+    }
 }
