@@ -82,6 +82,9 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
                     targets.push(tmp);
                 }
             }
+            None if op.overwrites_outputs() => {
+                targets.push(NDArray::for_overwrite(&desc.shape, desc.dtype, ctx_of(inputs))?)
+            }
             None => targets.push(NDArray::zeros(&desc.shape, desc.dtype, ctx_of(inputs))?),
         }
     }
@@ -145,7 +148,17 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
     let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let body = Box::new(move || -> std::result::Result<(), OpError> {
-        op.forward(&ctx, &inputs, &outputs).map_err(|e| Arc::new(e) as OpError)
+        let result = op.forward(&ctx, &inputs, &outputs);
+        if result.is_err() && op.overwrites_outputs() {
+            // Outputs allocated without the zero fill may hold another array's old bytes. An
+            // operation that returns an error leaves zeros, as every other operator does.
+            // NOTE: a kernel that panics (an internal bug) leaves these outputs unspecified.
+            for out in &outputs {
+                // SAFETY: this operation writes `out`, so the engine gives it exclusive access.
+                unsafe { out.storage().slice_mut::<u8>() }.fill(0);
+            }
+        }
+        result.map_err(|e| Arc::new(e) as OpError)
     });
     let inline = output_elements <= INLINE_MAX_ELEMENTS;
     crate::engine().push_with(body, &reads, &writes, PushOptions { inline_if_ready: inline, bytes: output_bytes, priority: current_priority() }).map_err(from_engine)

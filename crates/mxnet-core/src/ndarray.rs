@@ -44,6 +44,16 @@ pub fn check_shape(op: &str, shape: &[i64]) -> Result<Vec<usize>> {
 impl NDArray {
     /// Create a zero-filled row-major array.
     pub fn zeros(shape: &[usize], dtype: DType, ctx: Context) -> Result<NDArray> {
+        Self::allocate(shape, dtype, ctx, true)
+    }
+
+    /// Create a row-major array whose contents are unspecified, for an operator that writes
+    /// every element before anything reads them ([`crate::Operator::overwrites_outputs`]).
+    pub fn for_overwrite(shape: &[usize], dtype: DType, ctx: Context) -> Result<NDArray> {
+        Self::allocate(shape, dtype, ctx, false)
+    }
+
+    fn allocate(shape: &[usize], dtype: DType, ctx: Context, zeroed: bool) -> Result<NDArray> {
         if let Context::Gpu(_) = ctx {
             return Err(Error::MXNet(format!(
                 "cannot allocate on {ctx}: this build has no GPU backend yet; use mx.cpu()"
@@ -53,7 +63,8 @@ impl NDArray {
         let nbytes = size.and_then(|s| s.checked_mul(dtype.size())).ok_or_else(|| {
             Error::Value(format!("cannot allocate an array of shape {shape:?} and dtype {dtype}: size overflows"))
         })?;
-        let storage = Storage::zeroed(nbytes).ok_or_else(|| {
+        let storage = if zeroed { Storage::zeroed(nbytes) } else { Storage::for_overwrite(nbytes) };
+        let storage = storage.ok_or_else(|| {
             Error::MXNet(format!(
                 "out of memory: cannot allocate {nbytes} bytes for an array of shape {shape:?} and dtype {dtype}; \
                  use smaller arrays or batches"

@@ -92,6 +92,12 @@ pub trait Operator: Send + Sync + 'static {
         )))
     }
 
+    /// True when `forward` writes every element of every output, so new outputs may skip the
+    /// zero fill. Kernels that accumulate into their outputs keep the default.
+    fn overwrites_outputs(&self) -> bool {
+        false
+    }
+
     /// Report whether the kernel may write an output that shares storage with an input: true for
     /// elementwise kernels, which read each element before writing it.
     fn inplace_safe(&self) -> bool {

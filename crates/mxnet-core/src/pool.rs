@@ -54,9 +54,10 @@ fn layout(capacity: usize) -> Layout {
     Layout::from_size_align(capacity, ALIGN).expect("bucket sizes are valid layouts")
 }
 
-/// Allocate a zero-filled buffer of at least `nbytes`; returns the pointer and its capacity,
-/// or `None` when the system is out of memory.
-pub fn allocate(nbytes: usize) -> Option<(*mut u8, usize)> {
+/// Allocate a buffer of at least `nbytes`; returns the pointer and its capacity, or `None`
+/// when the system is out of memory. With `zeroed` false, a reused buffer keeps the bytes of
+/// the array that last held it, for callers that overwrite every byte.
+pub fn allocate(nbytes: usize, zeroed: bool) -> Option<(*mut u8, usize)> {
     let capacity = bucket_size(nbytes);
     let reused = {
         let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -70,9 +71,11 @@ pub fn allocate(nbytes: usize) -> Option<(*mut u8, usize)> {
     match reused {
         Some(addr) => {
             let ptr = addr as *mut u8;
-            // SAFETY: the buffer came from `alloc_zeroed` with this capacity and nobody else
-            // holds it since it was returned to the pool.
-            unsafe { std::ptr::write_bytes(ptr, 0, capacity) };
+            if zeroed {
+                // SAFETY: the buffer came from `alloc_zeroed` with this capacity and nobody else
+                // holds it since it was returned to the pool.
+                unsafe { std::ptr::write_bytes(ptr, 0, capacity) };
+            }
             Some((ptr, capacity))
         }
         None => {

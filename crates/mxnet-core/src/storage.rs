@@ -39,7 +39,17 @@ impl Storage {
     /// Allocate `nbytes` zero-filled bytes, aligned to 64, from the buffer pool; `None` when
     /// the system is out of memory.
     pub fn zeroed(nbytes: usize) -> Option<Storage> {
-        let (ptr, capacity) = pool::allocate(nbytes)?;
+        Self::pooled(nbytes, true)
+    }
+
+    /// Allocate `nbytes` for a kernel that writes every byte before anything reads them. The
+    /// contents are unspecified: zeros, or the data of an array whose buffer was released.
+    pub fn for_overwrite(nbytes: usize) -> Option<Storage> {
+        Self::pooled(nbytes, false)
+    }
+
+    fn pooled(nbytes: usize, zeroed: bool) -> Option<Storage> {
+        let (ptr, capacity) = pool::allocate(nbytes, zeroed)?;
         Some(Storage { buffer: Buffer::Pooled { ptr, capacity }, nbytes, var: Var::new() })
     }
 

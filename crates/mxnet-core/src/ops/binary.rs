@@ -135,6 +135,10 @@ impl Operator for Binary {
         Ok(vec![TensorDesc::new(shape, a.dtype)])
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn inplace_safe(&self) -> bool {
         true
     }

@@ -35,6 +35,10 @@ impl Operator for Scalar {
         Ok(vec![x.clone()])
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn inplace_safe(&self) -> bool {
         true
     }

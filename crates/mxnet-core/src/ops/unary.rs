@@ -352,6 +352,10 @@ impl Operator for Unary {
         Ok(vec![x.clone()])
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn inplace_safe(&self) -> bool {
         true
     }
