@@ -120,6 +120,18 @@ def bandwidth(results, n=16 * 1024 * 1024):
     if torch is not None:
         r["torch"] = gb / best_of(lambda: xt.sum())
     results["sum_16M_GBps"] = r
+    gb = 2 * n * 4 / 1e9  # one read and one write
+    r = {"mxnet-rs": gb / best_of(lambda: mx.nd.exp(x).wait_to_read()),
+         "numpy": gb / best_of(lambda: np.exp(xn))}
+    if torch is not None:
+        r["torch"] = gb / best_of(lambda: torch.exp(xt))
+    results["exp_16M_GBps"] = r
+    s = mx.nd.random.uniform(-5, 5, shape=(4096, 1024))
+    r = {"mxnet-rs": best_of(lambda: mx.nd.softmax(s, axis=-1).wait_to_read()) * 1e3}
+    if torch is not None:
+        st = torch.from_numpy(s.asnumpy())
+        r["torch"] = best_of(lambda: torch.softmax(st, dim=-1)) * 1e3
+    results["softmax_4096x1024_ms"] = r
 
 
 def matmul(results):

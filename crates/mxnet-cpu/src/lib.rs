@@ -3,6 +3,7 @@
 
 pub mod gemm;
 pub mod layout;
+pub mod math;
 pub mod reduce;
 pub mod nn;
 pub mod parallel;

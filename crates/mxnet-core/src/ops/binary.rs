@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use mxnet_cpu::layout::broadcast_shapes;
+use mxnet_cpu::parallel;
 use mxnet_cpu::strided::binary_map;
+use rayon::prelude::*;
 
 use super::arith::Arith;
 use super::grad_util::{div, mul, reduce_to, scalar_op};
@@ -80,10 +82,32 @@ pub(crate) unsafe fn binary_kernel(op: &str, kind: BinaryKind, a: &NDArray, b: &
     let lb = b.layout().broadcast_to(&shape).expect("shapes checked by infer");
     dispatch_real!(op, a.dtype(), T => {
         let out_data = out.out_data::<T>();
-        binary_map(a.data::<T>(), &la, b.data::<T>(), &lb, out_data, |x: T, y: T| kind.apply(x, y));
+        let n = out_data.len();
+        if n >= PARALLEL_MIN_ELEMENTS && la.is_contiguous() && lb.is_contiguous() {
+            // Same-shape contiguous operands: split the flat loop across the kernel pool.
+            let xs = &a.data::<T>()[la.offset..la.offset + n];
+            let ys = &b.data::<T>()[lb.offset..lb.offset + n];
+            parallel::install(|| {
+                out_data
+                    .par_chunks_mut(PARALLEL_CHUNK)
+                    .zip(xs.par_chunks(PARALLEL_CHUNK).zip(ys.par_chunks(PARALLEL_CHUNK)))
+                    .for_each(|(dst, (xs, ys))| {
+                        for ((d, &x), &y) in dst.iter_mut().zip(xs).zip(ys) {
+                            *d = kind.apply(x, y);
+                        }
+                    })
+            });
+        } else {
+            binary_map(a.data::<T>(), &la, b.data::<T>(), &lb, out_data, |x: T, y: T| kind.apply(x, y));
+        }
     });
     Ok(())
 }
+
+/// Contiguous operands of at least this many elements are split across the kernel pool, as in
+/// the unary kernels (an estimate, not a tuned value).
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+const PARALLEL_CHUNK: usize = 1 << 14;
 
 pub struct Binary {
     pub name: &'static str,

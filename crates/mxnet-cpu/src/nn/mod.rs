@@ -7,9 +7,25 @@ pub mod softmax;
 use crate::gemm::GemmFloat;
 
 /// A float type the layer kernels compute in (`f32` or `f64`).
-pub trait Real: GemmFloat + num_traits::Float + Send + Sync + std::fmt::Debug + std::iter::Sum {}
-impl Real for f32 {}
-impl Real for f64 {}
+pub trait Real: GemmFloat + num_traits::Float + Send + Sync + std::fmt::Debug + std::iter::Sum {
+    /// `e^self`; for `f32` the vectorisable [`crate::math::exp_f32`] (at most 2 ulp from
+    /// the correctly rounded result), for `f64` the standard library's.
+    fn exp_vectorizable(self) -> Self;
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn exp_vectorizable(self) -> f32 {
+        crate::math::exp_f32(self)
+    }
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn exp_vectorizable(self) -> f64 {
+        self.exp()
+    }
+}
 
 /// Convert between float types; float-to-float casts always succeed (NaN stays NaN).
 #[inline(always)]

@@ -2,7 +2,15 @@
 //! `(outer, length, inner)`: the axis has `length` elements spaced `inner` apart.
 //! Each row is shifted by its maximum first, so logits of 1e4 or -inf do not overflow.
 
+use rayon::prelude::*;
+
 use super::{cast, Real};
+use crate::parallel;
+
+/// Contiguous rows are split across the kernel pool when there are at least this many
+/// elements, in tasks of about `TASK_ELEMENTS` (estimates, like the elementwise kernels').
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+const TASK_ELEMENTS: usize = 1 << 14;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SoftmaxKind {
@@ -40,6 +48,26 @@ pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64
     if n == 0 {
         return;
     }
+    if rows.inner == 1 {
+        // Rows are contiguous slices: one pass for the maximum, one for exp and the sum.
+        let total = rows.outer * n;
+        let (x, y) = (&x[..total], &mut y[..total]);
+        if total >= PARALLEL_MIN_ELEMENTS && rows.outer > 1 {
+            let task = (TASK_ELEMENTS / n).max(1) * n;
+            parallel::install(|| {
+                y.par_chunks_mut(task).zip(x.par_chunks(task)).for_each(|(ys, xs)| {
+                    for (yr, xr) in ys.chunks_mut(n).zip(xs.chunks(n)) {
+                        contiguous_row(kind, scale, xr, yr);
+                    }
+                })
+            });
+        } else {
+            for (yr, xr) in y.chunks_mut(n).zip(x.chunks(n)) {
+                contiguous_row(kind, scale, xr, yr);
+            }
+        }
+        return;
+    }
     rows.for_each_row(|start| {
         let at = |k: usize| start + k * step;
         let max = (0..n).map(|k| x[at(k)] * scale).fold(T::neg_infinity(), |m, v| if v > m { v } else { m });
@@ -58,6 +86,61 @@ pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64
             }
         }
     });
+}
+
+/// One contiguous row of [`forward`]. Each pass is a plain loop or keeps eight independent
+/// partial results, so that the compiler vectorises it; exp is evaluated once per element.
+fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mut [U]) {
+    let max = lane_max(x, scale);
+    match kind {
+        SoftmaxKind::LogSoftmax => {
+            for (out, &v) in y.iter_mut().zip(x) {
+                *out = cast((v * scale - max).exp_vectorizable());
+            }
+            let log_sum: T = cast(lane_sum(y).ln());
+            for (out, &v) in y.iter_mut().zip(x) {
+                *out = cast(v * scale - max - log_sum);
+            }
+        }
+        _ => {
+            for (out, &v) in y.iter_mut().zip(x) {
+                *out = cast((v * scale - max).exp_vectorizable());
+            }
+            let inverse = U::one() / lane_sum(y);
+            for out in y.iter_mut() {
+                *out = *out * inverse;
+            }
+        }
+    }
+}
+
+const LANES: usize = 8;
+
+/// Maximum of `x * scale`, ignoring NaN (a NaN still reaches the output through exp).
+fn lane_max<T: Real>(x: &[T], scale: T) -> T {
+    let larger = |m: T, v: T| if v > m { v } else { m };
+    let mut lanes = [T::neg_infinity(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = larger(*lane, v * scale);
+        }
+    }
+    let max = tail.iter().fold(T::neg_infinity(), |m, &v| larger(m, v * scale));
+    lanes.iter().fold(max, |m, &v| larger(m, v))
+}
+
+fn lane_sum<U: Real>(y: &[U]) -> U {
+    let mut lanes = [U::zero(); LANES];
+    let chunks = y.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = *lane + v;
+        }
+    }
+    lanes.iter().copied().sum::<U>() + tail.iter().copied().sum::<U>()
 }
 
 /// Gradient of [`forward`] from its output `y` and the head gradient `dy`, written to `dx`.
