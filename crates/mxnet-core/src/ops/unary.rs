@@ -7,6 +7,7 @@
 use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
+use mxnet_cpu::math::exp_f32;
 use mxnet_cpu::strided::unary_map;
 use mxnet_cpu::parallel;
 use mxnet_cpu::Layout;
@@ -375,6 +376,15 @@ impl Operator for Unary {
                 DType::UInt8 => map_elements(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v| int_apply(kind, v)),
                 DType::Int32 => map_elements(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v| int_apply(kind, v)),
                 DType::Int64 => map_elements(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v| int_apply(kind, v)),
+                // exp and sigmoid in float32 through the vectorisable exp (at most 2 ulp from
+                // the correctly rounded result), because the standard library's runs one
+                // element at a time.
+                DType::Float32 if kind == UnaryKind::Exp => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), exp_f32)
+                }
+                DType::Float32 if kind == UnaryKind::Sigmoid => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v| 1.0 / (1.0 + exp_f32(-v)))
+                }
                 other => dispatch_float!(self.name(), other, T => {
                     map_elements(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T| kind.apply(v));
                 }),
