@@ -10,6 +10,9 @@ use crate::operator::{OpDef, Operator};
 pub struct Registry {
     defs: Vec<OpDef>,
     by_name: HashMap<&'static str, usize>,
+    /// The instance of each operator created without attributes, shared by every such call
+    /// (`a + b` creates one per call otherwise). Operators hold no mutable state.
+    no_attrs: Vec<OnceLock<Arc<dyn Operator>>>,
 }
 
 impl Registry {
@@ -24,7 +27,8 @@ impl Registry {
                 }
             }
         }
-        Registry { defs, by_name }
+        let no_attrs = defs.iter().map(|_| OnceLock::new()).collect();
+        Registry { defs, by_name, no_attrs }
     }
 
     pub fn get() -> &'static Registry {
@@ -33,15 +37,25 @@ impl Registry {
     }
 
     pub fn find(&self, name: &str) -> Result<&OpDef> {
-        self.by_name
-            .get(name)
-            .map(|&i| &self.defs[i])
-            .ok_or_else(|| Error::MXNet(format!("operator '{name}' is not registered")))
+        self.index(name).map(|i| &self.defs[i])
+    }
+
+    fn index(&self, name: &str) -> Result<usize> {
+        self.by_name.get(name).copied().ok_or_else(|| Error::MXNet(format!("operator '{name}' is not registered")))
     }
 
     /// Create an operator instance from its name and attributes.
     pub fn create(&self, name: &str, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
-        (self.find(name)?.create)(attrs)
+        let i = self.index(name)?;
+        if !attrs.is_empty() {
+            return (self.defs[i].create)(attrs);
+        }
+        if let Some(op) = self.no_attrs[i].get() {
+            return Ok(op.clone());
+        }
+        // Errors (an operator that needs attributes) are not cached and are raised each time.
+        let op = (self.defs[i].create)(attrs)?;
+        Ok(self.no_attrs[i].get_or_init(|| op).clone())
     }
 
     pub fn defs(&self) -> &[OpDef] {
