@@ -291,6 +291,28 @@ def test_priority_scope_nests_and_restores():
     np.testing.assert_array_equal(x.asnumpy(), np.full(8, 3.0))
 
 
+@pytest.mark.parametrize("view", ["a[1::3]", "a.reshape((100, 1000)).T", "a[10:]"])
+def test_inplace_on_views_from_threads_loses_no_update(view):
+    """`v += 1` on a strided view computes into a temporary and copies back; both happen in
+    one engine operation, so concurrent increments from four threads all land."""
+    a = mx.nd.zeros((100000,))
+    v = eval(view)
+
+    def work():
+        w = v
+        for _ in range(200):
+            w += 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    values = v.asnumpy()
+    assert values.min() == 800
+    assert values.max() == 800
+
+
 # ---- lifetime --------------------------------------------------------------------------------------
 
 def test_delete_array_with_pending_ops():

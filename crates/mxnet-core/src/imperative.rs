@@ -77,6 +77,12 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
                 if dst.is_contiguous() && !dst.layout().has_overlap() && (!aliases_input || in_place) {
                     targets.push(dst.detach());
                 } else {
+                    if dst.layout().has_overlap() {
+                        return Err(Error::Value(format!(
+                            "{}: out[{i}] is a broadcast view (several indices share one element); write into .copy() instead",
+                            op.name()
+                        )));
+                    }
                     let tmp = NDArray::zeros(&desc.shape, desc.dtype, dst.context())?;
                     copy_back.push((tmp.clone(), dst.detach()));
                     targets.push(tmp);
@@ -89,10 +95,7 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
         }
     }
 
-    push_forward(&op, inputs, &targets)?;
-    for (src, dst) in &copy_back {
-        copy_into(src, dst)?;
-    }
+    push_forward(&op, inputs, &targets, copy_back)?;
 
     let visible = op.num_visible_outputs();
     let mut outputs: Vec<NDArray> = match out {
@@ -129,10 +132,18 @@ fn check_out(op: &str, i: usize, dst: &NDArray, desc: &TensorDesc) -> Result<()>
     Ok(())
 }
 
-/// Push the kernel of `op` reading `inputs` and writing `outputs` (and mutated inputs).
-pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+/// Push the kernel of `op` reading `inputs` and writing `outputs` (and mutated inputs). Each
+/// `(tmp, dst)` of `copy_back` copies an output computed into `tmp` to the strided `dst` inside
+/// the same operation, so no other write to `dst` can land between the kernel and the copy.
+pub(crate) fn push_forward(
+    op: &Arc<dyn Operator>,
+    inputs: &[NDArray],
+    outputs: &[NDArray],
+    copy_back: Vec<(NDArray, NDArray)>,
+) -> Result<()> {
     let reads: Vec<Var> = inputs.iter().map(|x| x.var().clone()).collect();
     let mut writes: Vec<Var> = outputs.iter().map(|x| x.var().clone()).collect();
+    writes.extend(copy_back.iter().map(|(_, dst)| dst.var().clone()));
     for i in op.mutate_inputs() {
         if let Some(x) = inputs.get(i) {
             writes.push(x.var().clone());
@@ -153,12 +164,17 @@ pub(crate) fn push_forward(op: &Arc<dyn Operator>, inputs: &[NDArray], outputs: 
             // Outputs allocated without the zero fill may hold another array's old bytes. An
             // operation that returns an error leaves zeros, as every other operator does.
             // NOTE: a kernel that panics (an internal bug) leaves these outputs unspecified.
-            for out in &outputs {
-                // SAFETY: this operation writes `out`, so the engine gives it exclusive access.
+            for out in outputs.iter().filter(|o| o.layout().offset == 0 && o.size() * o.dtype().size() == o.storage().nbytes()) {
+                // SAFETY: this operation writes `out`, which covers its whole buffer, so the
+                // engine gives it exclusive access.
                 unsafe { out.storage().slice_mut::<u8>() }.fill(0);
             }
         }
-        result.map_err(|e| Arc::new(e) as OpError)
+        result.map_err(|e| Arc::new(e) as OpError)?;
+        for (tmp, dst) in &copy_back {
+            crate::ops::copy::copy_kernel(tmp, dst).map_err(|e| Arc::new(e) as OpError)?;
+        }
+        Ok(())
     });
     let inline = output_elements <= INLINE_MAX_ELEMENTS;
     crate::engine().push_with(body, &reads, &writes, PushOptions { inline_if_ready: inline, bytes: output_bytes, priority: current_priority() }).map_err(from_engine)

@@ -91,6 +91,23 @@ pub struct Node {
     pub(crate) is_train: bool,
 }
 
+impl Drop for Node {
+    /// Free the chain of nodes behind this one with a loop instead of recursion, because a
+    /// graph of 100,000 recorded operations would otherwise overflow the thread's stack.
+    fn drop(&mut self) {
+        let mut pending: Vec<AgEntry> = self.input_entries.drain(..).flatten().collect();
+        while let Some(entry) = pending.pop() {
+            if let AgEntry::Output { node, .. } = entry {
+                // Only the last owner frees a node; its inputs join the loop, so the node
+                // itself drops with nothing left to recurse into.
+                if let Ok(mut last) = Arc::try_unwrap(node) {
+                    pending.extend(last.input_entries.drain(..).flatten());
+                }
+            }
+        }
+    }
+}
+
 pub(crate) struct Saved {
     pub inputs: Vec<NDArray>,
     pub outputs: Vec<NDArray>,
