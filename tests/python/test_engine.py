@@ -426,6 +426,45 @@ def test_exit_while_daemon_threads_run_native_code(attempt):
     assert "EXITING" in done.stdout
 
 
+EXIT_WITH_FUNCTION_DAEMONS = """
+    import threading, time
+    import mxnet as mx
+    from mxnet import autograd, nd
+
+    class Square(autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x * x
+
+        def backward(self, dy):
+            x, = self.saved_tensors
+            time.sleep(0.001)
+            return 2 * x * dy
+
+    def loop():
+        x = nd.ones((100, 100))
+        x.attach_grad()
+        while True:
+            with autograd.record():
+                y = Square()(x).sum()
+            y.backward()
+
+    for _ in range(4):
+        threading.Thread(target=loop, daemon=True).start()
+    time.sleep(0.2)
+    print("EXITING")
+"""
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_exit_while_daemon_threads_run_function_backward(attempt):
+    # The backward calls back into Python from native code; before the exit hook covered
+    # that path, every run aborted in PyGILState_Release during finalization.
+    done = run_python(EXIT_WITH_FUNCTION_DAEMONS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "EXITING" in done.stdout
+
+
 # ---- fork -----------------------------------------------------------------------------------------
 
 FORK_WHILE_PUSHING = """

@@ -24,7 +24,7 @@ impl Operator for PyFunctionOp {
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
-        Python::with_gil(|py| -> PyResult<Vec<Option<NDArray>>> {
+        crate::gil::with_gil(|py| -> PyResult<Vec<Option<NDArray>>> {
             let grads: Vec<PyNDArray> = g.out_grads.iter().map(|x| PyNDArray::new(x.clone())).collect();
             let result = self.backward.call1(py, (grads,))?;
             let items: Vec<Option<PyRef<PyNDArray>>> = result.extract(py)?;

@@ -20,8 +20,18 @@ use pyo3::prelude::*;
 
 static EXITING: AtomicBool = AtomicBool::new(false);
 static EXITING_THREAD: OnceLock<ThreadId> = OnceLock::new();
-/// Threads whose native work is done and that are taking the GIL back.
+/// Threads that native code is taking the GIL for, or that hold it from native code.
 static RETURNING: AtomicUsize = AtomicUsize::new(0);
+
+fn exiting_elsewhere() -> bool {
+    EXITING.load(SeqCst) && EXITING_THREAD.get() != Some(&std::thread::current().id())
+}
+
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
 
 /// Run `f` with the GIL released (PyO3's `allow_threads`), but never return to Python from a
 /// thread other than the exiting one after the interpreter began to exit.
@@ -31,11 +41,9 @@ pub fn without_gil<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T 
         // Count ourselves before reading the flag; `mark_exiting` sets the flag before it
         // reads the count, so it either sees us returning or we see the flag.
         RETURNING.fetch_add(1, SeqCst);
-        if EXITING.load(SeqCst) && EXITING_THREAD.get() != Some(&std::thread::current().id()) {
+        if exiting_elsewhere() {
             RETURNING.fetch_sub(1, SeqCst);
-            loop {
-                std::thread::park();
-            }
+            park_forever();
         }
         result
     });
@@ -43,14 +51,30 @@ pub fn without_gil<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T 
     result
 }
 
-/// `atexit` hook: from now on, threads other than the calling one park after native work.
-/// NOTE: Python code that a native call runs under the GIL (an `autograd.Function` backward)
-/// can still meet finalization inside Rust frames.
+/// Take the GIL from native code that runs without it (PyO3's `with_gil`), unless the
+/// interpreter is exiting, in which case the thread parks for good instead. Used to call back
+/// into Python, for example an `autograd.Function` backward.
+pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    RETURNING.fetch_add(1, SeqCst);
+    if exiting_elsewhere() {
+        RETURNING.fetch_sub(1, SeqCst);
+        park_forever();
+    }
+    let result = Python::with_gil(f);
+    RETURNING.fetch_sub(1, SeqCst);
+    result
+}
+
+/// `atexit` hook: from now on, threads other than the calling one park after native work
+/// and before they take the GIL from native code.
+/// NOTE: a thread that holds the GIL from native code for more than the 2-second bound below
+/// (a slow `autograd.Function` backward) can still meet finalization inside Rust frames.
 #[pyfunction]
 pub fn mark_exiting(py: Python<'_>) {
     let _ = EXITING_THREAD.set(std::thread::current().id());
     EXITING.store(true, SeqCst);
-    // Let the threads already taking the GIL back have it now, before finalization starts.
+    // Let the threads already taking the GIL back, or running Python code for native code,
+    // finish with it now, before finalization starts.
     // The bound keeps a thread that never gets the GIL from delaying the exit for long.
     let deadline = Instant::now() + Duration::from_secs(2);
     while RETURNING.load(SeqCst) > 0 && Instant::now() < deadline {
