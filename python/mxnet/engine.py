@@ -1,5 +1,6 @@
 """``mx.engine``: the dependency engine's settings."""
 import contextlib
+import numbers
 
 from . import _native
 
@@ -18,6 +19,9 @@ def priority(value):
     ``priority`` argument of MXNet's engine pushes). The default is 0. This is an mxnet-rs
     addition; MXNet 1.x sets priorities only inside kvstore and the trainer.
     """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not -2**31 <= value < 2**31:
+        raise ValueError("engine.priority: priority must be an int in [-2**31, 2**31), got %r"
+                         % (value,))
     previous = _native.set_priority(int(value))
     try:
         yield

@@ -313,6 +313,13 @@ def test_inplace_on_views_from_threads_loses_no_update(view):
     assert values.max() == 800
 
 
+@pytest.mark.parametrize("value", [2**31, -2**31 - 1, 1.5, True, "1"])
+def test_priority_rejects_values_outside_int32(value):
+    with pytest.raises(ValueError, match="priority must be an int"):
+        with mx.engine.priority(value):
+            pass
+
+
 # ---- lifetime --------------------------------------------------------------------------------------
 
 def test_delete_array_with_pending_ops():

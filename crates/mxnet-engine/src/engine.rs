@@ -157,7 +157,7 @@ impl Engine {
 
     /// An engine without a thread pool whose operations run on the thread that makes them
     /// ready (the pusher or the completer of their last dependency), for the loom models.
-    #[cfg(loom)]
+    #[cfg(all(loom, test))]
     pub(crate) fn inline_for_model() -> Engine {
         let shared = Arc::new(Shared {
             kind: EngineKind::Threaded,

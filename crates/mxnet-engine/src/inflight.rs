@@ -39,7 +39,7 @@ impl Limits {
         Limits { ops: read("MXNET_ENGINE_MAX_INFLIGHT_OPS", 4096), bytes: read("MXNET_ENGINE_MAX_INFLIGHT_BYTES", 1 << 30) }
     }
 
-    #[cfg(loom)]
+    #[cfg(all(loom, test))]
     pub(crate) fn unlimited() -> Limits {
         Limits { ops: usize::MAX, bytes: usize::MAX }
     }
