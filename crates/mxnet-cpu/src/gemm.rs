@@ -9,6 +9,11 @@ use gemm::Parallelism;
 /// of the products between 12M and 30M varied by up to 1.8x from run to run.
 const PARALLEL_MIN_FLOPS: usize = 1 << 22;
 
+/// Up to this many multiply-adds a product runs as plain loops: the `gemm` crate's setup
+/// (packing, kernel selection) costs more than the whole product, as in a Dense(8) layer on
+/// one sample (64 multiply-adds). An estimate from that case, not a measured crossover.
+const DIRECT_MAX_FLOPS: usize = 1 << 12;
+
 /// A float type the `gemm` crate can multiply.
 pub trait GemmFloat: Copy + Send + Sync + 'static + num_traits::Zero + num_traits::One {}
 impl GemmFloat for f32 {}
@@ -67,6 +72,9 @@ pub fn matmul_with<T: GemmFloat>(
     }
     check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
     check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
+    if m * n * k <= DIRECT_MAX_FLOPS {
+        return direct(m, n, k, a, b, c, accumulate, alpha, beta);
+    }
     // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, so
     // every index gemm computes stays inside the slices. `c` is uniquely borrowed.
     let mut run = |parallelism: Parallelism| unsafe {
@@ -97,6 +105,33 @@ pub fn matmul_with<T: GemmFloat>(
         crate::parallel::install(|| run(Parallelism::Rayon(0)));
     } else {
         run(Parallelism::None);
+    }
+}
+
+/// [`matmul`] for tiny products, with the same contract.
+#[allow(clippy::too_many_arguments)]
+fn direct<T: GemmFloat>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    c: &mut [T],
+    accumulate: bool,
+    alpha: T,
+    beta: T,
+) {
+    let (ars, acs) = (a.row_stride as usize, a.col_stride as usize);
+    let (brs, bcs) = (b.row_stride as usize, b.col_stride as usize);
+    for i in 0..m {
+        for j in 0..n {
+            let mut sum = T::zero();
+            for p in 0..k {
+                sum = sum + a.data[i * ars + p * acs] * b.data[p * brs + j * bcs];
+            }
+            let out = &mut c[i * n + j];
+            *out = if accumulate { alpha * *out + beta * sum } else { beta * sum };
+        }
     }
 }
 
@@ -131,5 +166,32 @@ mod tests {
             }
         }
         assert_eq!(c, expected);
+    }
+
+    /// Both paths (plain loops below `DIRECT_MAX_FLOPS`, the gemm crate above), with a
+    /// transposed `b` and accumulation, against a float64 reference.
+    #[test]
+    fn small_and_large_products_accumulate_with_strides() {
+        for size in [3usize, 8, 20, 40] {
+            let (m, n, k) = (size, size + 1, size + 2);
+            let a: Vec<f32> = (0..m * k).map(|x| ((x * 7) % 11) as f32 - 5.0).collect();
+            // `b` is stored transposed: element (p, j) at j * k + p.
+            let b: Vec<f32> = (0..k * n).map(|x| ((x * 5) % 13) as f32 - 6.0).collect();
+            let mut c: Vec<f32> = (0..m * n).map(|x| (x % 3) as f32).collect();
+            let before = c.clone();
+            matmul(
+                m, n, k,
+                MatRef { data: &a, row_stride: k as isize, col_stride: 1 },
+                MatRef { data: &b, row_stride: 1, col_stride: k as isize },
+                &mut c, true, 0.5, 2.0,
+            );
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k).map(|p| a[i * k + p] as f64 * b[j * k + p] as f64).sum();
+                    let expected = 0.5 * before[i * n + j] as f64 + 2.0 * dot;
+                    assert!((c[i * n + j] as f64 - expected).abs() < 1e-3, "size {size} ({i}, {j})");
+                }
+            }
+        }
     }
 }
