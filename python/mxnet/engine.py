@@ -29,6 +29,20 @@ def priority(value):
         _native.set_priority(previous)
 
 
+def _warn_on_invalid_counts():
+    # The engine reads these when it starts and falls back to its defaults on values that are
+    # not positive integers; say so instead of changing the setting silently.
+    import os
+    import warnings
+    defaults = {'MXNET_CPU_WORKER_NTHREADS': '1', 'MXNET_ENGINE_MAX_INFLIGHT_OPS': '4096',
+                'MXNET_ENGINE_MAX_INFLIGHT_BYTES': '1073741824'}
+    for name, default in defaults.items():
+        value = os.environ.get(name)
+        if value is not None and not (value.isdigit() and int(value) > 0):
+            warnings.warn('%s=%r is not a positive integer; using the default %s'
+                          % (name, value, default), RuntimeWarning, stacklevel=2)
+
+
 def _register_fork_handlers():
     # A forked child inherits none of the engine's threads. Finish pending work before fork
     # and let pushes through again in both processes after it (the child on a new thread
@@ -48,5 +62,6 @@ def _register_exit_handler():
     atexit.register(_native.mark_exiting)
 
 
+_warn_on_invalid_counts()
 _register_fork_handlers()
 _register_exit_handler()

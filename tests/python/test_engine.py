@@ -166,6 +166,17 @@ def test_unknown_engine_type_fails_at_import():
         assert valid in result.stderr
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-1", " 2"])
+def test_invalid_worker_count_warns(value):
+    env = dict(os.environ, MXNET_CPU_WORKER_NTHREADS=value)
+    env["PYTHONPATH"] = PYTHON_DIR + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", "import mxnet"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "MXNET_CPU_WORKER_NTHREADS" in done.stderr
+    assert "using the default 1" in done.stderr
+
+
 # ---- ordering --------------------------------------------------------------------------------------
 
 N_THREADS = 8
