@@ -31,7 +31,7 @@ def priority(value):
 
 def _warn_on_invalid_counts():
     # The engine reads these when it starts and falls back to its defaults on values that are
-    # not positive integers; say so instead of changing the setting silently.
+    # not positive integers. Warn, so that the setting does not change silently.
     import os
     import warnings
     defaults = {'MXNET_CPU_WORKER_NTHREADS': '1', 'MXNET_ENGINE_MAX_INFLIGHT_OPS': '4096',

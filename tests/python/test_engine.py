@@ -304,8 +304,8 @@ def test_priority_scope_nests_and_restores():
 
 @pytest.mark.parametrize("view", ["a[1::3]", "a.reshape((100, 1000)).T", "a[10:]"])
 def test_inplace_on_views_from_threads_loses_no_update(view):
-    """`v += 1` on a strided view computes into a temporary and copies back; both happen in
-    one engine operation, so concurrent increments from four threads all land."""
+    """`v += 1` on a strided view computes into a temporary and copies it back. Both steps run
+    in one engine operation, so concurrent increments from four threads all land."""
     a = mx.nd.zeros((100000,))
     v = eval(view)
 
@@ -519,8 +519,8 @@ FORK_WHILE_PUSHING = """
 @pytest.mark.parametrize("name", ["ThreadedEnginePerDevice", "NaiveEngine"])
 def test_fork_while_another_thread_pushes(name):
     """Forked children compute with NDArrays while the parent keeps pushing from another
-    thread; before the fork handlers a child inherited a lock held by an engine worker and
-    hung."""
+    thread. Without the fork handlers a child could inherit a lock held by an engine thread
+    and hang."""
     done = run_python(FORK_WHILE_PUSHING, name)
     assert done.returncode == 0, done.stderr
     assert "FORKS_OK 4.0" in done.stdout

@@ -164,10 +164,14 @@ pub(crate) fn push_forward(
             // Outputs allocated without the zero fill may hold another array's old bytes. An
             // operation that returns an error leaves zeros, as every other operator does.
             // NOTE: a kernel that panics (an internal bug) leaves these outputs unspecified.
-            for out in outputs.iter().filter(|o| o.layout().offset == 0 && o.size() * o.dtype().size() == o.storage().nbytes()) {
-                // SAFETY: this operation writes `out`, which covers its whole buffer, so the
-                // engine gives it exclusive access.
-                unsafe { out.storage().slice_mut::<u8>() }.fill(0);
+            for out in &outputs {
+                // A view into a larger array (an `out=` argument) keeps the rest of its buffer.
+                let whole_buffer = out.layout().offset == 0 && out.size() * out.dtype().size() == out.storage().nbytes();
+                if whole_buffer {
+                    // SAFETY: this operation writes `out`, which covers its whole buffer, so
+                    // the engine gives it exclusive access.
+                    unsafe { out.storage().slice_mut::<u8>() }.fill(0);
+                }
             }
         }
         result.map_err(|e| Arc::new(e) as OpError)?;

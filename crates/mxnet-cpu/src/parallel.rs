@@ -12,6 +12,15 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 /// The current pool; null until first use and again in a freshly forked child. Pools are
 /// leaked, not dropped: one lives for the whole process, and a child cannot shut down the
 /// copy it inherited because that copy's threads do not exist.
+/// Kernels split work across the pool only from this many elements on. Below it, waking
+/// another thread (microseconds) costs about as much as the whole loop of a cheap kernel, such
+/// as a 64K-element sum or `negative`. An estimate shared by the elementwise, reduction,
+/// pooling, softmax and gather kernels, not a tuned value.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// Elements per task when a flat loop is split across the pool.
+pub const TASK_ELEMENTS: usize = 1 << 14;
+
 static POOL: AtomicPtr<ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
 
 fn pool() -> &'static ThreadPool {

@@ -3,9 +3,7 @@
 
 use rayon::prelude::*;
 
-/// Below this many elements a run is summed on one thread (an estimate: a 64K-element sum takes
-/// a few microseconds, about the cost of waking a rayon thread).
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+use crate::parallel::PARALLEL_MIN_ELEMENTS;
 
 /// A float that sums in independent lanes and combines them in f64.
 pub trait SumFloat: Copy + Send + Sync + Default + std::ops::Add<Output = Self> {

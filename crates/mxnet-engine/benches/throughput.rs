@@ -4,8 +4,8 @@
 //! Each operation writes a variable of its own, so every operation is ready when pushed and
 //! the figure is the cost of the engine itself. In the `shared_read` runs each also reads one
 //! variable that all pushers share, whose state every push and completion then changes.
-//! `inline` lets ready operations run on the pushing thread (the engine's fast path for small
-//! operations); `queued` sends every one through the ready queue to a drainer on the pool.
+//! `inline` lets ready operations run on the pushing thread, the engine's fast path for small
+//! operations. `queued` sends every one through the ready queue to a drainer on the pool.
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};

@@ -155,8 +155,8 @@ impl Engine {
         EngineKind::parse(&std::env::var("MXNET_ENGINE_TYPE").unwrap_or_default())
     }
 
-    /// An engine without a thread pool whose operations run on the thread that makes them
-    /// ready (the pusher or the completer of their last dependency), for the loom models.
+    /// Create an engine without a thread pool for the loom models. Its operations run on the
+    /// thread that makes them ready: the pusher or the completer of their last dependency.
     #[cfg(all(loom, test))]
     pub(crate) fn inline_for_model() -> Engine {
         let shared = Arc::new(Shared {
@@ -168,8 +168,8 @@ impl Engine {
         Engine { shared }
     }
 
-    /// A private engine (tests and benchmarks; everything else uses [`Engine::get`]) that
-    /// runs at most `max_running` operations at once on the pool of `spawn`.
+    /// Create a private engine that runs at most `max_running` operations at once on the pool
+    /// of `spawn`, for tests and benchmarks. Everything else uses [`Engine::get`].
     pub fn new(kind: EngineKind, max_running: usize, spawn: Spawn) -> Engine {
         Engine::with_limits(kind, max_running, spawn, Limits::from_env())
     }
@@ -287,7 +287,7 @@ impl Shared {
         }
     }
 
-    /// The body of a drainer job: run ready operations until none is left.
+    /// Run ready operations until none is left: the body of a drainer job.
     fn drain(this: &Arc<Self>) {
         let queue = this.queue.as_ref().expect("drainers exist only with a ready queue");
         loop {

@@ -73,8 +73,8 @@ impl InFlight {
             let before = self.state.fetch_add(1, AcqRel);
             if before & PAUSED == 0 {
                 let ops = (before & OPS_MASK) as usize;
-                let held = if bytes > 0 { self.bytes.fetch_add(bytes, AcqRel) } else { self.bytes.load(Acquire) };
-                if ops == 0 || (ops < self.limits.ops && held.saturating_add(bytes) <= self.limits.bytes) {
+                let bytes_in_flight = if bytes > 0 { self.bytes.fetch_add(bytes, AcqRel) } else { self.bytes.load(Acquire) };
+                if ops == 0 || (ops < self.limits.ops && bytes_in_flight.saturating_add(bytes) <= self.limits.bytes) {
                     return;
                 }
                 self.retire(bytes);
@@ -98,7 +98,7 @@ impl InFlight {
 
     /// Count one operation out of flight and wake the blocked threads, if any.
     pub(crate) fn retire(&self, bytes: usize) {
-        // Bytes first, so a thread woken by the count change sees them released.
+        // Bytes first, so that a thread woken by the count change finds them released.
         if bytes > 0 {
             self.bytes.fetch_sub(bytes, AcqRel);
         }
@@ -122,8 +122,8 @@ impl InFlight {
 
     /// Wake the blocked threads so they check their condition again, after a change to state
     /// outside the word (the drainer count). A read-modify-write rather than a load, so that
-    /// it reads the newest word: a thread that registered before it is woken, and one that
-    /// registers after it sees the change.
+    /// it reads the newest word. A thread that registered before it is woken, and one that
+    /// registers after it reads the changed state.
     pub(crate) fn notify(&self) {
         if self.state.fetch_add(0, AcqRel) & SLEEPERS_MASK != 0 {
             self.wake_all();

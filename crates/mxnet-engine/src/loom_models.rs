@@ -48,8 +48,8 @@ fn read_into(cell: &Arc<Cell>, seen: &Arc<AtomicUsize>) -> OpFn {
 }
 
 /// Run `f` under loom with at most three preemptions per execution. Two are too few to stop
-/// two readers inside their bodies while a write is granted (checked by breaking the grant
-/// rule on purpose); three finish all models in about 5 seconds.
+/// two readers inside their bodies while a write is granted, which breaking the grant rule on
+/// purpose showed. Three finish all models in about 5 seconds.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(3);

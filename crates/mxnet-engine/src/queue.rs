@@ -82,10 +82,10 @@ impl ReadyQueue {
     /// Claim a drainer slot; false when `max_drainers` are running.
     ///
     /// A compare-and-swap rather than add-then-undo: an undone add could make an exiting
-    /// drainer see the slots full and leave an operation behind with nobody to run it.
+    /// drainer find the slots full and leave an operation behind with no drainer to run it.
     pub(crate) fn try_claim_drainer(&self) -> bool {
         // A read-modify-write, not a load: after `push`, a plain load may return a count from
-        // before an exiting drainer's `release_drainer` while that drainer still sees the
+        // before an exiting drainer's `release_drainer` while that drainer still finds the
         // queue empty (the store-buffer case), and the operation would have no drainer.
         let mut running = self.drainers.fetch_add(0, SeqCst);
         while running < self.max_drainers {

@@ -22,8 +22,8 @@ const QUEUED: u64 = 1 << 33;
 
 /// The dependency state of one variable.
 ///
-/// A read or write that can start at once, and a completion with nobody waiting, is one
-/// compare-and-swap on `state`. Only an operation that has to wait, and the completion that
+/// A read or write that can start at once, and a completion that releases no waiting
+/// operation, is one compare-and-swap on `state`. Only an operation that has to wait, and the completion that
 /// releases it, take the queue lock. That lock guards a few queue instructions, and it is
 /// contended only when operations on this variable really wait for each other.
 pub(crate) struct VarInner {
@@ -48,8 +48,8 @@ impl Default for Var {
     }
 }
 
-/// Whether an operation may start on a variable in state `s`: writes need it free, reads
-/// need no write running. Either way nothing may be queued ahead of it.
+/// Return whether an operation may start on a variable in state `s`. Writes need it free and
+/// reads need no write running. Either way nothing may be queued ahead of it.
 fn can_start(s: u64, write: bool) -> bool {
     if write {
         s == 0
@@ -165,7 +165,8 @@ impl Var {
             // Nothing waits, and other threads may change the word, so leave it as it is.
             return granted;
         }
-        // QUEUED is set and we hold the lock: nobody else changes the word until we store.
+        // QUEUED is set and this thread holds the lock, so no other thread changes the word until
+        // the store below.
         while let Some(&(_, next_is_write)) = waiting.ops.front() {
             if s & WRITING != 0 || (next_is_write && s & READERS != 0) {
                 break;

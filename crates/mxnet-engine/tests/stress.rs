@@ -82,7 +82,7 @@ fn run_round(engine: &Arc<Engine>, seed: u64) {
     let cells: Arc<Vec<Cell>> = Arc::new(
         (0..CELLS).map(|i| Cell { value: UnsafeCell::new(i as i64), busy: AtomicIsize::new(0), var: Var::new() }).collect(),
     );
-    // The log holds each step with its snapshot slot, in push order.
+    // The log records each step with its snapshot slot, in push order.
     let log: Arc<Mutex<Vec<(Step, Arc<AtomicI64>)>>> = Arc::new(Mutex::new(Vec::new()));
 
     let threads: Vec<_> = (0..THREADS)

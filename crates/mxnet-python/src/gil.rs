@@ -1,9 +1,9 @@
 //! Releasing the GIL around native work without crashing at interpreter exit.
 //!
 //! During finalization CPython 3.13 and older end a daemon thread that takes the GIL back by
-//! calling `pthread_exit` (CPython issue 87135; 3.14 parks such threads instead). glibc
-//! implements that with a forced unwind, and when the unwind crosses the Rust frames of a
-//! native call the process aborts with "FATAL: exception not rethrown".
+//! calling `pthread_exit` (CPython 3.14 parks such threads instead). glibc implements that with
+//! a forced unwind, and when the unwind crosses the Rust frames of a native call the process
+//! aborts with "FATAL: exception not rethrown".
 //!
 //! So an `atexit` hook marks the interpreter as exiting. From then on, a thread other than the
 //! exiting one parks for good when its native work is done, instead of taking the GIL back,
@@ -21,15 +21,22 @@ use pyo3::prelude::*;
 static EXITING: AtomicBool = AtomicBool::new(false);
 static EXITING_THREAD: OnceLock<ThreadId> = OnceLock::new();
 /// Threads that native code is taking the GIL for, or that hold it from native code.
-static RETURNING: AtomicUsize = AtomicUsize::new(0);
+static TAKING_GIL: AtomicUsize = AtomicUsize::new(0);
 
 fn exiting_elsewhere() -> bool {
     EXITING.load(SeqCst) && EXITING_THREAD.get() != Some(&std::thread::current().id())
 }
 
-fn park_forever() -> ! {
-    loop {
-        std::thread::park();
+/// Count the calling thread in `TAKING_GIL`, or park it for good when the interpreter is
+/// exiting. The count goes up before the flag is read, and `mark_exiting` sets the flag before
+/// it reads the count, so either the hook waits for this thread or this thread parks.
+fn start_taking_gil() {
+    TAKING_GIL.fetch_add(1, SeqCst);
+    if exiting_elsewhere() {
+        TAKING_GIL.fetch_sub(1, SeqCst);
+        loop {
+            std::thread::park();
+        }
     }
 }
 
@@ -38,16 +45,10 @@ fn park_forever() -> ! {
 pub fn without_gil<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T {
     let result = py.allow_threads(|| {
         let result = f();
-        // Count ourselves before reading the flag; `mark_exiting` sets the flag before it
-        // reads the count, so it either sees us returning or we see the flag.
-        RETURNING.fetch_add(1, SeqCst);
-        if exiting_elsewhere() {
-            RETURNING.fetch_sub(1, SeqCst);
-            park_forever();
-        }
+        start_taking_gil();
         result
     });
-    RETURNING.fetch_sub(1, SeqCst);
+    TAKING_GIL.fetch_sub(1, SeqCst);
     result
 }
 
@@ -55,13 +56,9 @@ pub fn without_gil<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T 
 /// interpreter is exiting, in which case the thread parks for good instead. Used to call back
 /// into Python, for example an `autograd.Function` backward.
 pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    RETURNING.fetch_add(1, SeqCst);
-    if exiting_elsewhere() {
-        RETURNING.fetch_sub(1, SeqCst);
-        park_forever();
-    }
+    start_taking_gil();
     let result = Python::with_gil(f);
-    RETURNING.fetch_sub(1, SeqCst);
+    TAKING_GIL.fetch_sub(1, SeqCst);
     result
 }
 
@@ -77,7 +74,7 @@ pub fn mark_exiting(py: Python<'_>) {
     // finish with it now, before finalization starts.
     // The bound keeps a thread that never gets the GIL from delaying the exit for long.
     let deadline = Instant::now() + Duration::from_secs(2);
-    while RETURNING.load(SeqCst) > 0 && Instant::now() < deadline {
+    while TAKING_GIL.load(SeqCst) > 0 && Instant::now() < deadline {
         py.allow_threads(|| std::thread::sleep(Duration::from_millis(1)));
     }
 }

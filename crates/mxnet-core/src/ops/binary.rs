@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mxnet_cpu::layout::broadcast_shapes;
-use mxnet_cpu::parallel;
+use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
 use mxnet_cpu::strided::binary_map;
 use rayon::prelude::*;
 
@@ -89,8 +89,8 @@ pub(crate) unsafe fn binary_kernel(op: &str, kind: BinaryKind, a: &NDArray, b: &
             let ys = &b.data::<T>()[lb.offset..lb.offset + n];
             parallel::install(|| {
                 out_data
-                    .par_chunks_mut(PARALLEL_CHUNK)
-                    .zip(xs.par_chunks(PARALLEL_CHUNK).zip(ys.par_chunks(PARALLEL_CHUNK)))
+                    .par_chunks_mut(TASK_ELEMENTS)
+                    .zip(xs.par_chunks(TASK_ELEMENTS).zip(ys.par_chunks(TASK_ELEMENTS)))
                     .for_each(|(dst, (xs, ys))| {
                         for ((d, &x), &y) in dst.iter_mut().zip(xs).zip(ys) {
                             *d = kind.apply(x, y);
@@ -103,11 +103,6 @@ pub(crate) unsafe fn binary_kernel(op: &str, kind: BinaryKind, a: &NDArray, b: &
     });
     Ok(())
 }
-
-/// Contiguous operands of at least this many elements are split across the kernel pool, as in
-/// the unary kernels (an estimate, not a tuned value).
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
-const PARALLEL_CHUNK: usize = 1 << 14;
 
 pub struct Binary {
     pub name: &'static str,
@@ -213,8 +208,6 @@ impl Operator for Binary {
         Ok(vec![Some(reduce_to(&da, a.shape())?), Some(reduce_to(&db, b.shape())?)])
     }
 }
-
-
 
 macro_rules! binary_def {
     ($defs:ident, $kind:ident, $name:literal, [$($alias:literal),*], $broadcast:expr, $doc:expr) => {

@@ -19,10 +19,7 @@ use crate::imperative::call1;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::{dispatch_all, dispatch_real};
-
-/// Gathers that move fewer elements than this run on one thread: below it, handing blocks to
-/// rayon costs more than the copies (an estimate, not a measured threshold).
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+use mxnet_cpu::parallel::PARALLEL_MIN_ELEMENTS;
 
 /// Handling of an index outside `[0, dim)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

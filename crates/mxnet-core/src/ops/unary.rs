@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use mxnet_cpu::math::exp_f32;
 use mxnet_cpu::strided::unary_map;
-use mxnet_cpu::parallel;
+use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
 use mxnet_cpu::Layout;
 use rayon::prelude::*;
 
@@ -22,8 +22,6 @@ use crate::imperative::call1;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::dispatch_float;
-
-
 
 fn un(name: &str, x: &NDArray) -> Result<NDArray> {
     call1(name, &[x], &[])
@@ -296,18 +294,12 @@ unary_table! {
         grad |x, y, dy| un("zeros_like", x);
 }
 
-/// Arrays with at least this many elements are split across the rayon pool. Below it, the
-/// cost of waking other threads (tens of microseconds) is comparable to the whole loop for
-/// cheap ops such as `negative`; this is a rough estimate, not a tuned value.
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
-const PARALLEL_CHUNK: usize = 1 << 14;
-
 /// `out[i] = f(x[i])`, in parallel chunks for large contiguous inputs.
 fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], f: impl Fn(T) -> T + Sync) {
     if layout.is_contiguous() && layout.size() >= PARALLEL_MIN_ELEMENTS {
         let src = &x[layout.offset..layout.offset + layout.size()];
         parallel::install(|| {
-            out.par_chunks_mut(PARALLEL_CHUNK).zip(src.par_chunks(PARALLEL_CHUNK)).for_each(|(dst, src)| {
+            out.par_chunks_mut(TASK_ELEMENTS).zip(src.par_chunks(TASK_ELEMENTS)).for_each(|(dst, src)| {
                 for (d, &v) in dst.iter_mut().zip(src) {
                     *d = f(v);
                 }

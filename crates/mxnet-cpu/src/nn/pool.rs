@@ -6,11 +6,7 @@
 use rayon::prelude::*;
 
 use super::Real;
-use crate::parallel;
-
-/// Below this many input elements pooling runs on one thread (an estimate: smaller inputs
-/// finish faster than the threads wake up).
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+use crate::parallel::{self, PARALLEL_MIN_ELEMENTS};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PoolKind {

@@ -5,12 +5,7 @@
 use rayon::prelude::*;
 
 use super::{cast, Real};
-use crate::parallel;
-
-/// Contiguous rows are split across the kernel pool when there are at least this many
-/// elements, in tasks of about `TASK_ELEMENTS` (estimates, like the elementwise kernels').
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
-const TASK_ELEMENTS: usize = 1 << 14;
+use crate::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SoftmaxKind {
@@ -88,8 +83,8 @@ pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64
     });
 }
 
-/// One contiguous row of [`forward`]. Each pass is a plain loop or keeps eight independent
-/// partial results, so that the compiler vectorises it; exp is evaluated once per element.
+/// Compute one contiguous row of [`forward`], evaluating exp once per element. Each pass is a
+/// plain loop or keeps eight independent partial results, so that the compiler vectorises it.
 fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mut [U]) {
     let max = lane_max(x, scale);
     match kind {
