@@ -348,6 +348,30 @@ def test_softmax_gradients_float64(op, axis):
     check_gradients(getattr(mx.nd, op), {"data": x}, {"axis": axis, "temperature": 1.5}, ["data"])
 
 
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(3, 100), (700, 101)])
+def test_softmax_float32_rows_match_numpy(op, shape):
+    # Rows longer than the kernel's lanes, with a tail; 700 x 101 is large enough to run in
+    # parallel chunks.
+    r = rng()
+    x = (r.standard_normal(shape) * 5).astype(np.float32)
+    dy = r.standard_normal(shape).astype(np.float32)
+    xa = mx.nd.array(x)
+    xa.attach_grad()
+    with autograd.record():
+        y = getattr(mx.nd, op)(xa, axis=-1, temperature=1.5)
+    y.backward(mx.nd.array(dy))
+    z = x.astype(np.float64) / 1.5
+    z -= z.max(axis=-1, keepdims=True)
+    sm = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+    if op == "softmax":
+        expected, grad = sm, sm * (dy - (dy * sm).sum(axis=-1, keepdims=True)) / 1.5
+    else:
+        expected, grad = np.log(sm), (dy - sm * dy.sum(axis=-1, keepdims=True)) / 1.5
+    np.testing.assert_allclose(y.asnumpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(xa.grad.asnumpy(), grad, rtol=1e-4, atol=1e-5)
+
+
 def test_softmin_is_softmax_of_negated_input():
     x = rng().standard_normal((4, 5))
     a = mx.nd.softmin(nd64(x), axis=0).asnumpy()

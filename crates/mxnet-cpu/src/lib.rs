@@ -7,6 +7,7 @@ pub mod math;
 pub mod reduce;
 pub mod nn;
 pub mod parallel;
+pub mod simd;
 pub mod strided;
 
 pub use layout::Layout;

@@ -16,7 +16,8 @@ pub fn exp_f32(x: f32) -> f32 {
     // Beyond these bounds e^x is +inf or 0 in f32; clamping keeps 2^n representable.
     // `clamp` passes NaN through.
     let x = x.clamp(-104.0, 88.8);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     // e^r on |r| <= ln(2)/2: a minimax polynomial with the coefficients of Cephes' expf; the
     // tests below check the result to 2 ulp.
@@ -27,9 +28,12 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5.000_000_1e-1;
     let e_r = p * r * r + r + 1.0;
+    // `shifted` is 1.5 * 2^23 + n exactly, so its low mantissa bits hold n as an integer.
+    // Reading them avoids `as i32`, whose saturating semantics do not vectorise. For NaN the
+    // bits are meaningless but `e_r` is NaN, and so is the result.
+    let n = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
     // Scale by 2^n in two halves, so that n down to -150 gives subnormals instead of a
-    // wrapped exponent. NaN converts to 0 and keeps `e_r` NaN.
-    let n = n as i32;
+    // wrapped exponent.
     let half = n >> 1;
     let first = f32::from_bits(((half + 127) as u32) << 23);
     let second = f32::from_bits(((n - half + 127) as u32) << 23);

@@ -22,10 +22,18 @@ impl SumFloat for f64 {
     }
 }
 
-/// Sum of `x` with 16 independent accumulators, which the compiler turns into SIMD adds
+/// Sum of `x` with 32 independent accumulators, which the compiler turns into SIMD adds
 /// without reassociating a single chain; partial sums are combined in f64.
 fn sum_lanes<T: SumFloat>(x: &[T]) -> f64 {
-    const LANES: usize = 16;
+    crate::simd::dispatch(
+        #[inline(always)]
+        || sum_lanes_inline(x),
+    )
+}
+
+#[inline(always)]
+fn sum_lanes_inline<T: SumFloat>(x: &[T]) -> f64 {
+    const LANES: usize = 32;
     let mut acc = [T::default(); LANES];
     let mut chunks = x.chunks_exact(LANES);
     for chunk in &mut chunks {

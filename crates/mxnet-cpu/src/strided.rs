@@ -2,6 +2,7 @@
 //! the hot loops run over the innermost dimension without per-element index arithmetic.
 
 use crate::layout::Layout;
+use crate::simd;
 
 /// Call `f(offsets, len, inner_strides)` for each run along the innermost dimension of `shape`,
 /// where `offsets[k]` is the element offset of the run's start in view `k` and the run has
@@ -90,26 +91,14 @@ pub fn binary_map<A: Copy, B: Copy, O>(
     for_each_run(&shape, [&la, &lb, &lo], |[oa, ob, oo], n, [sa, sb, _]| {
         let dst = &mut out[oo as usize..oo as usize + n];
         match (sa, sb) {
-            (1, 1) => {
-                let xa = &a[oa as usize..oa as usize + n];
-                let xb = &b[ob as usize..ob as usize + n];
-                for ((d, &x), &y) in dst.iter_mut().zip(xa).zip(xb) {
-                    *d = f(x, y);
-                }
-            }
+            (1, 1) => simd::zip_map(&a[oa as usize..oa as usize + n], &b[ob as usize..ob as usize + n], dst, &f),
             (1, 0) => {
-                let xa = &a[oa as usize..oa as usize + n];
                 let y = b[ob as usize];
-                for (d, &x) in dst.iter_mut().zip(xa) {
-                    *d = f(x, y);
-                }
+                simd::map(&a[oa as usize..oa as usize + n], dst, |x| f(x, y));
             }
             (0, 1) => {
                 let x = a[oa as usize];
-                let xb = &b[ob as usize..ob as usize + n];
-                for (d, &y) in dst.iter_mut().zip(xb) {
-                    *d = f(x, y);
-                }
+                simd::map(&b[ob as usize..ob as usize + n], dst, |y| f(x, y));
             }
             _ => {
                 for (i, d) in dst.iter_mut().enumerate() {
@@ -158,10 +147,7 @@ pub fn coalesce_jointly<const N: usize>(views: [&Layout; N]) -> [Layout; N] {
 /// `out[i] = f(a[i])` over the view `a`; `out` is row-major with `a`'s shape.
 pub fn unary_map<A: Copy, O>(a: &[A], la: &Layout, out: &mut [O], f: impl Fn(A) -> O) {
     if la.is_contiguous() {
-        let src = &a[la.offset..la.offset + la.size()];
-        for (d, &x) in out.iter_mut().zip(src) {
-            *d = f(x);
-        }
+        crate::simd::map(&a[la.offset..la.offset + la.size()], out, f);
         return;
     }
     let lo = Layout::contiguous(&la.shape);

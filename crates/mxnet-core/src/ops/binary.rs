@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use mxnet_cpu::layout::broadcast_shapes;
 use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
+use mxnet_cpu::simd;
 use mxnet_cpu::strided::binary_map;
 use rayon::prelude::*;
 
@@ -91,11 +92,7 @@ pub(crate) unsafe fn binary_kernel(op: &str, kind: BinaryKind, a: &NDArray, b: &
                 out_data
                     .par_chunks_mut(TASK_ELEMENTS)
                     .zip(xs.par_chunks(TASK_ELEMENTS).zip(ys.par_chunks(TASK_ELEMENTS)))
-                    .for_each(|(dst, (xs, ys))| {
-                        for ((d, &x), &y) in dst.iter_mut().zip(xs).zip(ys) {
-                            *d = kind.apply(x, y);
-                        }
-                    })
+                    .for_each(|(dst, (xs, ys))| simd::zip_map(xs, ys, dst, |x: T, y: T| kind.apply(x, y)))
             });
         } else {
             binary_map(a.data::<T>(), &la, b.data::<T>(), &lb, out_data, |x: T, y: T| kind.apply(x, y));

@@ -8,6 +8,7 @@ use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
 use mxnet_cpu::math::exp_f32;
+use mxnet_cpu::simd;
 use mxnet_cpu::strided::unary_map;
 use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
 use mxnet_cpu::Layout;
@@ -299,11 +300,9 @@ fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], 
     if layout.is_contiguous() && layout.size() >= PARALLEL_MIN_ELEMENTS {
         let src = &x[layout.offset..layout.offset + layout.size()];
         parallel::install(|| {
-            out.par_chunks_mut(TASK_ELEMENTS).zip(src.par_chunks(TASK_ELEMENTS)).for_each(|(dst, src)| {
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    *d = f(v);
-                }
-            })
+            out.par_chunks_mut(TASK_ELEMENTS)
+                .zip(src.par_chunks(TASK_ELEMENTS))
+                .for_each(|(dst, src)| simd::map(src, dst, &f))
         });
     } else {
         unary_map(x, layout, out, f);

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::{cast, Real};
 use crate::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
+use crate::simd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SoftmaxKind {
@@ -50,16 +51,12 @@ pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64
         if total >= PARALLEL_MIN_ELEMENTS && rows.outer > 1 {
             let task = (TASK_ELEMENTS / n).max(1) * n;
             parallel::install(|| {
-                y.par_chunks_mut(task).zip(x.par_chunks(task)).for_each(|(ys, xs)| {
-                    for (yr, xr) in ys.chunks_mut(n).zip(xs.chunks(n)) {
-                        contiguous_row(kind, scale, xr, yr);
-                    }
-                })
+                y.par_chunks_mut(task)
+                    .zip(x.par_chunks(task))
+                    .for_each(|(ys, xs)| contiguous_rows(kind, scale, n, xs, ys))
             });
         } else {
-            for (yr, xr) in y.chunks_mut(n).zip(x.chunks(n)) {
-                contiguous_row(kind, scale, xr, yr);
-            }
+            contiguous_rows(kind, scale, n, x, y);
         }
         return;
     }
@@ -83,8 +80,21 @@ pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64
     });
 }
 
+/// Rows of length `n` packed back to back, compiled for the widest SIMD set of this CPU.
+fn contiguous_rows<T: Real, U: Real>(kind: SoftmaxKind, scale: T, n: usize, x: &[T], y: &mut [U]) {
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            for (yr, xr) in y.chunks_mut(n).zip(x.chunks(n)) {
+                contiguous_row(kind, scale, xr, yr);
+            }
+        },
+    )
+}
+
 /// Compute one contiguous row of [`forward`], evaluating exp once per element. Each pass is a
-/// plain loop or keeps eight independent partial results, so that the compiler vectorises it.
+/// plain loop or keeps independent partial results in lanes, so that the compiler vectorises it.
+#[inline(always)]
 fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mut [U]) {
     let max = lane_max(x, scale);
     match kind {
@@ -109,9 +119,12 @@ fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mu
     }
 }
 
-const LANES: usize = 8;
+/// Independent partial results of the max and sum passes: two AVX-512 registers of f32, so
+/// that two dependency chains of max or add overlap.
+const LANES: usize = 32;
 
 /// Maximum of `x * scale`, ignoring NaN (a NaN still reaches the output through exp).
+#[inline(always)]
 fn lane_max<T: Real>(x: &[T], scale: T) -> T {
     let larger = |m: T, v: T| if v > m { v } else { m };
     let mut lanes = [T::neg_infinity(); LANES];
@@ -126,6 +139,7 @@ fn lane_max<T: Real>(x: &[T], scale: T) -> T {
     lanes.iter().fold(max, |m, &v| larger(m, v))
 }
 
+#[inline(always)]
 fn lane_sum<U: Real>(y: &[U]) -> U {
     let mut lanes = [U::zero(); LANES];
     let chunks = y.chunks_exact(LANES);
@@ -143,6 +157,24 @@ pub fn backward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f6
     let sign = if kind == SoftmaxKind::Softmin { -1.0 } else { 1.0 };
     let scale: U = cast(sign / temperature);
     let (n, step) = (rows.length, rows.inner);
+    if n == 0 {
+        return;
+    }
+    if step == 1 {
+        let total = rows.outer * n;
+        let (y, dy, dx) = (&y[..total], &dy[..total], &mut dx[..total]);
+        if total >= PARALLEL_MIN_ELEMENTS && rows.outer > 1 {
+            let task = (TASK_ELEMENTS / n).max(1) * n;
+            parallel::install(|| {
+                dx.par_chunks_mut(task)
+                    .zip(y.par_chunks(task).zip(dy.par_chunks(task)))
+                    .for_each(|(dx, (y, dy))| contiguous_backward_rows(kind, scale, n, y, dy, dx))
+            });
+        } else {
+            contiguous_backward_rows(kind, scale, n, y, dy, dx);
+        }
+        return;
+    }
     rows.for_each_row(|start| {
         let at = |k: usize| start + k * step;
         match kind {
@@ -162,6 +194,45 @@ pub fn backward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f6
             }
         }
     });
+}
+
+/// [`backward`] over rows of length `n` packed back to back, with the row sums in lanes.
+fn contiguous_backward_rows<T: Real, U: Real>(kind: SoftmaxKind, scale: U, n: usize, y: &[U], dy: &[U], dx: &mut [T]) {
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            for ((dxr, yr), dyr) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
+                match kind {
+                    SoftmaxKind::LogSoftmax => {
+                        let total = lane_sum(dyr);
+                        for ((d, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
+                            *d = cast((g - yv.exp_vectorizable() * total) * scale);
+                        }
+                    }
+                    _ => {
+                        let dot = lane_dot(yr, dyr);
+                        for ((d, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
+                            *d = cast(yv * (g - dot) * scale);
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `sum(a * b)` in independent lanes.
+#[inline(always)]
+fn lane_dot<U: Real>(a: &[U], b: &[U]) -> U {
+    let mut lanes = [U::zero(); LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: U = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x * y).sum();
+    for (xa, xb) in ca.zip(cb) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(xa).zip(xb) {
+            *lane = *lane + x * y;
+        }
+    }
+    lanes.iter().copied().sum::<U>() + tail
 }
 
 #[cfg(test)]

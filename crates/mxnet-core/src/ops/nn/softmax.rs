@@ -151,6 +151,10 @@ impl Operator for Softmax {
         Ok(())
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let op = Arc::new(SoftmaxBackward { forward: self.clone() });
         let inputs = [g.out_grads[0].clone(), g.outputs[0].clone(), g.inputs[0].clone()];
@@ -200,6 +204,10 @@ impl Operator for SoftmaxBackward {
             });
         }
         Ok(())
+    }
+
+    fn overwrites_outputs(&self) -> bool {
+        true
     }
 
     fn attrs(&self) -> Attrs {
