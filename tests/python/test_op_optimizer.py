@@ -134,3 +134,21 @@ def test_update_is_not_recorded():
     with autograd.record():
         out = nd.sgd_update(w, nd.ones((2,)), lr=0.5)
     np.testing.assert_array_equal(out.asnumpy(), [0.5, 0.5])
+
+
+def test_update_with_overlapping_views_matches_numpy():
+    # The weight, the gradient and the output are shifted views of one buffer: the kernel
+    # must read the old values, not the ones it has just written.
+    base = np.arange(6, dtype=np.float64)
+    a = nd.array(base, dtype="float64")
+    nd.sgd_update(a[1:5], a[0:4], lr=0.5, out=a[0:4])
+    expected = base.copy()
+    expected[0:4] = base[1:5] - 0.5 * base[0:4]
+    np.testing.assert_allclose(a.asnumpy(), expected)
+    b = nd.array(base, dtype="float64")
+    m = nd.zeros((4,), dtype="float64")
+    nd.sgd_mom_update(b[0:4], b[2:6], m, lr=0.5, momentum=0.9, out=b[2:6])
+    expected = base.copy()
+    expected[2:6] = base[0:4] - 0.5 * base[2:6]
+    np.testing.assert_allclose(b.asnumpy(), expected)
+    np.testing.assert_allclose(m.asnumpy(), -0.5 * base[2:6])

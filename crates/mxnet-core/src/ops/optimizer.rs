@@ -23,6 +23,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use mxnet_cpu::simd;
+
 use crate::attrs::{AttrReader, Attrs};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -62,7 +64,7 @@ impl UpdateKind {
 }
 
 /// Hyperparameters of one update call. Fields an optimizer does not use keep their defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Hyper {
     lr: f64,
     wd: f64,
@@ -94,6 +96,67 @@ unsafe fn read_input<'a, T: Element>(x: &'a NDArray, out: &NDArray) -> Cow<'a, [
         Cow::Owned(x.contiguous_data::<T>().into_owned())
     } else {
         x.contiguous_data::<T>()
+    }
+}
+
+/// The update rules, one loop each so the rule is not matched per element. Each updates the
+/// weight `w` in place. They are inlined into [`simd::dispatch`] and compiled for the widest
+/// SIMD set of this CPU; slices passed as arguments tell the compiler that the arrays do not
+/// overlap, so the loops vectorise.
+#[inline(always)]
+fn sgd<T: Element>(h: &Hyper, w: &mut [T], grad: &[T]) {
+    let (decay, lr, rescale, clip_at) = (1.0 - h.lr * h.wd, h.lr, h.rescale_grad, h.clip_gradient);
+    for (w, &g) in w.iter_mut().zip(grad) {
+        *w = T::from_f64(decay * w.to_f64() - lr * clip(rescale * g.to_f64(), clip_at));
+    }
+}
+
+#[inline(always)]
+fn sgd_mom<T: Element>(h: &Hyper, w: &mut [T], grad: &[T], mom: &mut [T]) {
+    let (step, lr, momentum, rescale, clip_at) = (h.lr * h.wd, h.lr, h.momentum, h.rescale_grad, h.clip_gradient);
+    for ((d, &g), mom) in w.iter_mut().zip(grad).zip(mom) {
+        let w = d.to_f64();
+        let m = momentum * mom.to_f64() - step * w - lr * clip(rescale * g.to_f64(), clip_at);
+        *mom = T::from_f64(m);
+        *d = T::from_f64(w + m);
+    }
+}
+
+#[inline(always)]
+fn nag_mom<T: Element>(h: &Hyper, w: &mut [T], grad: &[T], mom: &mut [T]) {
+    let (wd, lr, momentum, rescale, clip_at) = (h.wd, h.lr, h.momentum, h.rescale_grad, h.clip_gradient);
+    for ((d, &g), mom) in w.iter_mut().zip(grad).zip(mom) {
+        let w = d.to_f64();
+        let g = clip(rescale * g.to_f64(), clip_at) + wd * w;
+        let m = momentum * mom.to_f64() + g;
+        *mom = T::from_f64(m);
+        *d = T::from_f64(w - lr * (g + momentum * m));
+    }
+}
+
+#[inline(always)]
+fn adam<T: Element>(h: &Hyper, w: &mut [T], grad: &[T], mean: &mut [T], var: &mut [T]) {
+    let Hyper { lr, wd, rescale_grad, clip_gradient, beta1, beta2, epsilon, .. } = *h;
+    for (((d, &g), mean), var) in w.iter_mut().zip(grad).zip(mean).zip(var) {
+        let w = d.to_f64();
+        let g = clip(rescale_grad * g.to_f64() + wd * w, clip_gradient);
+        let m = beta1 * mean.to_f64() + (1.0 - beta1) * g;
+        let v = beta2 * var.to_f64() + (1.0 - beta2) * g * g;
+        *mean = T::from_f64(m);
+        *var = T::from_f64(v);
+        *d = T::from_f64(w - lr * m / (v.sqrt() + epsilon));
+    }
+}
+
+#[inline(always)]
+fn rmsprop<T: Element>(h: &Hyper, w: &mut [T], grad: &[T], n_state: &mut [T]) {
+    let Hyper { lr, wd, rescale_grad, clip_gradient, gamma1, epsilon, clip_weights, .. } = *h;
+    for ((d, &g), n_state) in w.iter_mut().zip(grad).zip(n_state) {
+        let w = d.to_f64();
+        let g = clip(rescale_grad * g.to_f64() + wd * w, clip_gradient);
+        let n = (1.0 - gamma1) * g * g + gamma1 * n_state.to_f64();
+        *n_state = T::from_f64(n);
+        *d = T::from_f64(clip(w - lr * g / (n + epsilon).sqrt(), clip_weights));
     }
 }
 
@@ -169,66 +232,27 @@ impl Operator for Update {
         let h = &self.hyper;
         // SAFETY: called by the engine with the weight and gradient read, the output written
         // and the states (inputs 2 and later, checked above to be separate contiguous arrays)
-        // listed as written through `mutate_inputs`. A weight that shares the output's
-        // storage is copied before the output is written.
+        // listed as written through `mutate_inputs`. A weight or gradient that overlaps the
+        // output in another layout is copied before the output is written.
         unsafe {
             dispatch_float!(self.name(), out.dtype(), T => {
-                let (weight, grad) = (read_input::<T>(&inputs[0], out), read_input::<T>(&inputs[1], out));
                 let dst = out.out_data::<T>();
+                // The kernels update in place; the trainer passes the weight as `out`.
+                if !(inputs[0].shares_storage(out) && inputs[0].layout() == out.layout()) {
+                    let weight = read_input::<T>(&inputs[0], out);
+                    dst.copy_from_slice(&weight);
+                }
+                let grad = read_input::<T>(&inputs[1], out);
                 let mut states: Vec<&mut [T]> = inputs[2..].iter().map(|s| s.out_data::<T>()).collect();
-                let step = h.lr * h.wd;
-                let grad_of = |g: T| clip(h.rescale_grad * g.to_f64(), h.clip_gradient);
-                // One loop per kind, so the kind is not matched per element.
                 match self.kind {
-                    UpdateKind::Sgd => {
-                        for ((d, &w), &g) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()) {
-                            let w = w.to_f64();
-                            *d = T::from_f64((1.0 - step) * w - h.lr * grad_of(g));
-                        }
-                    }
-                    UpdateKind::SgdMom => {
-                        let mom = &mut *states[0];
-                        for (((d, &w), &g), mom) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(mom.iter_mut()) {
-                            let w = w.to_f64();
-                            let m = h.momentum * mom.to_f64() - step * w - h.lr * grad_of(g);
-                            *mom = T::from_f64(m);
-                            *d = T::from_f64(w + m);
-                        }
-                    }
-                    UpdateKind::NagMom => {
-                        let mom = &mut *states[0];
-                        for (((d, &w), &g), mom) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(mom.iter_mut()) {
-                            let w = w.to_f64();
-                            let g = grad_of(g) + h.wd * w;
-                            let m = h.momentum * mom.to_f64() + g;
-                            *mom = T::from_f64(m);
-                            *d = T::from_f64(w - h.lr * (g + h.momentum * m));
-                        }
-                    }
+                    UpdateKind::Sgd => simd::dispatch(#[inline(always)] || sgd(h, dst, &grad)),
+                    UpdateKind::SgdMom => simd::dispatch(#[inline(always)] || sgd_mom(h, dst, &grad, &mut *states[0])),
+                    UpdateKind::NagMom => simd::dispatch(#[inline(always)] || nag_mom(h, dst, &grad, &mut *states[0])),
                     UpdateKind::Adam => {
                         let (mean, rest) = states.split_at_mut(1);
-                        let (mean, var) = (&mut *mean[0], &mut *rest[0]);
-                        let lanes = dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(mean.iter_mut()).zip(var.iter_mut());
-                        for ((((d, &w), &g), mean), var) in lanes {
-                            let w = w.to_f64();
-                            let g = clip(h.rescale_grad * g.to_f64() + h.wd * w, h.clip_gradient);
-                            let m = h.beta1 * mean.to_f64() + (1.0 - h.beta1) * g;
-                            let v = h.beta2 * var.to_f64() + (1.0 - h.beta2) * g * g;
-                            *mean = T::from_f64(m);
-                            *var = T::from_f64(v);
-                            *d = T::from_f64(w - h.lr * m / (v.sqrt() + h.epsilon));
-                        }
+                        simd::dispatch(#[inline(always)] || adam(h, dst, &grad, &mut *mean[0], &mut *rest[0]))
                     }
-                    UpdateKind::RmsProp => {
-                        let n_state = &mut *states[0];
-                        for (((d, &w), &g), n_state) in dst.iter_mut().zip(weight.iter()).zip(grad.iter()).zip(n_state.iter_mut()) {
-                            let w = w.to_f64();
-                            let g = clip(h.rescale_grad * g.to_f64() + h.wd * w, h.clip_gradient);
-                            let n = (1.0 - h.gamma1) * g * g + h.gamma1 * n_state.to_f64();
-                            *n_state = T::from_f64(n);
-                            *d = T::from_f64(clip(w - h.lr * g / (n + h.epsilon).sqrt(), h.clip_weights));
-                        }
-                    }
+                    UpdateKind::RmsProp => simd::dispatch(#[inline(always)] || rmsprop(h, dst, &grad, &mut *states[0])),
                 }
             });
         }

@@ -133,6 +133,10 @@ impl Operator for FullyConnected {
         Ok(())
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let data_grad = g.needs_grad[0];
         let op = Arc::new(FullyConnectedBackward { fc: self.clone(), data_grad });
@@ -161,6 +165,12 @@ pub struct FullyConnectedBackward {
 impl Operator for FullyConnectedBackward {
     fn name(&self) -> &'static str {
         "_backward_FullyConnected"
+    }
+
+    /// Every output is written except the data gradient when it is not needed, and then
+    /// `FullyConnected::backward` drops it without reading it.
+    fn overwrites_outputs(&self) -> bool {
+        true
     }
 
     fn num_outputs(&self) -> usize {
