@@ -58,6 +58,23 @@ fn layout(capacity: usize) -> Layout {
 /// when the system is out of memory. With `zeroed` false, a reused buffer keeps the bytes of
 /// the array that last held it, for callers that overwrite every byte.
 pub fn allocate(nbytes: usize, zeroed: bool) -> Option<(*mut u8, usize)> {
+    let (ptr, capacity) = allocate_bucket(nbytes, zeroed)?;
+    if !zeroed && poison_enabled() {
+        // SAFETY: the buffer has `capacity` bytes and is not shared yet.
+        unsafe { std::ptr::write_bytes(ptr, 0xFF, capacity) };
+    }
+    Some((ptr, capacity))
+}
+
+/// `MXNET_DEBUG_POISON_OUTPUTS=1` fills buffers allocated without the zero fill with 0xFF
+/// bytes (NaN for floats), so that a test run shows any operator that claims to write every
+/// output element ([`crate::Operator::overwrites_outputs`]) but leaves some unwritten.
+fn poison_enabled() -> bool {
+    static POISON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *POISON.get_or_init(|| std::env::var("MXNET_DEBUG_POISON_OUTPUTS").is_ok_and(|v| v == "1"))
+}
+
+fn allocate_bucket(nbytes: usize, zeroed: bool) -> Option<(*mut u8, usize)> {
     let capacity = bucket_size(nbytes);
     let reused = {
         let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());

@@ -5,6 +5,7 @@ pub mod gemm;
 pub mod layout;
 pub mod math;
 pub mod reduce;
+pub mod scratch;
 pub mod nn;
 pub mod parallel;
 pub mod simd;

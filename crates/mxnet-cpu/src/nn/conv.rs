@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::Real;
 use crate::gemm::{matmul_with, MatRef};
 use crate::parallel;
+use crate::scratch::Scratch;
 
 /// Below this many multiply-adds for the whole batch a convolution runs on one thread, since
 /// spreading small batches costs more in thread wake-ups than it saves (an estimate, not a
@@ -195,13 +196,14 @@ impl Conv2d {
                 return;
             }
             let nb = self.images_per_gemm();
-            let mut col = vec![T::zero(); self.col_rows() * self.out_area() * nb];
-            let mut wide = vec![T::zero(); self.group_filters() * self.out_area() * nb];
+            let (col_len, wide_len) = (self.col_rows() * self.out_area() * nb, self.group_filters() * self.out_area() * nb);
+            let (mut col, mut wide) = (Scratch::take::<T>(col_len), Scratch::take::<T>(wide_len));
+            let (col, wide) = (col.slice::<T>(col_len), wide.slice::<T>(wide_len));
             for (i, y_block) in y_chunk.chunks_mut(out_image * nb).enumerate() {
                 let n = first + i * nb;
                 let count = y_block.len() / out_image;
                 let images = &x[n * self.in_image()..(n + count) * self.in_image()];
-                self.forward_block(images, count, w, bias, y_block, &mut col, &mut wide);
+                self.forward_block(images, count, w, bias, y_block, col, wide);
             }
         };
         if per_chunk >= self.batch {
@@ -333,8 +335,10 @@ impl Conv2d {
             let mut dw_part = vec![T::zero(); dw_len];
             let nb = if self.is_pointwise() { 1 } else { self.images_per_gemm() };
             let col_len = if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() * nb };
-            let (mut col, mut dcol) = (vec![T::zero(); col_len], vec![T::zero(); col_len]);
-            let mut wide = vec![T::zero(); if self.is_pointwise() { 0 } else { self.group_filters() * self.out_area() * nb }];
+            let wide_len = if self.is_pointwise() { 0 } else { self.group_filters() * self.out_area() * nb };
+            let mut scratch = [Scratch::take::<T>(col_len), Scratch::take::<T>(col_len), Scratch::take::<T>(wide_len)];
+            let [col, dcol, wide] = &mut scratch;
+            let (col, dcol, wide) = (col.slice::<T>(col_len), dcol.slice::<T>(col_len), wide.slice::<T>(wide_len));
             for start in (0..count).step_by(nb) {
                 let (n, block) = (first + start, nb.min(count - start));
                 let images = &x[n * in_image..(n + block) * in_image];

@@ -185,6 +185,10 @@ impl Operator for Convolution {
         Ok(vec![TensorDesc::new(self.out_shape(&geo), dtype)])
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let geo = self.geometry("Convolution", inputs[0].shape(), inputs[1].shape())?;
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
@@ -254,6 +258,12 @@ impl Operator for ConvolutionBackward {
             out.push(TensorDesc::new(vec![self.conv.num_filter], dtype));
         }
         Ok(out)
+    }
+
+    /// The kernel zero-fills the gradients it accumulates; the data gradient is left unwritten
+    /// only when it is not needed, and then `Convolution::backward` drops it unread.
+    fn overwrites_outputs(&self) -> bool {
+        true
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

@@ -171,6 +171,10 @@ impl Operator for Pooling {
         Ok(vec![TensorDesc::new(self.out_shape(&inputs[0].shape, &geo), inputs[0].dtype)])
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let geo = self.geometry("Pooling", inputs[0].shape())?;
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
@@ -218,6 +222,11 @@ impl Operator for PoolingBackward {
             }
         }
         Ok(vec![inputs[1].clone()])
+    }
+
+    /// The kernel zero-fills the gradient itself where the windows do not cover it.
+    fn overwrites_outputs(&self) -> bool {
+        true
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
