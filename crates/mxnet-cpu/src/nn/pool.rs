@@ -129,26 +129,32 @@ impl Pool2d {
     /// each block that equals its output takes the gradient. Blocks do not overlap, so every
     /// element is written once and `dx` needs no zero fill first.
     fn max_backward_pairs<T: Real>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
-        let width = self.width;
-        for oh in 0..self.out_h {
-            for ow in 0..self.out_w {
-                let o = oh * self.out_w + ow;
-                let top = 2 * oh * width + 2 * ow;
-                let block = [top, top + 1, top + width, top + width + 1];
-                let mut placed = false;
-                for i in block {
-                    let hit = !placed && x[i] == y[o];
-                    dx[i] = if hit { dy[o] } else { T::zero() };
-                    placed |= hit;
-                }
-            }
-            // Columns past the last block get no gradient.
-            for row in [2 * oh, 2 * oh + 1] {
-                dx[row * width + 2 * self.out_w..(row + 1) * width].fill(T::zero());
-            }
+        let (width, out_w) = (self.width, self.out_w);
+        if out_w == 0 {
+            dx.fill(T::zero());
+            return;
         }
         // Rows past the last block get no gradient.
-        dx[2 * self.out_h * width..].fill(T::zero());
+        let (dx_blocks, dx_rest) = dx.split_at_mut(2 * self.out_h * width);
+        dx_rest.fill(T::zero());
+        let rows = x.chunks_exact(2 * width).zip(dx_blocks.chunks_exact_mut(2 * width));
+        for ((x_rows, dx_rows), (y_row, dy_row)) in rows.zip(y.chunks_exact(out_w).zip(dy.chunks_exact(out_w))) {
+            let (x0, x1) = x_rows.split_at(width);
+            let (d0, d1) = dx_rows.split_at_mut(width);
+            // Columns past the last block get no gradient.
+            d0[2 * out_w..].fill(T::zero());
+            d1[2 * out_w..].fill(T::zero());
+            let pairs = x0.chunks_exact(2).zip(x1.chunks_exact(2)).zip(d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2)));
+            for (((a, b), (da, db)), (&target, &g)) in pairs.zip(y_row.iter().zip(dy_row)) {
+                // The first maximum in row-major order takes the whole gradient.
+                let hit = [a[0] == target, a[1] == target, b[0] == target, b[1] == target];
+                let first = [hit[0], hit[1] && !hit[0], hit[2] && !hit[0] && !hit[1], hit[3] && !(hit[0] || hit[1] || hit[2])];
+                da[0] = if first[0] { g } else { T::zero() };
+                da[1] = if first[1] { g } else { T::zero() };
+                db[0] = if first[2] { g } else { T::zero() };
+                db[1] = if first[3] { g } else { T::zero() };
+            }
+        }
     }
 
     fn forward_plane<T: Real>(&self, kind: PoolKind, x: &[T], y: &mut [T]) {
