@@ -3,7 +3,6 @@
 //! are mmap-ed by glibc and page-faulted on every first touch).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,8 +14,28 @@ pub const ALIGN: usize = 64;
 const MAX_CACHED_BYTES: usize = 1 << 30;
 
 struct Pool {
-    free: HashMap<usize, Vec<usize>>,
+    /// Free buffers by [`bucket_index`] of their capacity.
+    free: Vec<Vec<usize>>,
     cached_bytes: usize,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        Pool { free: (0..BUCKETS).map(|_| Vec::new()).collect(), cached_bytes: 0 }
+    }
+}
+
+/// 64 buckets up to 4 KiB, then four per power of two up to 2^63 bytes.
+const BUCKETS: usize = 64 + 4 * 52;
+
+/// Position of a capacity from [`bucket_size`] in [`Pool::free`]: an index computed with a
+/// few instructions instead of a hash-map lookup on every allocation.
+fn bucket_index(capacity: usize) -> usize {
+    if capacity <= 4096 {
+        return capacity / ALIGN - 1;
+    }
+    let top = (usize::BITS - 1 - capacity.leading_zeros()) as usize;
+    64 + (top - 12) * 4 + (capacity >> (top - 2)) - 4
 }
 
 static POOL: Mutex<Option<Pool>> = Mutex::new(None);
@@ -78,8 +97,8 @@ fn allocate_bucket(nbytes: usize, zeroed: bool) -> Option<(*mut u8, usize)> {
     let capacity = bucket_size(nbytes);
     let reused = {
         let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let pool = guard.get_or_insert_with(|| Pool { free: HashMap::new(), cached_bytes: 0 });
-        let ptr = pool.free.get_mut(&capacity).and_then(|list| list.pop());
+        let pool = guard.get_or_insert_with(Pool::new);
+        let ptr = pool.free[bucket_index(capacity)].pop();
         if ptr.is_some() {
             pool.cached_bytes -= capacity;
         }
@@ -114,9 +133,9 @@ fn allocate_bucket(nbytes: usize, zeroed: bool) -> Option<(*mut u8, usize)> {
 /// used afterwards.
 pub unsafe fn release(ptr: *mut u8, capacity: usize) {
     let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = guard.get_or_insert_with(|| Pool { free: HashMap::new(), cached_bytes: 0 });
+    let pool = guard.get_or_insert_with(Pool::new);
     if pool.cached_bytes + capacity <= MAX_CACHED_BYTES {
-        pool.free.entry(capacity).or_default().push(ptr as usize);
+        pool.free[bucket_index(capacity)].push(ptr as usize);
         pool.cached_bytes += capacity;
     } else {
         drop(guard);
@@ -137,6 +156,23 @@ mod tests {
             let b = bucket_size(n);
             assert!(b >= n);
             assert!(b <= n + n / 4 + 64, "{n} -> {b}");
+        }
+    }
+
+    #[test]
+    fn every_bucket_has_its_own_index() {
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 1usize;
+        while n < usize::MAX / 8 {
+            for m in [n, n + 1, n + n / 3, n + n / 2, n + 3 * n / 4] {
+                let b = bucket_size(m);
+                let i = bucket_index(b);
+                assert!(i < BUCKETS, "{m} -> {b} -> {i}");
+                // One index per capacity, one capacity per index.
+                assert!(seen.insert((i, b)) || seen.contains(&(i, b)));
+                assert!(seen.iter().all(|&(j, c)| (j == i) == (c == b)), "{m} -> {b} -> {i}");
+            }
+            n *= 2;
         }
     }
 

@@ -34,6 +34,24 @@ def _invoke(name, inputs, attrs=(), out=None):
     return out
 
 
+def _binary_method(array_op, scalar_op, rscalar_op=None, reflected=False):
+    """An arithmetic or comparison method (``__add__``, ``__rsub__``, ...).
+
+    Two plain NDArrays take a path with no further Python call: this is the eager hot path
+    (``a + b``), where each interpreted call costs a measurable share of the dispatch time.
+    """
+    invoke, new = _native.invoke, object.__new__
+
+    def method(self, other):
+        if type(other) is NDArray and type(self) is NDArray:
+            a, b = (other, self) if reflected else (self, other)
+            result = new(NDArray)
+            result._h = invoke(array_op, [a._h, b._h], (), None)[0]
+            return result
+        return self._binary(other, array_op, scalar_op, rscalar_op, reflected)
+    return method
+
+
 def _attrs(**kwargs):
     return [(k, attr_string(v)) for k, v in kwargs.items() if v is not None]
 
@@ -274,26 +292,26 @@ class NDArray:
             return _invoke(scalar_op, [self], [("scalar", attr_string(other))], out=self)
         return NotImplemented
 
-    def __add__(self, o): return self._binary(o, "broadcast_add", "_plus_scalar")
-    def __radd__(self, o): return self._binary(o, "broadcast_add", "_plus_scalar", "_plus_scalar", True)
-    def __sub__(self, o): return self._binary(o, "broadcast_sub", "_minus_scalar")
-    def __rsub__(self, o): return self._binary(o, "broadcast_sub", "_minus_scalar", "_rminus_scalar", True)
-    def __mul__(self, o): return self._binary(o, "broadcast_mul", "_mul_scalar")
-    def __rmul__(self, o): return self._binary(o, "broadcast_mul", "_mul_scalar", "_mul_scalar", True)
-    def __truediv__(self, o): return self._binary(o, "broadcast_div", "_div_scalar")
-    def __rtruediv__(self, o): return self._binary(o, "broadcast_div", "_div_scalar", "_rdiv_scalar", True)
+    __add__ = _binary_method("broadcast_add", "_plus_scalar")
+    __radd__ = _binary_method("broadcast_add", "_plus_scalar", "_plus_scalar", True)
+    __sub__ = _binary_method("broadcast_sub", "_minus_scalar")
+    __rsub__ = _binary_method("broadcast_sub", "_minus_scalar", "_rminus_scalar", True)
+    __mul__ = _binary_method("broadcast_mul", "_mul_scalar")
+    __rmul__ = _binary_method("broadcast_mul", "_mul_scalar", "_mul_scalar", True)
+    __truediv__ = _binary_method("broadcast_div", "_div_scalar")
+    __rtruediv__ = _binary_method("broadcast_div", "_div_scalar", "_rdiv_scalar", True)
     __div__ = __truediv__
     __rdiv__ = __rtruediv__
-    def __mod__(self, o): return self._binary(o, "broadcast_mod", "_mod_scalar")
-    def __rmod__(self, o): return self._binary(o, "broadcast_mod", "_mod_scalar", "_rmod_scalar", True)
-    def __pow__(self, o): return self._binary(o, "broadcast_power", "_power_scalar")
-    def __rpow__(self, o): return self._binary(o, "broadcast_power", "_power_scalar", "_rpower_scalar", True)
-    def __eq__(self, o): return self._binary(o, "broadcast_equal", "_equal_scalar")
-    def __ne__(self, o): return self._binary(o, "broadcast_not_equal", "_not_equal_scalar")
-    def __gt__(self, o): return self._binary(o, "broadcast_greater", "_greater_scalar")
-    def __ge__(self, o): return self._binary(o, "broadcast_greater_equal", "_greater_equal_scalar")
-    def __lt__(self, o): return self._binary(o, "broadcast_lesser", "_lesser_scalar")
-    def __le__(self, o): return self._binary(o, "broadcast_lesser_equal", "_lesser_equal_scalar")
+    __mod__ = _binary_method("broadcast_mod", "_mod_scalar")
+    __rmod__ = _binary_method("broadcast_mod", "_mod_scalar", "_rmod_scalar", True)
+    __pow__ = _binary_method("broadcast_power", "_power_scalar")
+    __rpow__ = _binary_method("broadcast_power", "_power_scalar", "_rpower_scalar", True)
+    __eq__ = _binary_method("broadcast_equal", "_equal_scalar")
+    __ne__ = _binary_method("broadcast_not_equal", "_not_equal_scalar")
+    __gt__ = _binary_method("broadcast_greater", "_greater_scalar")
+    __ge__ = _binary_method("broadcast_greater_equal", "_greater_equal_scalar")
+    __lt__ = _binary_method("broadcast_lesser", "_lesser_scalar")
+    __le__ = _binary_method("broadcast_lesser_equal", "_lesser_equal_scalar")
     def __iadd__(self, o): return self._inplace(o, "broadcast_add", "_plus_scalar")
     def __isub__(self, o): return self._inplace(o, "broadcast_sub", "_minus_scalar")
     def __imul__(self, o): return self._inplace(o, "broadcast_mul", "_mul_scalar")
