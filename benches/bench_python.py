@@ -34,9 +34,12 @@ except ImportError:  # PyTorch is optional
 def best_of(fn, repeats=5, min_seconds=0.3):
     """Return the median wall time of ``fn()`` in seconds.
 
-    Three warm-up calls come first, because PyTorch and MKL need several to reach steady speed.
-    Then at least ``repeats`` timed calls follow, and more until ``min_seconds`` have passed.
+    A pause comes first: OpenBLAS (numpy) and OpenMP (PyTorch) worker threads keep spinning
+    for a while after a call, and would take cores from the next library's measurement. Then
+    three warm-up calls, because PyTorch and MKL need several to reach steady speed, and at
+    least ``repeats`` timed calls, more until ``min_seconds`` have passed.
     """
+    time.sleep(0.5)
     for _ in range(3):
         fn()
     times = []

@@ -9,7 +9,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The operator suites, run again with uninitialised outputs filled with NaN.
 SUITES = ["test_op_nn.py", "test_op_nn_fixtures.py", "test_op_unary.py", "test_op_optimizer.py",
-          "test_op_misc.py", "test_op_reduce.py", "test_op_shape.py", "test_gluon_layers.py"]
+          "test_op_misc.py", "test_op_reduce.py", "test_op_shape.py", "test_op_linalg.py",
+          "test_gluon_layers.py"]
 
 
 def test_operator_suites_pass_with_poisoned_outputs():

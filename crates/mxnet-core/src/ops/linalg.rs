@@ -162,6 +162,11 @@ impl Operator for Dot {
         Ok(vec![TensorDesc::new(out, a.dtype)])
     }
 
+    /// `matmul` overwrites the product, zeros included when the inner dimension is 0.
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (a, b, out) = (&inputs[0], &inputs[1], &outputs[0]);
         let (la, lb, _) = self.operands(a.shape(), b.shape())?;
@@ -250,6 +255,11 @@ impl Operator for BatchDot {
         check_float_pair("batch_dot", a, b)?;
         let (batch, m, _, n) = self.dims(&a.shape, &b.shape)?;
         Ok(vec![TensorDesc::new(vec![batch, m, n], a.dtype)])
+    }
+
+    /// `matmul` overwrites the product, zeros included when the inner dimension is 0.
+    fn overwrites_outputs(&self) -> bool {
+        true
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
