@@ -84,10 +84,15 @@ pub(crate) unsafe fn binary_kernel(op: &str, kind: BinaryKind, a: &NDArray, b: &
     dispatch_real!(op, a.dtype(), T => {
         let out_data = out.out_data::<T>();
         let n = out_data.len();
-        if n >= PARALLEL_MIN_ELEMENTS && la.is_contiguous() && lb.is_contiguous() {
-            // Same-shape contiguous operands: split the flat loop across the kernel pool.
+        if la.is_contiguous() && lb.is_contiguous() {
+            // Same-shape contiguous operands: one flat loop, split across the kernel pool when
+            // long, without the layout merging of `binary_map` (a tenth of a 2x2 `a + b`).
             let xs = &a.data::<T>()[la.offset..la.offset + n];
             let ys = &b.data::<T>()[lb.offset..lb.offset + n];
+            if n < PARALLEL_MIN_ELEMENTS {
+                simd::zip_map(xs, ys, out_data, |x: T, y: T| kind.apply(x, y));
+                return Ok(());
+            }
             parallel::install(|| {
                 out_data
                     .par_chunks_mut(TASK_ELEMENTS)
