@@ -153,7 +153,7 @@ impl NDArray {
 
     /// Return the same array without autograd history (`detach()`).
     pub fn detach(&self) -> NDArray {
-        NDArray { ag: None, ..self.clone() }
+        NDArray { storage: self.storage.clone(), layout: self.layout.clone(), dtype: self.dtype, ctx: self.ctx, ag: None }
     }
 
     /// Block until pending writes finish; raise the error of a failed write once.

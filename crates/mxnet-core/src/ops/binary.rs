@@ -1,9 +1,11 @@
 //! Binary elementwise operators: `broadcast_*` (NumPy broadcasting) and `elemwise_*` (same
 //! shape). Comparisons return 0/1 in the input dtype, as MXNet's legacy API does.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use mxnet_cpu::layout::broadcast_shapes;
+use mxnet_cpu::Layout;
 use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
 use mxnet_cpu::simd;
 use mxnet_cpu::strided::binary_map;
@@ -73,14 +75,22 @@ impl BinaryKind {
     }
 }
 
+/// The layout of `x` broadcast to `out`'s shape; operands of that shape keep theirs, without
+/// a new allocation.
+fn broadcast_layout<'a>(x: &'a NDArray, out: &NDArray) -> Cow<'a, Layout> {
+    if x.shape() == out.shape() {
+        Cow::Borrowed(x.layout())
+    } else {
+        Cow::Owned(x.layout().broadcast_to(out.shape()).expect("shapes checked by infer"))
+    }
+}
+
 /// Run `kind` over two arrays broadcast to `out`'s shape (kernel helper shared with scalar ops).
 ///
 /// # Safety
 /// Must run inside an engine operation that reads `a`, `b` and writes `out`.
 pub(crate) unsafe fn binary_kernel(op: &str, kind: BinaryKind, a: &NDArray, b: &NDArray, out: &NDArray) -> Result<()> {
-    let shape = out.shape().to_vec();
-    let la = a.layout().broadcast_to(&shape).expect("shapes checked by infer");
-    let lb = b.layout().broadcast_to(&shape).expect("shapes checked by infer");
+    let (la, lb) = (broadcast_layout(a, out), broadcast_layout(b, out));
     dispatch_real!(op, a.dtype(), T => {
         let out_data = out.out_data::<T>();
         let n = out_data.len();
