@@ -138,7 +138,7 @@ def bandwidth(results, n=16 * 1024 * 1024):
 
 
 def matmul(results):
-    for n in (256, 1024):
+    for n in (256, 1024, 2048):
         a, b = mx.nd.ones((n, n)), mx.nd.ones((n, n))
         an, bn = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
         flops = 2 * n ** 3 / 1e9
@@ -211,6 +211,34 @@ def training(results, steps=30, batch=128):
         results[f"{name}_train_b{batch}_img_per_s"] = r
 
 
+def inference(results, batch=256, calls=200):
+    """Hybridized LeNet inference: images/s at batch 256 and the latency of one image."""
+    x_np = np.random.rand(batch, 1, 28, 28).astype(np.float32)
+    mx.random.seed(0)
+    net = lenet()
+    net.initialize(mx.init.Xavier())
+    net.hybridize(static_alloc=True, static_shape=True)
+    x, one = mx.nd.array(x_np), mx.nd.array(x_np[:1])
+    r_batch = {"mxnet-rs": batch / best_of(lambda: net(x).wait_to_read())}
+
+    def one_image():
+        for _ in range(calls):
+            net(one).wait_to_read()
+    r_one = {"mxnet-rs": best_of(one_image, 3) / calls * 1e6}
+    if torch is not None:
+        tm = torch_model("lenet").eval()
+        xt, onet = torch.from_numpy(x_np), torch.from_numpy(x_np[:1])
+
+        def torch_one():
+            for _ in range(calls):
+                tm(onet)
+        with torch.no_grad():
+            r_batch["torch"] = batch / best_of(lambda: tm(xt))
+            r_one["torch"] = best_of(torch_one, 3) / calls * 1e6
+    results[f"lenet_infer_b{batch}_img_per_s"] = r_batch
+    results["lenet_infer_b1_latency_us"] = r_one
+
+
 def hybrid(results, steps=30, batch=128, calls=200):
     """LeNet hybridized against imperative: training at batch 128, inference at batch 1."""
     x_np = np.random.rand(batch, 1, 28, 28).astype(np.float32)
@@ -235,7 +263,7 @@ def hybrid(results, steps=30, batch=128, calls=200):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch eager bandwidth matmul training hybrid")
+    parser.add_argument("--only", nargs="*", help="run only these groups: dispatch eager bandwidth matmul training inference hybrid")
     parser.add_argument("--reference-python", help="python of an environment with mxnet==1.9.1")
     parser.add_argument("--as-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -243,7 +271,7 @@ def main():
         global torch
         torch = None
     groups = {"dispatch": dispatch_latency, "eager": eager_autograd, "bandwidth": bandwidth, "matmul": matmul, "training": training,
-              "hybrid": hybrid}
+              "inference": inference, "hybrid": hybrid}
     results = {}
     for name, fn in groups.items():
         if args.only and name not in args.only:
