@@ -80,14 +80,14 @@ fn pooling(c: &mut Criterion) {
     group.finish();
 }
 
-/// Single-threaded maps and sums over 64K elements (256 KiB per array), which stay in the L2
+/// Single-threaded maps and sums over 32K elements (128 KiB per array), which stay in the L2
 /// cache, so the figures show the instruction set chosen at run time rather than memory
 /// bandwidth. `*_baseline` runs the same loop compiled for the architecture's baseline only
 /// (SSE2 on x86-64), for comparison.
 fn elementwise(c: &mut Criterion) {
-    const N: usize = 1 << 16;
+    const N: usize = 1 << 15;
     let (a, b, mut out) = (values(N), values(N), vec![0f32; N]);
-    let mut group = c.benchmark_group("elementwise_64K");
+    let mut group = c.benchmark_group("elementwise_32K");
     group.throughput(Throughput::Elements(N as u64));
     group.bench_function("add", |bench| bench.iter(|| simd::zip_map(&a, &b, &mut out, |x, y| x + y)));
     group.bench_function("exp", |bench| bench.iter(|| simd::map(&a, &mut out, math::exp_f32)));
