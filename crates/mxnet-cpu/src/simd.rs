@@ -7,16 +7,16 @@ use std::sync::OnceLock;
 
 use pulp::Arch;
 
-/// The widest instruction set of this CPU, detected once.
+/// Detect the widest instruction set of this CPU, once per process.
 fn arch() -> Arch {
     static ARCH: OnceLock<Arch> = OnceLock::new();
     *ARCH.get_or_init(Arch::new)
 }
 
 /// Run `kernel` compiled for the widest instruction set of this CPU. Mark the closure
-/// `#[inline(always)]` and the functions it calls `#[inline]` or `#[inline(always)]`: code
-/// that stays a separate function is compiled for the baseline only (an optimizer update
-/// whose closure was not inlined ran 4-wide SSE code at a third of the speed).
+/// `#[inline(always)]` and the functions it calls `#[inline]` or `#[inline(always)]`, because
+/// code that stays a separate function is compiled for the baseline only. An optimizer update
+/// whose closure was not inlined ran as 4-wide SSE code, slower than the inlined version.
 #[inline(always)]
 pub fn dispatch<R>(kernel: impl FnOnce() -> R) -> R {
     arch().dispatch(kernel)

@@ -75,8 +75,8 @@ impl BinaryKind {
     }
 }
 
-/// The layout of `x` broadcast to `out`'s shape; operands of that shape keep theirs, without
-/// a new allocation.
+/// Return the layout of `x` broadcast to `out`'s shape. An operand of that shape keeps its own
+/// layout, borrowed without an allocation.
 fn broadcast_layout<'a>(x: &'a NDArray, out: &NDArray) -> Cow<'a, Layout> {
     if x.shape() == out.shape() {
         Cow::Borrowed(x.layout())
