@@ -82,15 +82,19 @@ fn pooling(c: &mut Criterion) {
 
 /// Single-threaded maps and sums over 32K elements (128 KiB per array), which stay in the L2
 /// cache, so the figures show the instruction set chosen at run time rather than memory
-/// bandwidth. `*_baseline` runs the same loop compiled for the architecture's baseline only
-/// (SSE2 on x86-64), for comparison.
+/// bandwidth. `exp_unfused` runs the dispatched loop without fused multiply-adds, and
+/// `exp_baseline` the loop compiled for the architecture's baseline only (SSE2 on x86-64).
 fn elementwise(c: &mut Criterion) {
     const N: usize = 1 << 15;
     let (a, b, mut out) = (values(N), values(N), vec![0f32; N]);
     let mut group = c.benchmark_group("elementwise_32K");
     group.throughput(Throughput::Elements(N as u64));
     group.bench_function("add", |bench| bench.iter(|| simd::zip_map(&a, &b, &mut out, |x, y| x + y)));
-    group.bench_function("exp", |bench| bench.iter(|| simd::map(&a, &mut out, math::exp_f32)));
+    group.bench_function("exp", |bench| {
+        let exp = |x, fused| if fused { math::exp_f32_fused(x) } else { math::exp_f32(x) };
+        bench.iter(|| simd::map_fused(&a, &mut out, exp))
+    });
+    group.bench_function("exp_unfused", |bench| bench.iter(|| simd::map(&a, &mut out, math::exp_f32)));
     group.bench_function("exp_baseline", |bench| {
         bench.iter(|| {
             for (o, &x) in out.iter_mut().zip(black_box(&a[..])) {

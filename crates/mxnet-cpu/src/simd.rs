@@ -3,9 +3,10 @@
 //! A loop run through [`dispatch`] is compiled again for AVX2+FMA and for AVX-512 (by `pulp`),
 //! and the widest set this CPU supports runs it: 8 or 16 lanes, without `target-cpu=native`.
 
+use std::any::TypeId;
 use std::sync::OnceLock;
 
-use pulp::Arch;
+use pulp::{Arch, Simd, WithSimd};
 
 /// Detect the widest instruction set of this CPU, once per process.
 fn arch() -> Arch {
@@ -20,6 +21,43 @@ fn arch() -> Arch {
 #[inline(always)]
 pub fn dispatch<R>(kernel: impl FnOnce() -> R) -> R {
     arch().dispatch(kernel)
+}
+
+/// [`dispatch`] for kernels that use `f32::mul_add` or `f64::mul_add` when it is one
+/// instruction. `kernel` receives `true` in the copies compiled for instruction sets with fused
+/// multiply-add (AVX2+FMA, AVX-512, aarch64) and `false` in the baseline copy on x86, where
+/// `mul_add` is a slow library call. The flag is a constant in each copy, so tests on it fold.
+#[inline(always)]
+pub fn dispatch_fused<R>(kernel: impl FnOnce(bool) -> R) -> R {
+    arch().dispatch(Fused(kernel))
+}
+
+struct Fused<F>(F);
+
+impl<R, F: FnOnce(bool) -> R> WithSimd for Fused<F> {
+    type Output = R;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) -> R {
+        let baseline_x86 = cfg!(any(target_arch = "x86", target_arch = "x86_64"))
+            && TypeId::of::<S>() == TypeId::of::<pulp::Scalar>();
+        let has_fma = cfg!(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")) && !baseline_x86;
+        (self.0)(has_fma)
+    }
+}
+
+/// `dst[i] = f(src[i], fused)` over two slices of equal length, where `fused` is true when
+/// `mul_add` is one instruction in this copy (see [`dispatch_fused`]).
+#[inline(always)]
+pub fn map_fused<A: Copy, O>(src: &[A], dst: &mut [O], f: impl Fn(A, bool) -> O) {
+    dispatch_fused(
+        #[inline(always)]
+        |fused| {
+            for (d, &x) in dst.iter_mut().zip(src) {
+                *d = f(x, fused);
+            }
+        },
+    )
 }
 
 /// `dst[i] = f(src[i])` over two slices of equal length.

@@ -7,7 +7,7 @@
 use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
-use mxnet_cpu::math::exp_f32;
+use mxnet_cpu::math::{exp_f32, exp_f32_fused};
 use mxnet_cpu::simd;
 use mxnet_cpu::strided::unary_map;
 use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
@@ -295,17 +295,31 @@ unary_table! {
         grad |x, y, dy| un("zeros_like", x);
 }
 
-/// `out[i] = f(x[i])`, in parallel chunks for large contiguous inputs.
-fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], f: impl Fn(T) -> T + Sync) {
-    if layout.is_contiguous() && layout.size() >= PARALLEL_MIN_ELEMENTS {
-        let src = &x[layout.offset..layout.offset + layout.size()];
+/// `e^v` through the vectorisable exp, with fused multiply-adds when they are instructions.
+#[inline(always)]
+fn exp_f32_any(v: f32, fused: bool) -> f32 {
+    if fused {
+        exp_f32_fused(v)
+    } else {
+        exp_f32(v)
+    }
+}
+
+/// `out[i] = f(x[i], fused)`, in parallel chunks for large contiguous inputs, where `fused` is
+/// true when `mul_add` is one instruction in the copy running (`simd::dispatch_fused`).
+fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], f: impl Fn(T, bool) -> T + Sync) {
+    if !layout.is_contiguous() {
+        return unary_map(x, layout, out, |v| f(v, false));
+    }
+    let src = &x[layout.offset..layout.offset + layout.size()];
+    if layout.size() >= PARALLEL_MIN_ELEMENTS {
         parallel::install(|| {
             out.par_chunks_mut(TASK_ELEMENTS)
                 .zip(src.par_chunks(TASK_ELEMENTS))
-                .for_each(|(dst, src)| simd::map(src, dst, &f))
+                .for_each(|(dst, src)| simd::map_fused(src, dst, &f))
         });
     } else {
-        unary_map(x, layout, out, f);
+        simd::map_fused(src, out, f);
     }
 }
 
@@ -363,21 +377,21 @@ impl Operator for Unary {
         // (an in-place call), each element is read before it is written.
         unsafe {
             match x.dtype() {
-                DType::Int8 => map_elements(x.data::<i8>(), x.layout(), out.out_data::<i8>(), |v| int_apply(kind, v)),
-                DType::UInt8 => map_elements(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v| int_apply(kind, v)),
-                DType::Int32 => map_elements(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v| int_apply(kind, v)),
-                DType::Int64 => map_elements(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v| int_apply(kind, v)),
+                DType::Int8 => map_elements(x.data::<i8>(), x.layout(), out.out_data::<i8>(), |v, _| int_apply(kind, v)),
+                DType::UInt8 => map_elements(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v, _| int_apply(kind, v)),
+                DType::Int32 => map_elements(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v, _| int_apply(kind, v)),
+                DType::Int64 => map_elements(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v, _| int_apply(kind, v)),
                 // exp and sigmoid in float32 through the vectorisable exp (at most 2 ulp from
                 // the correctly rounded result), because the standard library's runs one
                 // element at a time.
                 DType::Float32 if kind == UnaryKind::Exp => {
-                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), exp_f32)
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| exp_f32_any(v, fused))
                 }
                 DType::Float32 if kind == UnaryKind::Sigmoid => {
-                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v| 1.0 / (1.0 + exp_f32(-v)))
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| 1.0 / (1.0 + exp_f32_any(-v, fused)))
                 }
                 other => dispatch_float!(self.name(), other, T => {
-                    map_elements(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T| kind.apply(v));
+                    map_elements(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T, _| kind.apply(v));
                 }),
             }
         }

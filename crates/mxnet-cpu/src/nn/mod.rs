@@ -11,12 +11,28 @@ pub trait Real: GemmFloat + num_traits::Float + bytemuck::Pod + Send + Sync + st
     /// `e^self`; for `f32` the vectorisable [`crate::math::exp_f32`] (at most 2 ulp from
     /// the correctly rounded result), for `f64` the standard library's.
     fn exp_vectorizable(self) -> Self;
+
+    /// [`Real::exp_vectorizable`] with fused multiply-adds where `fused` (see
+    /// `simd::dispatch_fused`); the same function for `f64`.
+    #[inline(always)]
+    fn exp_fast(self, _fused: bool) -> Self {
+        self.exp_vectorizable()
+    }
 }
 
 impl Real for f32 {
     #[inline(always)]
     fn exp_vectorizable(self) -> f32 {
         crate::math::exp_f32(self)
+    }
+
+    #[inline(always)]
+    fn exp_fast(self, fused: bool) -> f32 {
+        if fused {
+            crate::math::exp_f32_fused(self)
+        } else {
+            crate::math::exp_f32(self)
+        }
     }
 }
 

@@ -82,11 +82,11 @@ pub fn forward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f64
 
 /// Rows of length `n` packed back to back, compiled for the widest SIMD set of this CPU.
 fn contiguous_rows<T: Real, U: Real>(kind: SoftmaxKind, scale: T, n: usize, x: &[T], y: &mut [U]) {
-    simd::dispatch(
+    simd::dispatch_fused(
         #[inline(always)]
-        || {
+        |fused| {
             for (yr, xr) in y.chunks_mut(n).zip(x.chunks(n)) {
-                contiguous_row(kind, scale, xr, yr);
+                contiguous_row(kind, scale, xr, yr, fused);
             }
         },
     )
@@ -95,12 +95,12 @@ fn contiguous_rows<T: Real, U: Real>(kind: SoftmaxKind, scale: T, n: usize, x: &
 /// Compute one contiguous row of [`forward`], evaluating exp once per element. Each pass is a
 /// plain loop or keeps independent partial results in lanes, so that the compiler vectorises it.
 #[inline(always)]
-fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mut [U]) {
+fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mut [U], fused: bool) {
     let max = lane_max(x, scale);
     match kind {
         SoftmaxKind::LogSoftmax => {
             for (out, &v) in y.iter_mut().zip(x) {
-                *out = cast((v * scale - max).exp_vectorizable());
+                *out = cast((v * scale - max).exp_fast(fused));
             }
             let log_sum: T = cast(lane_sum(y).ln());
             for (out, &v) in y.iter_mut().zip(x) {
@@ -109,7 +109,7 @@ fn contiguous_row<T: Real, U: Real>(kind: SoftmaxKind, scale: T, x: &[T], y: &mu
         }
         _ => {
             for (out, &v) in y.iter_mut().zip(x) {
-                *out = cast((v * scale - max).exp_vectorizable());
+                *out = cast((v * scale - max).exp_fast(fused));
             }
             let inverse = U::one() / lane_sum(y);
             for out in y.iter_mut() {
@@ -198,15 +198,15 @@ pub fn backward<T: Real, U: Real>(kind: SoftmaxKind, rows: Rows, temperature: f6
 
 /// [`backward`] over rows of length `n` packed back to back, with the row sums in lanes.
 fn contiguous_backward_rows<T: Real, U: Real>(kind: SoftmaxKind, scale: U, n: usize, y: &[U], dy: &[U], dx: &mut [T]) {
-    simd::dispatch(
+    simd::dispatch_fused(
         #[inline(always)]
-        || {
+        |fused| {
             for ((dxr, yr), dyr) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
                 match kind {
                     SoftmaxKind::LogSoftmax => {
                         let total = lane_sum(dyr);
                         for ((d, &yv), &g) in dxr.iter_mut().zip(yr).zip(dyr) {
-                            *d = cast((g - yv.exp_vectorizable() * total) * scale);
+                            *d = cast((g - yv.exp_fast(fused) * total) * scale);
                         }
                     }
                     _ => {
