@@ -209,6 +209,18 @@ impl Operator for Sum {
                 });
                 return Ok(());
             }
+            // Reduced over leading axes (a bias gradient, `_sum_to` after broadcasting): sums
+            // of the columns of a (reduced, kept) matrix.
+            let leading = mask.iter().skip_while(|m| **m).all(|m| !*m);
+            if x.is_contiguous() && leading && matches!(x.dtype(), DType::Float32 | DType::Float64) {
+                let cols: usize = x.shape().iter().zip(&mask).filter(|(_, m)| !**m).map(|(d, _)| *d).product();
+                let start = x.layout().offset;
+                dispatch_float!(self.name, x.dtype(), T => {
+                    let data = &x.data::<T>()[start..start + x.size()];
+                    mxnet_cpu::reduce::sum_columns(data, cols, out.out_data::<T>(), |v| v as T);
+                });
+                return Ok(());
+            }
             dispatch_real!(self.name, x.dtype(), T => {
                 // Accumulate in f64 so long float32 sums keep their precision.
                 reduce_kernel(x.data::<T>(), x.layout(), &mask, out.out_data::<T>(),
