@@ -57,14 +57,17 @@ def test_reduce_matches_numpy(name, dtype, kwargs, np_axis, keepdims):
     np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("shape,axis", [((300, 2500), 0), ((4, 3, 5), (0, 1)), ((6, 70, 40), (0, 1))])
-def test_sum_over_leading_axes_matches_numpy(shape, axis):
-    # Column sums of a (reduced, kept) matrix; 300 x 2500 splits the columns across threads.
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@pytest.mark.parametrize("shape,axis", [((300, 2500), 0), ((4, 3, 5), (0, 1)), ((6, 70, 40), (0, 1)),
+                                        ((50, 3000), 1)])
+def test_contiguous_sum_mean_match_numpy(name, shape, axis):
+    # Leading axes: column sums of a (reduced, kept) matrix, and 300 x 2500 splits the columns
+    # across threads. Trailing axes: one contiguous run per output.
     x = data("float32", shape=shape)
-    out = nd.sum(nd.array(x), axis=axis)
-    expected = x.astype(np.float64).sum(axis=axis)
+    out = getattr(nd, name)(nd.array(x), axis=axis)
+    expected = getattr(x.astype(np.float64), name)(axis=axis)
     np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-5, atol=1e-5)
-    kept = nd.sum(nd.array(x), axis=axis, keepdims=True)
+    kept = getattr(nd, name)(nd.array(x), axis=axis, keepdims=True)
     assert kept.shape == x.sum(axis=axis, keepdims=True).shape
 
 

@@ -152,6 +152,36 @@ pub fn reduce_kernel<T: Copy, A: Copy>(
     });
 }
 
+/// Write `scale` times the sums of `x` over the axes in `mask` to `out` when a fast path
+/// applies: a contiguous float array reduced over trailing axes (each output sums one
+/// contiguous run) or over leading axes (column sums of a (reduced, kept) matrix, as in a
+/// bias gradient or `_sum_to` after broadcasting). Returns false when neither applies.
+///
+/// # Safety
+/// Must run inside an engine operation that reads `x` and writes `out`.
+unsafe fn sum_contiguous(op: &str, x: &NDArray, out: &NDArray, mask: &[bool], scale: f64) -> Result<bool> {
+    if !x.is_contiguous() || !matches!(x.dtype(), DType::Float32 | DType::Float64) {
+        return Ok(false);
+    }
+    let trailing = mask.iter().skip_while(|m| !**m).all(|m| *m);
+    let leading = mask.iter().skip_while(|m| **m).all(|m| !*m);
+    let extent = |reduced: bool| -> usize {
+        x.shape().iter().zip(mask).filter(|(_, m)| **m == reduced).map(|(d, _)| *d).product()
+    };
+    let start = x.layout().offset;
+    dispatch_float!(op, x.dtype(), T => {
+        let data = &x.data::<T>()[start..start + x.size()];
+        if trailing {
+            mxnet_cpu::reduce::sum_runs(data, extent(true), out.out_data::<T>(), |v| (v * scale) as T);
+        } else if leading {
+            mxnet_cpu::reduce::sum_columns(data, extent(false), out.out_data::<T>(), |v| (v * scale) as T);
+        } else {
+            return Ok(false);
+        }
+    });
+    Ok(true)
+}
+
 /// `sum` over axes (with keepdims/exclude), and `_sum_to` which sums a broadcast array back
 /// to a target shape.
 pub struct Sum {
@@ -198,27 +228,7 @@ impl Operator for Sum {
         let mask = self.mask(x.shape())?;
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
-            // Contiguous input reduced over trailing axes: each output sums one contiguous run.
-            let trailing = mask.iter().skip_while(|m| !**m).all(|m| *m);
-            if x.is_contiguous() && trailing && matches!(x.dtype(), DType::Float32 | DType::Float64) {
-                let run: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
-                let start = x.layout().offset;
-                dispatch_float!(self.name, x.dtype(), T => {
-                    let data = &x.data::<T>()[start..start + x.size()];
-                    mxnet_cpu::reduce::sum_runs(data, run, out.out_data::<T>(), |v| v as T);
-                });
-                return Ok(());
-            }
-            // Reduced over leading axes (a bias gradient, `_sum_to` after broadcasting): sums
-            // of the columns of a (reduced, kept) matrix.
-            let leading = mask.iter().skip_while(|m| **m).all(|m| !*m);
-            if x.is_contiguous() && leading && matches!(x.dtype(), DType::Float32 | DType::Float64) {
-                let cols: usize = x.shape().iter().zip(&mask).filter(|(_, m)| !**m).map(|(d, _)| *d).product();
-                let start = x.layout().offset;
-                dispatch_float!(self.name, x.dtype(), T => {
-                    let data = &x.data::<T>()[start..start + x.size()];
-                    mxnet_cpu::reduce::sum_columns(data, cols, out.out_data::<T>(), |v| v as T);
-                });
+            if sum_contiguous(self.name, x, out, &mask, 1.0)? {
                 return Ok(());
             }
             dispatch_real!(self.name, x.dtype(), T => {
@@ -347,6 +357,12 @@ impl Operator for Reduce {
         let mask = self.axes.mask(self.name, x.ndim())?;
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
+            if self.kind == ReduceKind::Mean {
+                let count: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
+                if count > 0 && sum_contiguous(self.name, x, out, &mask, 1.0 / count as f64)? {
+                    return Ok(());
+                }
+            }
             dispatch_real!(self.name, x.dtype(), T => {
                 let (data, layout, dst) = (x.data::<T>(), x.layout(), out.out_data::<T>());
                 // Sums and products accumulate in f64; max and min compare in T so int64 keeps
