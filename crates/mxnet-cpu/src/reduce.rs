@@ -8,6 +8,7 @@ use crate::parallel::PARALLEL_MIN_ELEMENTS;
 /// A float that sums in independent lanes and combines them in f64.
 pub trait SumFloat: Copy + Send + Sync + Default + std::ops::Add<Output = Self> {
     fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
 }
 
 impl SumFloat for f32 {
@@ -15,12 +16,22 @@ impl SumFloat for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+
+    #[inline(always)]
+    fn from_f64(v: f64) -> f32 {
+        v as f32
+    }
 }
 
 impl SumFloat for f64 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
+    }
+
+    #[inline(always)]
+    fn from_f64(v: f64) -> f64 {
+        v
     }
 }
 

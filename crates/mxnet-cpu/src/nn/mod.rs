@@ -1,6 +1,8 @@
-//! Kernels of the neural-network layers: convolution (im2col + GEMM), pooling and softmax.
+//! Kernels of the neural-network layers: convolution (im2col + GEMM), pooling, softmax and
+//! the per-channel loops of batch normalisation.
 
 pub mod conv;
+pub mod norm;
 pub mod pool;
 pub mod softmax;
 

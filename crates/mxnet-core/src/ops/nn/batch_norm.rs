@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use mxnet_cpu::nn::norm;
+
 use super::{common_float_dtype, expect_inputs};
 use crate::attrs::{AttrReader, Attrs};
 use crate::dispatch_float;
@@ -169,13 +171,11 @@ impl Operator for BatchNorm {
                 let (mean, var) = if batch_stats {
                     let n = split.count().max(1) as f64;
                     let mut mean = vec![0.0f64; channels];
-                    split.for_each_run(&x, |c, run| mean[c] += run.iter().map(|&v| v.to_f64()).sum::<f64>());
+                    split.for_each_run(&x, |c, run| mean[c] += norm::sum(run));
                     mean.iter_mut().for_each(|m| *m /= n);
                     // Biased variance, which MXNet uses both to normalise and to update moving_var.
                     let mut var = vec![0.0f64; channels];
-                    split.for_each_run(&x, |c, run| {
-                        var[c] += run.iter().map(|&v| (v.to_f64() - mean[c]).powi(2)).sum::<f64>()
-                    });
+                    split.for_each_run(&x, |c, run| var[c] += norm::squared_deviations(run, mean[c]));
                     var.iter_mut().for_each(|v| *v /= n);
 
                     // NOTE: MXNet 1.9.1 updates the moving statistics in the backward pass. They
@@ -202,9 +202,7 @@ impl Operator for BatchNorm {
                 let y = outputs[0].out_data::<T>();
                 let mut pos = 0;
                 split.for_each_run(&x, |c, run| {
-                    for (d, &v) in y[pos..pos + run.len()].iter_mut().zip(run) {
-                        *d = v * a[c] + b[c];
-                    }
+                    norm::scale_shift(run, a[c], b[c], &mut y[pos..pos + run.len()]);
                     pos += run.len();
                 });
                 for (d, &v) in outputs[1].out_data::<T>().iter_mut().zip(&mean) {
@@ -290,10 +288,9 @@ impl Operator for BatchNormBackward {
                 let mut sum_dy_xhat = vec![0.0f64; channels];
                 let mut pos = 0;
                 split.for_each_run(&x, |c, run| {
-                    for (&v, &g) in run.iter().zip(&dy[pos..pos + run.len()]) {
-                        sum_dy[c] += g.to_f64();
-                        sum_dy_xhat[c] += g.to_f64() * (v.to_f64() - mean[c]) * invstd[c];
-                    }
+                    let (total, weighted) = norm::gradient_sums(&dy[pos..pos + run.len()], run, mean[c]);
+                    sum_dy[c] += total;
+                    sum_dy_xhat[c] += weighted * invstd[c];
                     pos += run.len();
                 });
 
@@ -302,14 +299,13 @@ impl Operator for BatchNormBackward {
                 let mut pos = 0;
                 split.for_each_run(&x, |c, run| {
                     let scale = gamma[c] * invstd[c];
-                    for (k, &v) in run.iter().enumerate() {
-                        let g = dy[pos + k].to_f64();
-                        dx[pos + k] = if self.batch_stats {
-                            let xhat = (v.to_f64() - mean[c]) * invstd[c];
-                            T::from_f64(scale * (g - sum_dy[c] / n - xhat * sum_dy_xhat[c] / n))
-                        } else {
-                            T::from_f64(scale * g)
-                        };
+                    let dy = &dy[pos..pos + run.len()];
+                    let dx = &mut dx[pos..pos + run.len()];
+                    if self.batch_stats {
+                        norm::input_gradient(dy, run, mean[c], invstd[c], scale, sum_dy[c] / n, sum_dy_xhat[c] / n, dx);
+                    } else {
+                        // Constant statistics: the gradient only scales dy.
+                        mxnet_cpu::simd::map(dy, dx, |g: T| T::from_f64(scale * g.to_f64()));
                     }
                     pos += run.len();
                 });
