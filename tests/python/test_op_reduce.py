@@ -101,6 +101,16 @@ def test_max_min_propagate_nan():
     np.testing.assert_array_equal(nd.min(a, axis=1).asnumpy(), np.min(x, axis=1))
 
 
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_of_long_rows_match_numpy(name):
+    # Rows longer than the kernel's 16 lanes, split into parallel tasks, one of them with a NaN.
+    x = data("float32", shape=(300, 1001))
+    x[17, 500] = np.nan
+    out = getattr(nd, name)(nd.array(x), axis=1).asnumpy()
+    np.testing.assert_array_equal(out, getattr(np, name)(x, axis=1))
+    assert np.isnan(out[17])
+
+
 def test_nan_reductions_skip_nan():
     x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]])
     a = nd.array(x, dtype="float64")

@@ -85,6 +85,46 @@ pub fn sum_runs<T: SumFloat>(x: &[T], run: usize, out: &mut [T], from_f64: impl 
     }
 }
 
+/// `out[i]` = the maximum (or with `max` false the minimum) of the run `x[i * run .. (i + 1) *
+/// run]`, with NaN propagating as in numpy. Each run keeps 16 partial results, so the loop
+/// vectorises. `run` must be at least 1.
+pub fn extreme_runs<T: SumFloat + PartialOrd>(x: &[T], run: usize, out: &mut [T], max: bool) {
+    #[allow(clippy::eq_op)]
+    let pick = move |m: T, v: T| if (if max { v > m } else { v < m }) || v != v { v } else { m };
+    let one = |r: &[T]| -> T {
+        const LANES: usize = 16;
+        let mut lanes = [r[0]; LANES];
+        let mut chunks = r.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                *lane = pick(*lane, v);
+            }
+        }
+        let partial = chunks.remainder().iter().fold(r[0], |m, &v| pick(m, v));
+        lanes.iter().fold(partial, |m, &v| pick(m, v))
+    };
+    let fill = |out: &mut [T], x: &[T]| {
+        crate::simd::dispatch(
+            #[inline(always)]
+            || {
+                for (o, r) in out.iter_mut().zip(x.chunks_exact(run)) {
+                    *o = one(r);
+                }
+            },
+        )
+    };
+    if x.len() >= PARALLEL_MIN_ELEMENTS && out.len() > 1 {
+        let per_task = (crate::parallel::TASK_ELEMENTS / run).max(1);
+        crate::parallel::install(|| {
+            out.par_chunks_mut(per_task)
+                .zip(x.par_chunks(per_task * run))
+                .for_each(|(out, x)| fill(out, x))
+        });
+    } else {
+        fill(out, x);
+    }
+}
+
 /// Column sums of the row-major `rows x cols` matrix `x`: `out[j] = sum_i x[i * cols + j]`,
 /// converting with `from_f64`. Whole rows are added to f64 accumulators, a loop the compiler
 /// vectorises, instead of walking each column with a stride. Large inputs split the columns
@@ -125,6 +165,26 @@ pub fn sum_columns<T: SumFloat>(x: &[T], cols: usize, out: &mut [T], from_f64: i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extremes_propagate_nan_and_match_fold() {
+        let mut x: Vec<f32> = (0..70_000).map(|i| ((i * 7919 % 1000) as f32) - 500.0).collect();
+        x[123] = f32::NAN;
+        for (run, max) in [(1000usize, true), (1000, false), (37, true), (1, false)] {
+            let n = x.len() / run;
+            let mut out = vec![0f32; n];
+            extreme_runs(&x[..n * run], run, &mut out, max);
+            for (i, o) in out.iter().enumerate() {
+                let r = &x[i * run..(i + 1) * run];
+                if r.iter().any(|v| v.is_nan()) {
+                    assert!(o.is_nan(), "run {i} holds NaN, got {o}");
+                } else {
+                    let e = r.iter().copied().fold(r[0], |m, v| if (max && v > m) || (!max && v < m) { v } else { m });
+                    assert_eq!(*o, e, "run {i}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn column_sums_match_sequential_f64() {

@@ -357,6 +357,18 @@ impl Operator for Reduce {
         let mask = self.axes.mask(self.name, x.ndim())?;
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
+            let trailing = mask.iter().skip_while(|m| !**m).all(|m| *m);
+            let float = matches!(x.dtype(), DType::Float32 | DType::Float64);
+            if matches!(self.kind, ReduceKind::Max | ReduceKind::Min) && x.is_contiguous() && trailing && float {
+                // Empty groups were rejected by `infer`, so every run has at least one element.
+                let run: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
+                let start = x.layout().offset;
+                dispatch_float!(self.name, x.dtype(), T => {
+                    let data = &x.data::<T>()[start..start + x.size()];
+                    mxnet_cpu::reduce::extreme_runs(data, run, out.out_data::<T>(), self.kind == ReduceKind::Max);
+                });
+                return Ok(());
+            }
             if self.kind == ReduceKind::Mean {
                 let count: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
                 if count > 0 && sum_contiguous(self.name, x, out, &mask, 1.0 / count as f64)? {
