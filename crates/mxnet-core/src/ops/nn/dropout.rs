@@ -54,6 +54,10 @@ impl Operator for Dropout {
         Ok(vec![inputs[0].clone(), inputs[0].clone()])
     }
 
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let shape = inputs[0].shape().to_vec();
         let active = (ctx.is_train || self.always) && self.p > 0.0;
@@ -69,30 +73,30 @@ impl Operator for Dropout {
         let keep = 1.0 - self.p;
 
         let mut rng = kernel_rng(ctx.seed);
-        let small: Vec<f64> = if active {
-            (0..draws).map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 }).collect()
-        } else {
-            vec![1.0; draws]
-        };
-        let full = if draw_shape == shape {
-            small
-        } else {
-            let layout = Layout::contiguous(&draw_shape).broadcast_to(&shape).ok_or_else(|| {
-                Error::MXNet(format!("Dropout: cannot broadcast the mask shape {draw_shape:?} to {shape:?}"))
-            })?;
-            mxnet_cpu::strided::gather(&small, &layout)
-        };
-
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
         unsafe {
             dispatch_float!("Dropout", inputs[0].dtype(), T => {
                 let x = inputs[0].contiguous_data::<T>();
                 let y = outputs[0].out_data::<T>();
                 let mask = outputs[1].out_data::<T>();
-                for (((d, m), &v), &f) in y.iter_mut().zip(mask.iter_mut()).zip(x.iter()).zip(&full) {
-                    *m = T::from_f64(f);
-                    *d = v * T::from_f64(f);
+                if !active {
+                    // Inference: the identity, with a mask of ones.
+                    mask.fill(T::from_f64(1.0));
+                    y.copy_from_slice(&x);
+                    return Ok(());
                 }
+                let (kept, dropped) = (T::from_f64(scale), T::from_f64(0.0));
+                let mut draw = || if rng.gen::<f64>() < keep { kept } else { dropped };
+                if draw_shape == shape {
+                    mask.iter_mut().for_each(|m| *m = draw());
+                } else {
+                    let small: Vec<T> = (0..draws).map(|_| draw()).collect();
+                    let layout = Layout::contiguous(&draw_shape).broadcast_to(&shape).ok_or_else(|| {
+                        Error::MXNet(format!("Dropout: cannot broadcast the mask shape {draw_shape:?} to {shape:?}"))
+                    })?;
+                    mask.copy_from_slice(&mxnet_cpu::strided::gather(&small, &layout));
+                }
+                mxnet_cpu::simd::zip_map(&x, mask, y, |v: T, m: T| v * m);
             });
         }
         Ok(())
