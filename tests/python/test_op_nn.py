@@ -204,6 +204,15 @@ def test_convolution_gradients_float64(case):
     check_gradients(mx.nd.Convolution, arrays, dict(num_filter=4, **case), ["data", "weight", "bias"])
 
 
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_convolution_without_input_channels_gives_bias(batch):
+    data, weight = mx.nd.zeros((batch, 0, 5, 5)), mx.nd.zeros((3, 0, 3, 3))
+    bias = mx.nd.array([1.0, 2.0, 3.0])
+    out = mx.nd.Convolution(data, weight, bias, kernel=(3, 3), num_filter=3).asnumpy()
+    assert out.shape == (batch, 3, 3, 3)
+    np.testing.assert_array_equal(out, np.broadcast_to(np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1, 1), out.shape))
+
+
 def test_convolution_1d_gradients_float64():
     r = rng()
     arrays = {"data": r.standard_normal((2, 2, 9)), "weight": r.standard_normal((3, 2, 3)), "bias": r.standard_normal(3)}

@@ -5,9 +5,11 @@ import pytest
 from mxnet import autograd, nd
 from fixtures import load_op_case
 
-STATES = {"sgd_update": [], "sgd_mom_update": ["mom"], "adam_update": ["mean", "var"]}
+STATES = {"sgd_update": [], "sgd_mom_update": ["mom"], "adam_update": ["mean", "var"],
+          "nag_mom_update": ["mom"], "rmsprop_update": ["n"]}
 
-CHAINS = ["sgd_update", "sgd_update_clip", "sgd_mom_update", "sgd_mom_update_clip", "adam_update", "adam_update_clip"]
+CHAINS = ["sgd_update", "sgd_update_clip", "sgd_mom_update", "sgd_mom_update_clip", "adam_update", "adam_update_clip",
+          "nag_mom_update", "nag_mom_update_clip", "rmsprop_update", "rmsprop_update_clip"]
 
 
 @pytest.mark.parametrize("chain", CHAINS)
@@ -91,10 +93,11 @@ def test_nag_mom_update_formula():
     out = nd.nag_mom_update(wa, nd.array(g, dtype="float64"), ma, lr=lr, momentum=momentum, wd=wd,
                             rescale_grad=rescale)
     lr, momentum, wd, rescale = f32(lr, momentum, wd, rescale)
+    # MXNet 1.9.1's kernel: the state holds the step (lr included), not the gradient sum.
     gr = rescale * g + wd * w
-    new_mom = momentum * mom + gr
+    new_mom = momentum * mom - lr * gr
     np.testing.assert_allclose(ma.asnumpy(), new_mom, rtol=1e-12)
-    np.testing.assert_allclose(out.asnumpy(), w - lr * (gr + momentum * new_mom), rtol=1e-12)
+    np.testing.assert_allclose(out.asnumpy(), w + momentum * new_mom - lr * gr, rtol=1e-12)
 
 
 def test_rmsprop_update_formula():

@@ -111,6 +111,16 @@ def test_max_min_of_long_rows_match_numpy(name):
     assert np.isnan(out[17])
 
 
+def test_empty_axis_reduces_everything():
+    # MXNet 1.9.1: an empty axis tuple reduces all axes, with or without exclude.
+    a = nd.ones((3, 4))
+    for exclude in (False, True):
+        out = nd.sum(a, axis=(), exclude=exclude)
+        assert out.shape == (1,)
+        assert out.asnumpy()[0] == 12.0
+        assert nd.mean(a, axis=(), exclude=exclude, keepdims=True).shape == (1, 1)
+
+
 def test_nan_reductions_skip_nan():
     x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]])
     a = nd.array(x, dtype="float64")

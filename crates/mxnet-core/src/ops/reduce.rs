@@ -51,9 +51,11 @@ impl ReduceAxes {
     pub fn mask(&self, op: &str, ndim: usize) -> Result<Vec<bool>> {
         let mut mask = vec![self.axis.is_none(); ndim];
         if let Some(axes) = &self.axis {
-            // An empty tuple means "all axes" in MXNet's legacy reductions.
+            // An empty tuple means "all axes" in MXNet's legacy reductions, with or without
+            // `exclude` (MXNet 1.9.1 reduces everything for `axis=(), exclude=True` too).
             if axes.is_empty() {
                 mask.iter_mut().for_each(|m| *m = true);
+                return Ok(mask);
             }
             for &a in axes {
                 let a = normalize_axis(op, a, ndim)?;

@@ -194,6 +194,14 @@ impl Conv2d {
         if out_image == 0 || self.batch == 0 {
             return;
         }
+        if self.col_rows() == 0 {
+            // No input channels: each output is its filter's bias (zero without one), as a
+            // product over an empty inner dimension gives.
+            for (i, plane) in y.chunks_mut(self.out_area()).enumerate() {
+                plane.fill(bias.map_or(T::zero(), |b| b[i % self.filters]));
+            }
+            return;
+        }
         let per_chunk = self.batch.div_ceil(self.chunks());
         let run = |first: usize, y_chunk: &mut [T]| {
             if self.is_pointwise() {
