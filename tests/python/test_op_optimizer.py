@@ -93,7 +93,7 @@ def test_nag_mom_update_formula():
     out = nd.nag_mom_update(wa, nd.array(g, dtype="float64"), ma, lr=lr, momentum=momentum, wd=wd,
                             rescale_grad=rescale)
     lr, momentum, wd, rescale = f32(lr, momentum, wd, rescale)
-    # MXNet 1.9.1's kernel: the state holds the step (lr included), not the gradient sum.
+    # MXNet 1.9.1's kernel: the state is the step (lr included), not the gradient sum.
     gr = rescale * g + wd * w
     new_mom = momentum * mom - lr * gr
     np.testing.assert_allclose(ma.asnumpy(), new_mom, rtol=1e-12)
