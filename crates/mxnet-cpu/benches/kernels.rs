@@ -52,18 +52,27 @@ fn lenet_conv() -> Conv2d {
 }
 
 fn conv(c: &mut Criterion) {
-    let g = lenet_conv();
+    // LeNet's first convolution: 1 -> 20 channels, 5x5, on 28x28 images.
+    let first = Conv2d { in_channels: 1, height: 28, width: 28, filters: 20, out_h: 24, out_w: 24, ..lenet_conv() };
+    // The first layer's input is the data batch, so training needs no gradient for it.
+    conv_layer(c, "conv_lenet1_b128", first, false);
+    conv_layer(c, "conv_lenet2_b128", lenet_conv(), true);
+}
+
+fn conv_layer(c: &mut Criterion, name: &str, g: Conv2d, data_grad: bool) {
     let x = values(g.batch * g.in_channels * g.height * g.width);
     let w = values(g.filters * g.in_channels * 25);
     let bias = values(g.filters);
     let out_len = g.batch * g.filters * g.out_h * g.out_w;
     let (mut y, dy) = (vec![0f32; out_len], values(out_len));
     let (mut dx, mut dw, mut db) = (vec![0f32; x.len()], vec![0f32; w.len()], vec![0f32; g.filters]);
-    let mut group = c.benchmark_group("conv_lenet2_b128");
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(2 * (out_len * g.in_channels * 25) as u64));
     group.sample_size(30);
     group.bench_function("forward", |b| b.iter(|| g.forward(&x, &w, Some(&bias), &mut y)));
-    group.bench_function("backward", |b| b.iter(|| g.backward(&x, &w, &dy, Some(&mut dx), &mut dw, Some(&mut db))));
+    group.bench_function("backward", |b| {
+        b.iter(|| g.backward(&x, &w, &dy, data_grad.then_some(&mut dx[..]), &mut dw, Some(&mut db)))
+    });
     group.finish();
 }
 

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::Real;
 use crate::gemm::{matmul_with, MatRef};
 use crate::parallel;
+use crate::reduce::SumFloat;
 use crate::scratch::Scratch;
 
 /// Below this many multiply-adds for the whole batch a convolution runs on one thread, since
@@ -334,24 +335,32 @@ impl Conv2d {
             dx.fill(T::zero());
         }
         dw.fill(T::zero());
-        if let Some(db) = db {
-            db.fill(T::zero());
-            let area = self.out_area();
-            for image in dy.chunks(out_image.max(1)).take(self.batch) {
-                for (f, plane) in image.chunks(area.max(1)).enumerate().take(self.filters) {
-                    db[f] = db[f] + plane.iter().copied().sum::<T>();
+        let area = self.out_area();
+        // `db[f] += sum(dy[image, f])` for the images of `dy`, with vectorised partial sums.
+        let add_bias_gradient = |dy: &[T], db: &mut [T]| {
+            for image in dy.chunks(out_image.max(1)) {
+                for (f, plane) in image.chunks(area.max(1)).enumerate().take(db.len()) {
+                    db[f] = db[f] + <T as SumFloat>::from_f64(super::norm::sum(plane));
                 }
             }
-        }
+        };
         if self.batch == 0 || out_image == 0 || in_image == 0 {
+            if let Some(db) = db {
+                db.fill(T::zero());
+                add_bias_gradient(&dy[..self.batch * out_image], db);
+            }
             return;
         }
 
         let per_chunk = self.batch.div_ceil(self.chunks());
         let dw_len = dw.len();
-        // Gradients of images `first..first + count`; `dx_chunk` holds their dx, if wanted.
+        let db_len = if db.is_some() { self.filters } else { 0 };
+        // Gradients of images `first..first + count`: their share of dw and db, one after the
+        // other. `dx_chunk` holds their dx, if wanted. The bias gradient is summed here, where
+        // the chunk's dy is in cache and the threads share the work.
         let run = |first: usize, count: usize, mut dx_chunk: Option<&mut [T]>| -> Vec<T> {
-            let mut dw_part = vec![T::zero(); dw_len];
+            let mut part = vec![T::zero(); dw_len + db_len];
+            let (dw_part, db_part) = part.split_at_mut(dw_len);
             let nb = if self.is_pointwise() { 1 } else { self.images_per_gemm() };
             let col_len = if self.is_pointwise() { 0 } else { self.col_rows() * self.out_area() * nb };
             let wide_len = if self.is_pointwise() { 0 } else { self.group_filters() * self.out_area() * nb };
@@ -364,19 +373,19 @@ impl Conv2d {
                 let dy_block = &dy[n * out_image..(n + block) * out_image];
                 let dx_block = dx_chunk.as_deref_mut().map(|d| &mut d[start * in_image..(start + block) * in_image]);
                 if self.is_pointwise() {
-                    self.backward_image(images, w, dy_block, dx_block, &mut dw_part, &mut [], &mut []);
+                    self.backward_image(images, w, dy_block, dx_block, dw_part, &mut [], &mut []);
                 } else {
                     let buffers = (&mut col[..], &mut dcol[..], &mut wide[..]);
-                    self.backward_block(images, block, w, dy_block, dx_block, &mut dw_part, buffers);
+                    self.backward_block(images, block, w, dy_block, dx_block, dw_part, buffers);
                 }
+                add_bias_gradient(dy_block, db_part);
             }
-            dw_part
+            part
         };
-        if per_chunk >= self.batch {
-            let part = run(0, self.batch, dx);
-            dw.copy_from_slice(&part);
+        let parts: Vec<Vec<T>> = if per_chunk >= self.batch {
+            vec![run(0, self.batch, dx)]
         } else {
-            let parts: Vec<Vec<T>> = parallel::install(|| match dx {
+            parallel::install(|| match dx {
                 Some(dx) => dx
                     .par_chunks_mut(per_chunk * in_image)
                     .enumerate()
@@ -386,9 +395,17 @@ impl Conv2d {
                     .into_par_iter()
                     .map(|c| run(c * per_chunk, per_chunk.min(self.batch - c * per_chunk), None))
                     .collect(),
-            });
-            for part in parts {
-                dw.iter_mut().zip(&part).for_each(|(d, &p)| *d = *d + p);
+            })
+        };
+        let mut db = db;
+        if let Some(db) = db.as_deref_mut() {
+            db.fill(T::zero());
+        }
+        for part in parts {
+            let (dw_part, db_part) = part.split_at(dw_len);
+            dw.iter_mut().zip(dw_part).for_each(|(d, &p)| *d = *d + p);
+            if let Some(db) = db.as_deref_mut() {
+                db.iter_mut().zip(db_part).for_each(|(d, &p)| *d = *d + p);
             }
         }
     }

@@ -9,7 +9,9 @@ pub mod softmax;
 use crate::gemm::GemmFloat;
 
 /// A float type the layer kernels compute in (`f32` or `f64`).
-pub trait Real: GemmFloat + num_traits::Float + bytemuck::Pod + Send + Sync + std::fmt::Debug + std::iter::Sum {
+pub trait Real:
+    GemmFloat + num_traits::Float + bytemuck::Pod + crate::reduce::SumFloat + Send + Sync + std::fmt::Debug + std::iter::Sum
+{
     /// `e^self`; for `f32` the vectorisable [`crate::math::exp_f32`] (at most 2 ulp from
     /// the correctly rounded result), for `f64` the standard library's.
     fn exp_vectorizable(self) -> Self;
