@@ -356,7 +356,7 @@ impl Conv2d {
         let dw_len = dw.len();
         let db_len = if db.is_some() { self.filters } else { 0 };
         // Gradients of images `first..first + count`: their share of dw and db, one after the
-        // other. `dx_chunk` holds their dx, if wanted. The bias gradient is summed here, where
+        // other. `dx_chunk` contains their dx, if wanted. The bias gradient is summed here, where
         // the chunk's dy is in cache and the threads share the work.
         let run = |first: usize, count: usize, mut dx_chunk: Option<&mut [T]>| -> Vec<T> {
             let mut part = vec![T::zero(); dw_len + db_len];
