@@ -120,6 +120,25 @@ impl Conv2d {
         let (kh, kw) = (self.kernel[0], self.kernel[1]);
         let area = ld;
         let plane = self.height * self.width;
+        if self.pad == [0, 0] && self.stride == [1, 1] && self.dilate == [1, 1] {
+            // Without padding, stride or dilation (LeNet's layers) every output row reads
+            // `out_w` consecutive inputs, so the loop has no bounds to compute per row.
+            let (width, out_w, out_h) = (self.width, self.out_w, self.out_h);
+            for c in 0..self.group_channels() {
+                let src = &image[c * plane..(c + 1) * plane];
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let row = ((c * kh + ki) * kw + kj) * area;
+                        let dst_rows = col[row..row + out_h * out_w].chunks_exact_mut(out_w);
+                        for (oh, dst) in dst_rows.enumerate() {
+                            let start = (oh + ki) * width + kj;
+                            copy_short(dst, &src[start..start + out_w]);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for c in 0..self.group_channels() {
             let src = &image[c * plane..(c + 1) * plane];
             for ki in 0..kh {
