@@ -204,6 +204,18 @@ def test_convolution_gradients_float64(case):
     check_gradients(mx.nd.Convolution, arrays, dict(num_filter=4, **case), ["data", "weight", "bias"])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_keeps_subnormal_results(dtype):
+    # 1 / (1 + e^-x) gives 0 once e^-x overflows; the true value is still representable.
+    x = np.array([-88.8, -95.0, -103.0, -30.0, 0.0, 30.0, -np.inf, np.inf], dtype=dtype)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = np.where(x64 >= 0, 1 / (1 + np.exp(-x64)), np.exp(x64) / (1 + np.exp(x64))).astype(dtype)
+    for out in (mx.nd.sigmoid(mx.nd.array(x, dtype=dtype)), mx.nd.Activation(mx.nd.array(x, dtype=dtype), act_type="sigmoid")):
+        # Subnormal results carry few significant bits: allow a few of their steps.
+        np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-5, atol=4 * np.finfo(dtype).smallest_subnormal)
+
+
 @pytest.mark.parametrize("batch", [1, 2, 5])
 def test_convolution_without_input_channels_gives_bias(batch):
     data, weight = mx.nd.zeros((batch, 0, 5, 5)), mx.nd.zeros((3, 0, 3, 3))
@@ -486,6 +498,16 @@ def test_batch_norm_updates_moving_stats_in_training_forward():
     with autograd.predict_mode():
         mx.nd.BatchNorm(mx.nd.array(x), mx.nd.ones((3,)), mx.nd.zeros((3,)), mean, var)
     np.testing.assert_allclose(mean.asnumpy(), 0.2 * x.mean(axis=(0, 2, 3)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (2, 3, 0, 4)])
+def test_batch_norm_empty_batch_keeps_moving_stats(shape):
+    mean, var = mx.nd.array([1.0, 2.0, 3.0]), mx.nd.array([1.0, 2.0, 3.0])
+    with autograd.train_mode():
+        out = mx.nd.BatchNorm(mx.nd.zeros(shape), mx.nd.ones((3,)), mx.nd.zeros((3,)), mean, var, momentum=0.9)
+    assert out.shape == shape
+    np.testing.assert_array_equal(mean.asnumpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(var.asnumpy(), [1.0, 2.0, 3.0])
 
 
 def test_batch_norm_shape_error():

@@ -111,6 +111,21 @@ def test_max_min_of_long_rows_match_numpy(name):
     assert np.isnan(out[17])
 
 
+@pytest.mark.parametrize("name,kwargs", [("sum", {}), ("sum", {"axis": 0}), ("mean", {"axis": 1}),
+                                         ("max", {"axis": 0}), ("min", {"axis": 1}), ("prod", {}),
+                                         ("nansum", {"axis": 0}), ("norm", {})])
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3)])
+def test_gradient_of_reduction_over_empty_array(name, kwargs, shape):
+    if name in ("max", "min") and shape[kwargs["axis"]] == 0:
+        pytest.skip("max and min over an empty axis have no identity and raise")
+    x = nd.zeros(shape)
+    x.attach_grad()
+    with autograd.record():
+        y = getattr(nd, name)(x, **kwargs)
+    y.backward(nd.ones(y.shape))
+    assert x.grad.shape == shape
+
+
 def test_empty_axis_reduces_everything():
     # MXNet 1.9.1: an empty axis tuple reduces all axes, with or without exclude.
     a = nd.ones((3, 4))

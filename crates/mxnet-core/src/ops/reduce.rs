@@ -244,6 +244,9 @@ impl Operator for Sum {
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let x = &g.inputs[0];
+        if x.size() == 0 {
+            return empty_gradient(x);
+        }
         let mask = self.mask(x.shape())?;
         // Reshape the gradient to keepdims form, then broadcast it back over the reduced axes.
         let kept = reduced_shape(x.shape(), &mask, true);
@@ -304,6 +307,13 @@ fn check_real(op: &str, dtype: DType) -> Result<()> {
 
 /// Reshape `g` (a reduction's output or output gradient) to the keepdims form of `x`'s
 /// reduction over `mask`, so it broadcasts against `x`.
+/// The gradient of a reduction over an input with no elements: an empty array of its shape.
+/// The general path cannot run there, because `Reshape` reads a 0 in a shape as "keep this
+/// dimension", as in MXNet.
+fn empty_gradient(x: &NDArray) -> Result<Vec<Option<NDArray>>> {
+    Ok(vec![Some(NDArray::zeros(x.shape(), x.dtype(), x.context())?)])
+}
+
 fn keepdims_view(g: &NDArray, x_shape: &[usize], mask: &[bool]) -> Result<NDArray> {
     let kept = reduced_shape(x_shape, mask, true);
     call1("Reshape", &[g], &[("shape", tuple_string(&kept))])
@@ -406,6 +416,9 @@ impl Operator for Reduce {
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let (x, y, dy) = (&g.inputs[0], &g.outputs[0], &g.out_grads[0]);
+        if x.size() == 0 {
+            return empty_gradient(x);
+        }
         let mask = self.axes.mask(self.name, x.ndim())?;
         let dx = match self.kind {
             ReduceKind::Mean => {
@@ -501,6 +514,9 @@ impl Operator for Norm {
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let (x, y, dy) = (&g.inputs[0], &g.outputs[0], &g.out_grads[0]);
+        if x.size() == 0 {
+            return empty_gradient(x);
+        }
         let mask = self.mask(x.ndim())?;
         let cast = |a: &NDArray| -> Result<NDArray> {
             if a.dtype() == x.dtype() {

@@ -283,8 +283,13 @@ unary_table! {
     Relu "relu" [] int: false,
         fwd |x| if x > c(0.0) || x.is_nan() { x } else { c(0.0) },
         grad |x, y, dy| mul(dy, &scalar_op("_greater_scalar", x, 0.0)?);
+    // e^-|x| never overflows, so results below the smallest normal float stay subnormal.
     Sigmoid "sigmoid" [] int: false,
-        fwd |x| c::<T>(1.0) / (c::<T>(1.0) + (-x).exp()),
+        fwd |x| {
+            let e = (-x.abs()).exp();
+            let s = c::<T>(1.0) / (c::<T>(1.0) + e);
+            if x >= c(0.0) { s } else { e * s }
+        },
         grad |x, y, dy| mul(dy, &mul(y, &scalar_op("_rminus_scalar", y, 1.0)?)?);
     Softsign "softsign" [] int: false,
         fwd |x| x / (c::<T>(1.0) + x.abs()),
@@ -388,7 +393,13 @@ impl Operator for Unary {
                     map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| exp_f32_any(v, fused))
                 }
                 DType::Float32 if kind == UnaryKind::Sigmoid => {
-                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| 1.0 / (1.0 + exp_f32_any(-v, fused)))
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| {
+                        // e^-|v| never overflows, so results below f32::MIN_POSITIVE stay
+                        // subnormal instead of becoming 1 / (1 + inf) = 0.
+                        let e = exp_f32_any(-v.abs(), fused);
+                        let s = 1.0 / (1.0 + e);
+                        if v >= 0.0 { s } else { e * s }
+                    })
                 }
                 other => dispatch_float!(self.name(), other, T => {
                     map_elements(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T, _| kind.apply(v));

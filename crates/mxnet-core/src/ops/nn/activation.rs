@@ -60,7 +60,16 @@ impl ActType {
                     T::zero()
                 }
             }
-            ActType::Sigmoid => one / (one + (-x).exp()),
+            // e^-|x| never overflows, so results below the smallest normal float stay subnormal.
+            ActType::Sigmoid => {
+                let e = (-x.abs()).exp();
+                let s = one / (one + e);
+                if x >= T::zero() {
+                    s
+                } else {
+                    e * s
+                }
+            }
             ActType::Tanh => x.tanh(),
             // log(1 + e^x) without overflow for large x.
             ActType::SoftRelu => x.max(T::zero()) + (-x.abs()).exp().ln_1p(),

@@ -182,13 +182,16 @@ impl Operator for BatchNorm {
                     // are updated here in the training forward, as PyTorch does, so a training
                     // forward without backward also updates them. After forward and backward
                     // the values agree with MXNet's.
-                    let m = self.momentum;
-                    let moving_mean = read_f64::<T>(&inputs[3]);
-                    let moving_var = read_f64::<T>(&inputs[4]);
-                    let new_mean: Vec<f64> = moving_mean.iter().zip(&mean).map(|(a, b)| a * m + b * (1.0 - m)).collect();
-                    let new_var: Vec<f64> = moving_var.iter().zip(&var).map(|(a, b)| a * m + b * (1.0 - m)).collect();
-                    write_f64::<T>(&inputs[3], &new_mean);
-                    write_f64::<T>(&inputs[4], &new_var);
+                    // An empty batch has no statistics, so the moving ones stay as they are.
+                    if split.count() > 0 {
+                        let m = self.momentum;
+                        let moving_mean = read_f64::<T>(&inputs[3]);
+                        let moving_var = read_f64::<T>(&inputs[4]);
+                        let new_mean: Vec<f64> = moving_mean.iter().zip(&mean).map(|(a, b)| a * m + b * (1.0 - m)).collect();
+                        let new_var: Vec<f64> = moving_var.iter().zip(&var).map(|(a, b)| a * m + b * (1.0 - m)).collect();
+                        write_f64::<T>(&inputs[3], &new_mean);
+                        write_f64::<T>(&inputs[4], &new_var);
+                    }
                     (mean, var)
                 } else {
                     (read_f64::<T>(&inputs[3]), read_f64::<T>(&inputs[4]))
