@@ -126,6 +126,19 @@ def test_gradient_of_reduction_over_empty_array(name, kwargs, shape):
     assert x.grad.shape == shape
 
 
+def test_integer_sums_keep_every_bit_and_wrap():
+    # Integers fold in int64: an int64 sum above 2**53 stays exact, an int32 sum wraps on
+    # overflow (numpy and MXNet 1.9.1 agree), and an int32 mean truncates.
+    big = np.array([[2**53 + 1, 2]], dtype=np.int64)
+    for name in ("sum", "nansum"):
+        out = getattr(nd, name)(nd.array(big, dtype="int64"), axis=1).asnumpy()
+        assert out.tolist() == [2**53 + 3]
+    assert nd.prod(nd.array(big, dtype="int64")).asnumpy().tolist() == [2 * (2**53 + 1)]
+    wrap = np.array([[2147483647, 1]], dtype=np.int32)
+    assert nd.sum(nd.array(wrap, dtype="int32"), axis=1).asnumpy().tolist() == wrap.sum(axis=1, dtype=np.int32).tolist()
+    assert nd.mean(nd.array([[-7, 2]], dtype="int32"), axis=1).asnumpy().tolist() == [-2]
+
+
 def test_empty_axis_reduces_everything():
     # MXNet 1.9.1: an empty axis tuple reduces all axes, with or without exclude.
     a = nd.ones((3, 4))

@@ -154,6 +154,44 @@ pub fn reduce_kernel<T: Copy, A: Copy>(
     });
 }
 
+/// How [`integer_reduce`] folds a group.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IntegerFold {
+    Sum,
+    Mean,
+    Prod,
+}
+
+/// Fold integer arrays in i64 with wrapping arithmetic, as numpy and MXNet 1.9.1 do: an int32
+/// sum wraps on overflow, and an int64 sum keeps every bit where f64 would round above 2^53.
+/// A mean truncates towards zero. Returns false for other dtypes.
+///
+/// # Safety
+/// Must run inside an engine operation that reads `x` and writes `out`.
+unsafe fn integer_reduce(x: &NDArray, out: &NDArray, mask: &[bool], fold: IntegerFold) -> bool {
+    let init = if fold == IntegerFold::Prod { 1i64 } else { 0 };
+    let step = move |a: i64, v: i64| if fold == IntegerFold::Prod { a.wrapping_mul(v) } else { a.wrapping_add(v) };
+    let finish = move |a: i64, n: usize| match fold {
+        IntegerFold::Mean if n > 0 => a / n as i64,
+        IntegerFold::Mean => 0,
+        _ => a,
+    };
+    macro_rules! run {
+        ($T:ty) => {
+            reduce_kernel(x.data::<$T>(), x.layout(), mask, out.out_data::<$T>(),
+                || init, |a, v: $T| step(a, v as i64), |a, n| finish(a, n) as $T)
+        };
+    }
+    match x.dtype() {
+        DType::Int8 => run!(i8),
+        DType::UInt8 => run!(u8),
+        DType::Int32 => run!(i32),
+        DType::Int64 => run!(i64),
+        _ => return false,
+    }
+    true
+}
+
 /// Write `scale` times the sums of `x` over the axes in `mask` to `out` when a fast path
 /// applies: a contiguous float array reduced over trailing axes (each output sums one
 /// contiguous run) or over leading axes (column sums of a (reduced, kept) matrix, as in a
@@ -230,7 +268,7 @@ impl Operator for Sum {
         let mask = self.mask(x.shape())?;
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
-            if sum_contiguous(self.name, x, out, &mask, 1.0)? {
+            if sum_contiguous(self.name, x, out, &mask, 1.0)? || integer_reduce(x, out, &mask, IntegerFold::Sum) {
                 return Ok(());
             }
             dispatch_real!(self.name, x.dtype(), T => {
@@ -307,7 +345,7 @@ fn check_real(op: &str, dtype: DType) -> Result<()> {
 
 /// Reshape `g` (a reduction's output or output gradient) to the keepdims form of `x`'s
 /// reduction over `mask`, so it broadcasts against `x`.
-/// The gradient of a reduction over an input with no elements: an empty array of its shape.
+/// Return the gradient of a reduction over an input with no elements: an empty array of its shape.
 /// The general path cannot run there, because `Reshape` reads a 0 in a shape as "keep this
 /// dimension", as in MXNet.
 fn empty_gradient(x: &NDArray) -> Result<Vec<Option<NDArray>>> {
@@ -380,6 +418,17 @@ impl Operator for Reduce {
                     mxnet_cpu::reduce::extreme_runs(data, run, out.out_data::<T>(), self.kind == ReduceKind::Max);
                 });
                 return Ok(());
+            }
+            let integer_fold = match self.kind {
+                ReduceKind::Mean => Some(IntegerFold::Mean),
+                ReduceKind::Prod | ReduceKind::NanProd => Some(IntegerFold::Prod),
+                ReduceKind::NanSum => Some(IntegerFold::Sum),
+                ReduceKind::Max | ReduceKind::Min => None,
+            };
+            if let Some(fold) = integer_fold {
+                if integer_reduce(x, out, &mask, fold) {
+                    return Ok(());
+                }
             }
             if self.kind == ReduceKind::Mean {
                 let count: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
