@@ -154,7 +154,7 @@ pub fn reduce_kernel<T: Copy, A: Copy>(
     });
 }
 
-/// How [`integer_reduce`] folds a group.
+/// The fold [`integer_reduce`] applies to each group.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum IntegerFold {
     Sum,
