@@ -6,10 +6,11 @@ from mxnet import autograd, nd
 from fixtures import load_op_case
 
 STATES = {"sgd_update": [], "sgd_mom_update": ["mom"], "adam_update": ["mean", "var"],
-          "nag_mom_update": ["mom"], "rmsprop_update": ["n"]}
+          "nag_mom_update": ["mom"], "rmsprop_update": ["n"], "rmspropalex_update": ["n", "g", "delta"]}
 
 CHAINS = ["sgd_update", "sgd_update_clip", "sgd_mom_update", "sgd_mom_update_clip", "adam_update", "adam_update_clip",
-          "nag_mom_update", "nag_mom_update_clip", "rmsprop_update", "rmsprop_update_clip"]
+          "nag_mom_update", "nag_mom_update_clip", "rmsprop_update", "rmsprop_update_clip",
+          "rmspropalex_update", "rmspropalex_update_clip"]
 
 
 @pytest.mark.parametrize("chain", CHAINS)

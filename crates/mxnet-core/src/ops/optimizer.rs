@@ -1,5 +1,5 @@
 //! Fused optimizer updates: `sgd_update`, `sgd_mom_update`, `nag_mom_update`, `adam_update`
-//! and `rmsprop_update`. The output is the new weight (usually written over the weight with
+//! `rmsprop_update` and `rmspropalex_update`. The output is the new weight (usually written over the weight with
 //! `out=weight`), and the optimizer states (momentum, Adam's mean and variance, RMSProp's
 //! mean square) are updated in place.
 //!
@@ -16,6 +16,9 @@
 //! - rmsprop: `g' = clip(rescale*g + wd*w)`, `n = (1-gamma1)*g'^2 + gamma1*n`,
 //!   `w = w - lr*g'/sqrt(n + epsilon)`, then `w` is clipped to `clip_weights` when it is
 //!   not negative.
+//! - rmspropalex (centered): `g' = clip(rescale*g + wd*w)`, `n = (1-gamma1)*g'^2 + gamma1*n`,
+//!   `g = (1-gamma1)*g' + gamma1*g`, `delta = gamma2*delta - lr*g'/sqrt(n - g^2 + epsilon)`,
+//!   `w = w + delta`, clipped like rmsprop.
 //!
 //! Every rule is checked against MXNet 1.9.1 output (fixtures of three chained steps, with and
 //! without clipping). MXNet's nag_mom called with `out=weight` reads the already updated weight
@@ -40,6 +43,7 @@ enum UpdateKind {
     NagMom,
     Adam,
     RmsProp,
+    RmsPropAlex,
 }
 
 impl UpdateKind {
@@ -50,6 +54,7 @@ impl UpdateKind {
             UpdateKind::NagMom => "nag_mom_update",
             UpdateKind::Adam => "adam_update",
             UpdateKind::RmsProp => "rmsprop_update",
+            UpdateKind::RmsPropAlex => "rmspropalex_update",
         }
     }
 
@@ -60,6 +65,7 @@ impl UpdateKind {
             UpdateKind::SgdMom | UpdateKind::NagMom => &["weight", "grad", "mom"],
             UpdateKind::Adam => &["weight", "grad", "mean", "var"],
             UpdateKind::RmsProp => &["weight", "grad", "n"],
+            UpdateKind::RmsPropAlex => &["weight", "grad", "n", "g", "delta"],
         }
     }
 }
@@ -76,6 +82,7 @@ struct Hyper {
     beta2: f64,
     epsilon: f64,
     gamma1: f64,
+    gamma2: f64,
     clip_weights: f64,
 }
 
@@ -158,6 +165,23 @@ fn rmsprop<T: Element>(h: &Hyper, w: &mut [T], grad: &[T], n_state: &mut [T]) {
         let n = (1.0 - gamma1) * g * g + gamma1 * n_state.to_f64();
         *n_state = T::from_f64(n);
         *d = T::from_f64(clip(w - lr * g / (n + epsilon).sqrt(), clip_weights));
+    }
+}
+
+#[inline(always)]
+fn rmspropalex<T: Element>(h: &Hyper, w: &mut [T], grad: &[T], n_state: &mut [T], g_state: &mut [T], delta: &mut [T]) {
+    let Hyper { lr, wd, rescale_grad, clip_gradient, gamma1, gamma2, epsilon, clip_weights, .. } = *h;
+    let states = n_state.iter_mut().zip(g_state.iter_mut()).zip(delta.iter_mut());
+    for ((d, &g), ((n_state, g_state), delta)) in w.iter_mut().zip(grad).zip(states) {
+        let w = d.to_f64();
+        let g = clip(rescale_grad * g.to_f64() + wd * w, clip_gradient);
+        let n = (1.0 - gamma1) * g * g + gamma1 * n_state.to_f64();
+        let mean = (1.0 - gamma1) * g + gamma1 * g_state.to_f64();
+        let step = gamma2 * delta.to_f64() - lr * g / (n - mean * mean + epsilon).sqrt();
+        *n_state = T::from_f64(n);
+        *g_state = T::from_f64(mean);
+        *delta = T::from_f64(step);
+        *d = T::from_f64(clip(w + step, clip_weights));
     }
 }
 
@@ -254,6 +278,12 @@ impl Operator for Update {
                         simd::dispatch(#[inline(always)] || adam(h, dst, &grad, &mut *mean[0], &mut *rest[0]))
                     }
                     UpdateKind::RmsProp => simd::dispatch(#[inline(always)] || rmsprop(h, dst, &grad, &mut *states[0])),
+                    UpdateKind::RmsPropAlex => {
+                        let [n_state, g_state, delta] = &mut states[..] else {
+                            unreachable!("rmspropalex_update has three states, checked by infer")
+                        };
+                        simd::dispatch(#[inline(always)] || rmspropalex(h, dst, &grad, n_state, g_state, delta))
+                    }
                 }
             });
         }
@@ -281,6 +311,12 @@ impl Operator for Update {
                 a.push(("epsilon".into(), h.epsilon.to_string()));
                 a.push(("clip_weights".into(), h.clip_weights.to_string()));
             }
+            UpdateKind::RmsPropAlex => {
+                a.push(("gamma1".into(), h.gamma1.to_string()));
+                a.push(("gamma2".into(), h.gamma2.to_string()));
+                a.push(("epsilon".into(), h.epsilon.to_string()));
+                a.push(("clip_weights".into(), h.clip_weights.to_string()));
+            }
         }
         a
     }
@@ -299,6 +335,7 @@ fn create(kind: UpdateKind, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
         beta2: 0.999,
         epsilon: 1e-8,
         gamma1: 0.95,
+        gamma2: 0.9,
         clip_weights: -1.0,
     };
     // `lazy_update` only changes how row-sparse gradients are applied; arrays here are dense.
@@ -309,6 +346,9 @@ fn create(kind: UpdateKind, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
         UpdateKind::NagMom => &["lr", "momentum", "wd", "rescale_grad", "clip_gradient"],
         UpdateKind::Adam => &["lr", "beta1", "beta2", "epsilon", "wd", "rescale_grad", "clip_gradient", "lazy_update"],
         UpdateKind::RmsProp => &["lr", "gamma1", "epsilon", "wd", "rescale_grad", "clip_gradient", "clip_weights"],
+        UpdateKind::RmsPropAlex => {
+            &["lr", "gamma1", "gamma2", "epsilon", "wd", "rescale_grad", "clip_gradient", "clip_weights"]
+        }
     };
     match kind {
         UpdateKind::Sgd => {}
@@ -320,6 +360,12 @@ fn create(kind: UpdateKind, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
         }
         UpdateKind::RmsProp => {
             hyper.gamma1 = r.get("gamma1", 0.95)?;
+            hyper.epsilon = r.get("epsilon", 1e-8)?;
+            hyper.clip_weights = r.get("clip_weights", -1.0)?;
+        }
+        UpdateKind::RmsPropAlex => {
+            hyper.gamma1 = r.get("gamma1", 0.95)?;
+            hyper.gamma2 = r.get("gamma2", 0.9)?;
             hyper.epsilon = r.get("epsilon", 1e-8)?;
             hyper.clip_weights = r.get("clip_weights", -1.0)?;
         }
@@ -338,6 +384,7 @@ fn create(kind: UpdateKind, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
         &mut hyper.beta2,
         &mut hyper.epsilon,
         &mut hyper.gamma1,
+        &mut hyper.gamma2,
         &mut hyper.clip_weights,
     ] {
         *v = *v as f32 as f64;
@@ -385,5 +432,13 @@ pub fn register(defs: &mut Vec<OpDef>) {
         params: &["lr", "gamma1", "epsilon", "wd", "rescale_grad", "clip_gradient", "clip_weights"],
         doc: "RMSProp step (not centered); updates n in place.",
         create: |a: &Attrs| create(UpdateKind::RmsProp, a),
+    });
+    defs.push(OpDef {
+        name: "rmspropalex_update",
+        aliases: &[],
+        arguments: &["weight", "grad", "n", "g", "delta"],
+        params: &["lr", "gamma1", "gamma2", "epsilon", "wd", "rescale_grad", "clip_gradient", "clip_weights"],
+        doc: "Centered RMSProp step (Graves, 2013); updates n, g and delta in place.",
+        create: |a: &Attrs| create(UpdateKind::RmsPropAlex, a),
     });
 }
