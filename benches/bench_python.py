@@ -218,25 +218,25 @@ def inference(results, batch=256, calls=200):
     net = lenet()
     net.initialize(mx.init.Xavier())
     net.hybridize(static_alloc=True, static_shape=True)
-    x, one = mx.nd.array(x_np), mx.nd.array(x_np[:1])
+    x, single = mx.nd.array(x_np), mx.nd.array(x_np[:1])
     r_batch = {"mxnet-rs": batch / best_of(lambda: net(x).wait_to_read())}
 
-    def one_image():
+    def infer_single():
         for _ in range(calls):
-            net(one).wait_to_read()
-    r_one = {"mxnet-rs": best_of(one_image, 3) / calls * 1e6}
+            net(single).wait_to_read()
+    r_single = {"mxnet-rs": best_of(infer_single, 3) / calls * 1e6}
     if torch is not None:
         tm = torch_model("lenet").eval()
-        xt, onet = torch.from_numpy(x_np), torch.from_numpy(x_np[:1])
+        xt, single_t = torch.from_numpy(x_np), torch.from_numpy(x_np[:1])
 
-        def torch_one():
+        def torch_single():
             for _ in range(calls):
-                tm(onet)
+                tm(single_t)
         with torch.no_grad():
             r_batch["torch"] = batch / best_of(lambda: tm(xt))
-            r_one["torch"] = best_of(torch_one, 3) / calls * 1e6
+            r_single["torch"] = best_of(torch_single, 3) / calls * 1e6
     results[f"lenet_infer_b{batch}_img_per_s"] = r_batch
-    results["lenet_infer_b1_latency_us"] = r_one
+    results["lenet_infer_b1_latency_us"] = r_single
 
 
 def hybrid(results, steps=30, batch=128, calls=200):

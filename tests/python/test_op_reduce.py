@@ -67,8 +67,8 @@ def test_contiguous_sum_mean_match_numpy(name, shape, axis):
     out = getattr(nd, name)(nd.array(x), axis=axis)
     expected = getattr(x.astype(np.float64), name)(axis=axis)
     np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-5, atol=1e-5)
-    kept = getattr(nd, name)(nd.array(x), axis=axis, keepdims=True)
-    assert kept.shape == x.sum(axis=axis, keepdims=True).shape
+    with_keepdims = getattr(nd, name)(nd.array(x), axis=axis, keepdims=True)
+    assert with_keepdims.shape == x.sum(axis=axis, keepdims=True).shape
 
 
 @pytest.mark.parametrize("name", ["mean", "max", "min", "prod", "nansum"])

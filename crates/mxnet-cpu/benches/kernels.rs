@@ -9,6 +9,7 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use mxnet_cpu::gemm::{matmul, MatRef};
 use mxnet_cpu::nn::conv::Conv2d;
 use mxnet_cpu::nn::pool::{Pool2d, PoolKind};
+use mxnet_cpu::nn::Real;
 use mxnet_cpu::nn::softmax::{self, Rows, SoftmaxKind};
 use mxnet_cpu::{math, reduce, simd};
 
@@ -100,8 +101,7 @@ fn elementwise(c: &mut Criterion) {
     group.throughput(Throughput::Elements(N as u64));
     group.bench_function("add", |bench| bench.iter(|| simd::zip_map(&a, &b, &mut out, |x, y| x + y)));
     group.bench_function("exp", |bench| {
-        let exp = |x, fused| if fused { math::exp_f32_fused(x) } else { math::exp_f32(x) };
-        bench.iter(|| simd::map_fused(&a, &mut out, exp))
+        bench.iter(|| simd::map_fused(&a, &mut out, |x: f32, fused| x.exp_fast(fused)))
     });
     group.bench_function("exp_unfused", |bench| bench.iter(|| simd::map(&a, &mut out, math::exp_f32)));
     group.bench_function("exp_baseline", |bench| {

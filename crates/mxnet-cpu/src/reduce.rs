@@ -91,7 +91,7 @@ pub fn sum_runs<T: SumFloat>(x: &[T], run: usize, out: &mut [T], from_f64: impl 
 pub fn extreme_runs<T: SumFloat + PartialOrd>(x: &[T], run: usize, out: &mut [T], max: bool) {
     #[allow(clippy::eq_op)]
     let pick = move |m: T, v: T| if (if max { v > m } else { v < m }) || v != v { v } else { m };
-    let one = |r: &[T]| -> T {
+    let run_extreme = |r: &[T]| -> T {
         const LANES: usize = 16;
         let mut lanes = [r[0]; LANES];
         let mut chunks = r.chunks_exact(LANES);
@@ -108,7 +108,7 @@ pub fn extreme_runs<T: SumFloat + PartialOrd>(x: &[T], run: usize, out: &mut [T]
             #[inline(always)]
             || {
                 for (o, r) in out.iter_mut().zip(x.chunks_exact(run)) {
-                    *o = one(r);
+                    *o = run_extreme(r);
                 }
             },
         )

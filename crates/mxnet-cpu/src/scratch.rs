@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 /// Buffers a thread keeps for later calls; more are freed on return.
 /// NOTE: kept buffers stay as large as the largest request they served (a 224x224 image with
-/// a 7x7 kernel asks for about 7 MiB), so each kernel thread may hold a few such buffers
+/// a 7x7 kernel needs about 7 MiB), so each kernel thread may hold a few such buffers
 /// until it exits.
 const KEPT_PER_THREAD: usize = 4;
 

@@ -107,10 +107,10 @@ unsafe fn read_input<'a, T: Element>(x: &'a NDArray, out: &NDArray) -> Cow<'a, [
     }
 }
 
-/// The update rules, one loop each so the rule is not matched per element. Each updates the
-/// weight `w` in place. They are inlined into [`simd::dispatch`] and compiled for the widest
-/// SIMD set of this CPU; slices passed as arguments tell the compiler that the arrays do not
-/// overlap, so the loops vectorise.
+/// Apply the SGD rule to the weight `w` in place. This and the rules below are one loop each,
+/// so the rule is not matched per element. They are inlined into [`simd::dispatch`] and
+/// compiled for the widest SIMD set of this CPU. Slices passed as arguments tell the compiler
+/// that the arrays do not overlap, so the loops vectorise.
 #[inline(always)]
 fn sgd<T: Element>(h: &Hyper, w: &mut [T], grad: &[T]) {
     let (decay, lr, rescale, clip_at) = (1.0 - h.lr * h.wd, h.lr, h.rescale_grad, h.clip_gradient);

@@ -154,6 +154,17 @@ pub fn reduce_kernel<T: Copy, A: Copy>(
     });
 }
 
+/// Return whether every reduced axis comes after every kept one, so that each output of a
+/// row-major array reduces one contiguous run.
+fn reduces_trailing_axes(mask: &[bool]) -> bool {
+    mask.iter().skip_while(|m| !**m).all(|m| *m)
+}
+
+/// Return the number of elements along the reduced axes (`reduced` true) or the kept ones.
+fn extent(shape: &[usize], mask: &[bool], reduced: bool) -> usize {
+    shape.iter().zip(mask).filter(|(_, m)| **m == reduced).map(|(d, _)| *d).product()
+}
+
 /// The fold [`integer_reduce`] applies to each group.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum IntegerFold {
@@ -203,18 +214,15 @@ unsafe fn sum_contiguous(op: &str, x: &NDArray, out: &NDArray, mask: &[bool], sc
     if !x.is_contiguous() || !matches!(x.dtype(), DType::Float32 | DType::Float64) {
         return Ok(false);
     }
-    let trailing = mask.iter().skip_while(|m| !**m).all(|m| *m);
+    let trailing = reduces_trailing_axes(mask);
     let leading = mask.iter().skip_while(|m| **m).all(|m| !*m);
-    let extent = |reduced: bool| -> usize {
-        x.shape().iter().zip(mask).filter(|(_, m)| **m == reduced).map(|(d, _)| *d).product()
-    };
     let start = x.layout().offset;
     dispatch_float!(op, x.dtype(), T => {
         let data = &x.data::<T>()[start..start + x.size()];
         if trailing {
-            mxnet_cpu::reduce::sum_runs(data, extent(true), out.out_data::<T>(), |v| (v * scale) as T);
+            mxnet_cpu::reduce::sum_runs(data, extent(x.shape(), mask, true), out.out_data::<T>(), |v| (v * scale) as T);
         } else if leading {
-            mxnet_cpu::reduce::sum_columns(data, extent(false), out.out_data::<T>(), |v| (v * scale) as T);
+            mxnet_cpu::reduce::sum_columns(data, extent(x.shape(), mask, false), out.out_data::<T>(), |v| (v * scale) as T);
         } else {
             return Ok(false);
         }
@@ -407,11 +415,11 @@ impl Operator for Reduce {
         let mask = self.axes.mask(self.name, x.ndim())?;
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
-            let trailing = mask.iter().skip_while(|m| !**m).all(|m| *m);
             let float = matches!(x.dtype(), DType::Float32 | DType::Float64);
-            if matches!(self.kind, ReduceKind::Max | ReduceKind::Min) && x.is_contiguous() && trailing && float {
+            let extreme = matches!(self.kind, ReduceKind::Max | ReduceKind::Min);
+            if extreme && x.is_contiguous() && reduces_trailing_axes(&mask) && float {
                 // Empty groups were rejected by `infer`, so every run has at least one element.
-                let run: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
+                let run = extent(x.shape(), &mask, true);
                 let start = x.layout().offset;
                 dispatch_float!(self.name, x.dtype(), T => {
                     let data = &x.data::<T>()[start..start + x.size()];
@@ -431,7 +439,7 @@ impl Operator for Reduce {
                 }
             }
             if self.kind == ReduceKind::Mean {
-                let count: usize = x.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(d, _)| *d).product();
+                let count = extent(x.shape(), &mask, true);
                 if count > 0 && sum_contiguous(self.name, x, out, &mask, 1.0 / count as f64)? {
                     return Ok(());
                 }
@@ -471,7 +479,7 @@ impl Operator for Reduce {
         let mask = self.axes.mask(self.name, x.ndim())?;
         let dx = match self.kind {
             ReduceKind::Mean => {
-                let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+                let count = extent(x.shape(), &mask, true);
                 let dx = broadcast_back(dy, x.shape(), &mask)?;
                 call1("_div_scalar", &[&dx], &[("scalar", super::scalar::format_scalar(count as f64))])?
             }

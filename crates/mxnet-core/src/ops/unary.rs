@@ -7,7 +7,7 @@
 use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
-use mxnet_cpu::math::{exp_f32, exp_f32_fused};
+use mxnet_cpu::nn::Real;
 use mxnet_cpu::simd;
 use mxnet_cpu::strided::unary_map;
 use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
@@ -283,7 +283,8 @@ unary_table! {
     Relu "relu" [] int: false,
         fwd |x| if x > c(0.0) || x.is_nan() { x } else { c(0.0) },
         grad |x, y, dy| mul(dy, &scalar_op("_greater_scalar", x, 0.0)?);
-    // e^-|x| never overflows, so results below the smallest normal float stay subnormal.
+    // e^-|x| is at most 1, so it cannot overflow, and results below the smallest normal float
+    // stay subnormal instead of 1 / (1 + inf) = 0.
     Sigmoid "sigmoid" [] int: false,
         fwd |x| {
             let e = (-x.abs()).exp();
@@ -298,16 +299,6 @@ unary_table! {
     LogicalNot "logical_not" [] int: true,
         fwd |x| if x == c(0.0) { c(1.0) } else { c(0.0) },
         grad |x, y, dy| un("zeros_like", x);
-}
-
-/// `e^v` through the vectorisable exp, with fused multiply-adds when they are instructions.
-#[inline(always)]
-fn exp_f32_any(v: f32, fused: bool) -> f32 {
-    if fused {
-        exp_f32_fused(v)
-    } else {
-        exp_f32(v)
-    }
 }
 
 /// `out[i] = f(x[i], fused)`, in parallel chunks for large contiguous inputs, where `fused` is
@@ -390,13 +381,13 @@ impl Operator for Unary {
                 // the correctly rounded result), because the standard library's runs one
                 // element at a time.
                 DType::Float32 if kind == UnaryKind::Exp => {
-                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| exp_f32_any(v, fused))
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| v.exp_fast(fused))
                 }
                 DType::Float32 if kind == UnaryKind::Sigmoid => {
                     map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| {
-                        // e^-|v| never overflows, so results below f32::MIN_POSITIVE stay
+                        // e^-|v| is at most 1, so results below f32::MIN_POSITIVE stay
                         // subnormal instead of becoming 1 / (1 + inf) = 0.
-                        let e = exp_f32_any(-v.abs(), fused);
+                        let e = (-v.abs()).exp_fast(fused);
                         let s = 1.0 / (1.0 + e);
                         if v >= 0.0 { s } else { e * s }
                     })

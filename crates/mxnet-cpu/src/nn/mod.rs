@@ -12,24 +12,13 @@ use crate::gemm::GemmFloat;
 pub trait Real:
     GemmFloat + num_traits::Float + bytemuck::Pod + crate::reduce::SumFloat + Send + Sync + std::fmt::Debug + std::iter::Sum
 {
-    /// `e^self`; for `f32` the vectorisable [`crate::math::exp_f32`] (at most 2 ulp from
-    /// the correctly rounded result), for `f64` the standard library's.
-    fn exp_vectorizable(self) -> Self;
-
-    /// [`Real::exp_vectorizable`] with fused multiply-adds where `fused` (see
-    /// `simd::dispatch_fused`); the same function for `f64`.
-    #[inline(always)]
-    fn exp_fast(self, _fused: bool) -> Self {
-        self.exp_vectorizable()
-    }
+    /// Return `e^self`: for `f32` the vectorisable [`crate::math::exp_f32`] (at most 2 ulp
+    /// from the correctly rounded result), with fused multiply-adds when `fused` (see
+    /// `simd::dispatch_fused`); for `f64` the standard library's.
+    fn exp_fast(self, fused: bool) -> Self;
 }
 
 impl Real for f32 {
-    #[inline(always)]
-    fn exp_vectorizable(self) -> f32 {
-        crate::math::exp_f32(self)
-    }
-
     #[inline(always)]
     fn exp_fast(self, fused: bool) -> f32 {
         if fused {
@@ -42,7 +31,7 @@ impl Real for f32 {
 
 impl Real for f64 {
     #[inline(always)]
-    fn exp_vectorizable(self) -> f64 {
+    fn exp_fast(self, _fused: bool) -> f64 {
         self.exp()
     }
 }

@@ -60,7 +60,8 @@ impl ActType {
                     T::zero()
                 }
             }
-            // e^-|x| never overflows, so results below the smallest normal float stay subnormal.
+            // e^-|x| is at most 1, so it cannot overflow, and results below the smallest normal
+            // float stay subnormal instead of 1 / (1 + inf) = 0.
             ActType::Sigmoid => {
                 let e = (-x.abs()).exp();
                 let s = one / (one + e);

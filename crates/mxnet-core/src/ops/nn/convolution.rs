@@ -260,8 +260,8 @@ impl Operator for ConvolutionBackward {
         Ok(out)
     }
 
-    /// The kernel zero-fills the gradients it accumulates; the data gradient is left unwritten
-    /// only when it is not needed, and then `Convolution::backward` drops it unread.
+    /// Return true: the kernel zero-fills the gradients it accumulates. The data gradient is
+    /// left unwritten only when it is not needed, and then `Convolution::backward` drops it.
     fn overwrites_outputs(&self) -> bool {
         true
     }

@@ -167,8 +167,8 @@ impl Operator for FullyConnectedBackward {
         "_backward_FullyConnected"
     }
 
-    /// Every output is written except the data gradient when it is not needed, and then
-    /// `FullyConnected::backward` drops it without reading it.
+    /// Return true: every output is written except the data gradient when it is not needed,
+    /// and then `FullyConnected::backward` drops it without reading it.
     fn overwrites_outputs(&self) -> bool {
         true
     }

@@ -224,7 +224,7 @@ impl Operator for PoolingBackward {
         Ok(vec![inputs[1].clone()])
     }
 
-    /// The kernel zero-fills the gradient itself where the windows do not cover it.
+    /// Return true: the kernel zero-fills the gradient itself where no window covers it.
     fn overwrites_outputs(&self) -> bool {
         true
     }
