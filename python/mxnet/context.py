@@ -63,8 +63,33 @@ def gpu(device_id=0):
 
 
 def num_gpus():
-    """Return the number of GPUs; 0 until the GPU backend lands."""
-    return 0
+    """Return the number of wgpu adapters that can run compute (Vulkan, Metal, DX12; GL when
+    none of those exists). ``WGPU_BACKEND`` and ``WGPU_ADAPTER_NAME`` narrow the choice."""
+    from . import _native
+    return len(_native.gpu_adapters())
+
+
+def gpu_adapters():
+    """Describe each adapter ``mx.gpu(i)`` opens: name, backend, device type and driver."""
+    from . import _native
+    return _native.gpu_adapters()
+
+
+def gpu_memory_usage(device_id=0):
+    """Return ``(in_use, cached)``: bytes of ``gpu(device_id)`` held by this process's arrays
+    and bytes kept in its buffer pool for reuse."""
+    from . import _native
+    return _native.gpu_memory_usage(device_id)
+
+
+def gpu_memory_info(device_id=0):
+    """MXNet's ``(free, total)`` bytes of a GPU. wgpu does not report a device's memory size or
+    free memory, so this raises instead of returning made-up numbers; see
+    :func:`gpu_memory_usage` for what this process holds."""
+    from .base import MXNetError
+    raise MXNetError(
+        f"gpu_memory_info({device_id}): the wgpu backend cannot read the device's total or free memory; "
+        "use mx.context.gpu_memory_usage() for the bytes this process holds, or the vendor's tool (nvidia-smi, rocm-smi)")
 
 
 def current_context():

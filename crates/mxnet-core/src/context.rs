@@ -1,6 +1,6 @@
 //! Device contexts.
 
-/// Where an array lives. Only the CPU has a backend today; the GPU (wgpu) backend comes later.
+/// Where an array lives: host memory, or the memory of the i-th wgpu adapter (`mxnet-gpu`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Context {
     Cpu(u32),
@@ -18,6 +18,10 @@ impl Context {
             Context::Cpu(_) => 1,
             Context::Gpu(_) => 2,
         }
+    }
+
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Context::Gpu(_))
     }
 
     pub fn device_id(self) -> u32 {

@@ -54,6 +54,10 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
         }
     }
 
+    let on_gpu = out.and_then(|o| o.first()).or(inputs.first()).is_some_and(|x| x.context().is_gpu());
+    if on_gpu && !op.supports_gpu() {
+        return Err(crate::gpu::no_kernel(op.name()));
+    }
     let mut targets: Vec<NDArray> = Vec::with_capacity(out_descs.len());
     let mut copy_back: Vec<(NDArray, NDArray)> = Vec::new();
     for (i, desc) in out_descs.iter().enumerate() {
@@ -158,8 +162,9 @@ pub(crate) fn push_forward(
     let outputs: Vec<NDArray> = outputs.iter().map(|x| x.detach()).collect();
     let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
+    let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
     let body = Box::new(move || -> std::result::Result<(), OpError> {
-        let result = op.forward(&ctx, &inputs, &outputs);
+        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, &outputs) } else { op.forward(&ctx, &inputs, &outputs) };
         if result.is_err() && op.overwrites_outputs() {
             // Outputs allocated without the zero fill may hold another array's old bytes. An
             // operation that returns an error leaves zeros, as every other operator does.
@@ -168,6 +173,10 @@ pub(crate) fn push_forward(
                 // A view into a larger array (an `out=` argument) keeps the rest of its buffer.
                 let whole_buffer = out.layout().offset == 0 && out.size() * out.dtype().size() == out.storage().nbytes();
                 if whole_buffer {
+                    if let Some(b) = out.storage().device_buffer() {
+                        b.device().clear(b.raw(), out.storage().nbytes() as u64);
+                        continue;
+                    }
                     // SAFETY: this operation writes `out`, which covers its whole buffer, so
                     // the engine gives it exclusive access.
                     unsafe { out.storage().slice_mut::<u8>() }.fill(0);
@@ -180,7 +189,8 @@ pub(crate) fn push_forward(
         }
         Ok(())
     });
-    let inline = output_elements <= INLINE_MAX_ELEMENTS;
+    // GPU operations only record commands, which takes microseconds whatever their size.
+    let inline = on_gpu || output_elements <= INLINE_MAX_ELEMENTS;
     crate::engine().push_with(body, &reads, &writes, PushOptions { inline_if_ready: inline, bytes: output_bytes, priority: current_priority() }).map_err(from_engine)
 }
 

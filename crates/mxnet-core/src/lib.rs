@@ -8,6 +8,7 @@ pub mod dtype;
 pub mod error;
 pub mod executor;
 pub mod fork;
+pub mod gpu;
 pub mod imperative;
 pub mod ndarray;
 pub mod operator;

@@ -54,15 +54,16 @@ impl NDArray {
     }
 
     fn allocate(shape: &[usize], dtype: DType, ctx: Context, zeroed: bool) -> Result<NDArray> {
-        if let Context::Gpu(_) = ctx {
-            return Err(Error::MXNet(format!(
-                "cannot allocate on {ctx}: this build has no GPU backend yet; use mx.cpu()"
-            )));
-        }
         let size = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
         let nbytes = size.and_then(|s| s.checked_mul(dtype.size())).ok_or_else(|| {
             Error::Value(format!("cannot allocate an array of shape {shape:?} and dtype {dtype}: size overflows"))
         })?;
+        if ctx.is_gpu() {
+            crate::gpu::check_dtype(dtype, ctx)?;
+            let device = crate::gpu::device(ctx)?;
+            let storage = Storage::on_device(&device, nbytes, zeroed)?;
+            return Ok(NDArray::from_storage(Arc::new(storage), Layout::contiguous(shape), dtype, ctx));
+        }
         let storage = if zeroed { Storage::zeroed(nbytes) } else { Storage::for_overwrite(nbytes) };
         let storage = storage.ok_or_else(|| {
             Error::MXNet(format!(
@@ -88,6 +89,29 @@ impl NDArray {
         // SAFETY: the array was just created and is not yet visible to the engine or anyone else.
         unsafe { arr.storage.slice_mut::<T>()[..size].copy_from_slice(&data) };
         Ok(arr)
+    }
+
+    /// Create a host array of `dtype` from its row-major bytes.
+    pub fn from_bytes(shape: &[usize], dtype: DType, bytes: &[u8]) -> Result<NDArray> {
+        let arr = NDArray::for_overwrite(shape, dtype, Context::cpu())?;
+        let n = arr.size() * dtype.size();
+        if bytes.len() < n {
+            return Err(Error::Value(format!("from_bytes: {} bytes do not fill shape {shape:?} of {dtype}", bytes.len())));
+        }
+        // SAFETY: the array was just created and is not yet visible to the engine or anyone else.
+        unsafe { arr.storage.slice_mut::<u8>()[..n].copy_from_slice(&bytes[..n]) };
+        Ok(arr)
+    }
+
+    /// Copy the array to `ctx` (an engine operation; returns at once). CPU contexts share host
+    /// memory, so between them only the tag changes.
+    pub fn to_context(&self, ctx: Context) -> Result<NDArray> {
+        if !self.ctx.is_gpu() && !ctx.is_gpu() {
+            return self.with_context(ctx);
+        }
+        let out = NDArray::for_overwrite(self.shape(), self.dtype, ctx)?;
+        crate::imperative::copy_into(self, &out)?;
+        Ok(out)
     }
 
     /// Wrap existing storage.
@@ -147,7 +171,7 @@ impl NDArray {
     pub fn with_context(&self, ctx: Context) -> Result<NDArray> {
         match (self.ctx, ctx) {
             (Context::Cpu(_), Context::Cpu(_)) => Ok(NDArray { ctx, ..self.clone() }),
-            (from, to) => Err(Error::MXNet(format!("cannot move an array from {from} to {to}: no GPU backend yet"))),
+            (from, to) => Err(Error::MXNet(format!("internal error: retagging an array from {from} to {to}; copy it with to_context"))),
         }
     }
 
@@ -156,9 +180,11 @@ impl NDArray {
         NDArray { storage: self.storage.clone(), layout: self.layout.clone(), dtype: self.dtype, ctx: self.ctx, ag: None }
     }
 
-    /// Block until pending writes finish; raise the error of a failed write once.
+    /// Block until pending writes finish; raise the error of a failed write once. On a GPU,
+    /// also wait until the device has run the recorded commands.
     pub fn wait_to_read(&self) -> Result<()> {
-        crate::engine().wait_for_var(self.var()).map_err(from_engine)
+        crate::engine().wait_for_var(self.var()).map_err(from_engine)?;
+        crate::gpu::synchronize(self.ctx)
     }
 
     /// Block until pending reads and writes finish.
@@ -172,6 +198,9 @@ impl NDArray {
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
             return Err(Error::Type(format!("to_vec: array has dtype {}, requested {}", self.dtype, T::DTYPE)));
+        }
+        if self.ctx.is_gpu() {
+            return self.to_context(Context::cpu())?.to_vec();
         }
         self.wait_to_read()?;
         // SAFETY: we waited for all pending writes; the dtype matches.

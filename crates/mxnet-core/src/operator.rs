@@ -1,5 +1,5 @@
 //! The operator contract. Each operator is defined once: its attributes, shape and dtype
-//! inference, its CPU kernel and its gradient (written with other registered operators), and
+//! inference, its CPU and GPU kernels and its gradient (written with other registered operators), and
 //! imperative calls, autograd and the symbolic executor all go through this definition.
 
 use std::sync::Arc;
@@ -82,6 +82,18 @@ pub trait Operator: Send + Sync + 'static {
     /// Run the CPU kernel, inside an engine operation that reads `inputs` and writes
     /// `outputs` (contiguous, freshly allocated or caller-provided) and the mutated inputs.
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
+
+    /// Whether [`Operator::forward_gpu`] is implemented; checked before an operation on a GPU
+    /// context is pushed, so a missing kernel raises at the call, not at the next sync.
+    fn supports_gpu(&self) -> bool {
+        false
+    }
+
+    /// Record the GPU kernels on the outputs' device, under the same contract as `forward`
+    /// (the engine orders it; the device runs it later, in recording order).
+    fn forward_gpu(&self, _ctx: &OpContext, _inputs: &[NDArray], _outputs: &[NDArray]) -> Result<()> {
+        Err(crate::gpu::no_kernel(self.name()))
+    }
 
     /// Gradients of the inputs (`None` where an input gets no gradient), computed by calling
     /// registered operators.

@@ -88,7 +88,7 @@ pub fn allocate(nbytes: usize, zeroed: bool) -> Option<(*mut u8, usize)> {
 /// `MXNET_DEBUG_POISON_OUTPUTS=1` fills buffers allocated without the zero fill with 0xFF
 /// bytes (NaN for floats), so that a test run shows any operator that claims to write every
 /// output element ([`crate::Operator::overwrites_outputs`]) but leaves some unwritten.
-fn poison_enabled() -> bool {
+pub(crate) fn poison_enabled() -> bool {
     static POISON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *POISON.get_or_init(|| std::env::var("MXNET_DEBUG_POISON_OUTPUTS").is_ok_and(|v| v == "1"))
 }

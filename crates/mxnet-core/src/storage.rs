@@ -1,4 +1,4 @@
-//! Byte buffers behind NDArrays, each with its engine variable.
+//! Byte buffers behind NDArrays, in host or device memory, each with its engine variable.
 
 use std::any::Any;
 
@@ -16,6 +16,8 @@ enum Buffer {
         #[allow(dead_code)]
         owner: Box<dyn Any + Send + Sync>,
     },
+    /// Memory of a GPU, from that device's buffer pool.
+    Device(mxnet_gpu::Buffer),
 }
 
 /// A contiguous byte buffer shared by an array and its views.
@@ -53,6 +55,26 @@ impl Storage {
         Some(Storage { buffer: Buffer::Pooled { ptr, capacity }, nbytes, var: Var::new() })
     }
 
+    /// Allocate `nbytes` on a GPU; zero-filled when `zeroed` (the fill is recorded on the device
+    /// before any later command).
+    pub fn on_device(device: &std::sync::Arc<mxnet_gpu::Device>, nbytes: usize, zeroed: bool) -> mxnet_gpu::Result<Storage> {
+        let buffer = mxnet_gpu::Buffer::allocate(device, nbytes as u64)?;
+        if zeroed {
+            device.clear(buffer.raw(), nbytes as u64);
+        } else if crate::pool::poison_enabled() {
+            device.upload(buffer.raw(), &vec![0xFF; nbytes]);
+        }
+        Ok(Storage { buffer: Buffer::Device(buffer), nbytes, var: Var::new() })
+    }
+
+    /// The device buffer of GPU storage; `None` for host memory.
+    pub fn device_buffer(&self) -> Option<&mxnet_gpu::Buffer> {
+        match &self.buffer {
+            Buffer::Device(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// Wrap foreign memory.
     ///
     /// # Safety
@@ -75,10 +97,16 @@ impl Storage {
         matches!(self.buffer, Buffer::Foreign { .. })
     }
 
+    /// The host address of the bytes.
+    ///
+    /// # Panics
+    /// For GPU storage, which has no host address: callers check the context first, and a
+    /// panic inside an engine operation becomes an error.
     pub fn as_ptr(&self) -> *mut u8 {
         match &self.buffer {
             Buffer::Pooled { ptr, .. } => *ptr,
             Buffer::Foreign { ptr, owner: _ } => *ptr,
+            Buffer::Device(b) => panic!("internal error: host access to GPU memory ({b:?}); copy it to the CPU first"),
         }
     }
 

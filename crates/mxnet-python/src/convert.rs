@@ -55,6 +55,10 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
 
 /// Copy `x` into a new numpy array (bfloat16 becomes float32 because numpy has no bfloat16).
 pub fn to_numpy<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py, PyAny>> {
+    if x.context().is_gpu() {
+        let host = x.to_context(Context::cpu()).py()?;
+        return to_numpy(py, &host);
+    }
     let arr = x.clone();
     crate::gil::without_gil(py, move || arr.wait_to_read()).py()?;
     let np = py.import("numpy")?;

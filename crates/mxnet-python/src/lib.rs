@@ -164,6 +164,41 @@ fn with_cpu_context(x: &PyNDArray, device_id: u32) -> PyResult<PyNDArray> {
     Ok(PyNDArray::new(x.inner.with_context(mxnet_core::Context::Cpu(device_id)).py()?))
 }
 
+/// Copy the array to a context given as MXNet's `(device_type, device_id)` codes.
+#[pyfunction]
+fn to_context(py: Python<'_>, x: &PyNDArray, device_type: i32, device_id: u32) -> PyResult<PyNDArray> {
+    let ctx = match device_type {
+        2 => mxnet_core::Context::Gpu(device_id),
+        _ => mxnet_core::Context::Cpu(device_id),
+    };
+    let inner = x.inner.clone();
+    Ok(PyNDArray::new(crate::gil::without_gil(py, move || inner.to_context(ctx)).py()?))
+}
+
+/// The adapters `mx.gpu(i)` opens, in index order, as dicts of name, backend, device type and driver.
+#[pyfunction]
+fn gpu_adapters(py: Python<'_>) -> PyResult<Vec<Bound<'_, pyo3::types::PyDict>>> {
+    let adapters = crate::gil::without_gil(py, mxnet_gpu::list_adapters);
+    adapters
+        .into_iter()
+        .map(|a| {
+            let d = pyo3::types::PyDict::new(py);
+            d.set_item("name", a.name)?;
+            d.set_item("backend", a.backend)?;
+            d.set_item("device_type", a.device_type)?;
+            d.set_item("driver", a.driver)?;
+            Ok(d)
+        })
+        .collect()
+}
+
+/// Bytes of gpu(`device_id`) held by arrays and cached for reuse by this process.
+#[pyfunction]
+fn gpu_memory_usage(py: Python<'_>, device_id: u32) -> PyResult<(u64, u64)> {
+    let device = crate::gil::without_gil(py, || mxnet_core::gpu::device(mxnet_core::Context::Gpu(device_id))).py()?;
+    Ok(mxnet_gpu::memory_usage(&device))
+}
+
 /// `os.register_at_fork(before=...)` hook; see `mxnet_core::fork`.
 #[pyfunction]
 fn prepare_fork(py: Python<'_>) {
@@ -186,7 +221,8 @@ fn after_fork_in_child() {
 #[pyfunction]
 fn waitall(py: Python<'_>) -> PyResult<()> {
     crate::gil::without_gil(py, || mxnet_core::engine().wait_for_all())
-        .map_err(|e| errors::to_py(mxnet_core::error::from_engine(e)))
+        .map_err(|e| errors::to_py(mxnet_core::error::from_engine(e)))?;
+    crate::gil::without_gil(py, mxnet_core::gpu::synchronize_all).py()
 }
 
 /// Set the engine priority of the operations this thread pushes; returns the previous one.
@@ -302,6 +338,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(strided_view, m)?)?;
     m.add_function(wrap_pyfunction!(waitall, m)?)?;
     m.add_function(wrap_pyfunction!(with_cpu_context, m)?)?;
+    m.add_function(wrap_pyfunction!(to_context, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_adapters, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_memory_usage, m)?)?;
     m.add_function(wrap_pyfunction!(engine_type, m)?)?;
     m.add_function(wrap_pyfunction!(set_priority, m)?)?;
     m.add_function(wrap_pyfunction!(gil::mark_exiting, m)?)?;

@@ -3,21 +3,23 @@ DLPack exchange."""
 import numpy as np
 
 from .. import _native
-from ..base import MXNetError, attr_string, dtype_name
+from ..base import attr_string, dtype_name
 from ..context import current_context
 from .ndarray import NDArray, _invoke, _wrap
 
 
 def _check_ctx(ctx):
-    ctx = ctx or current_context()
-    if ctx.device_type not in ("cpu", "cpu_pinned", "cpu_shared"):
-        raise MXNetError(f"{ctx} is not available: this build only has the CPU backend; use mx.cpu()")
-    return ctx
+    return ctx or current_context()
 
 
 def _on(arr, ctx):
-    """Tag a new CPU array with ``ctx`` (``cpu(1)`` shares host memory with ``cpu(0)``)."""
-    if ctx is not None and ctx.device_id != 0:
+    """Move a new CPU array to ``ctx``: a copy for a GPU, a tag for ``cpu(i)`` (CPU contexts
+    share host memory)."""
+    if ctx is None:
+        return arr
+    if ctx.device_type == "gpu":
+        arr._h = _native.to_context(arr._h, 2, ctx.device_id)
+    elif ctx.device_id != 0:
         arr._h = _native.with_cpu_context(arr._h, ctx.device_id)
     return arr
 

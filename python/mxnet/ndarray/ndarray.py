@@ -193,8 +193,8 @@ class NDArray:
             _native.copyto(self._h, other._h)
             return other
         if isinstance(other, Context):
-            if other.device_type != "cpu":
-                raise MXNetError(f"copyto: {other} is not available; this build only has the CPU backend")
+            if other.device_type == "gpu" or self._h.context[0] == 2:
+                return _wrap(_native.to_context(self._h, other.device_typeid, other.device_id))
             copied = self.copy()
             copied._h = _native.with_cpu_context(copied._h, other.device_id)
             return copied

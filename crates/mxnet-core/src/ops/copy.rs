@@ -17,6 +17,22 @@ use crate::dispatch_all;
 ///
 /// Reads the whole source before writing, so overlapping views of one storage copy correctly.
 pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
+    if src.context().is_gpu() || dst.context().is_gpu() {
+        if src.dtype() == dst.dtype() {
+            return crate::gpu::copy(src, dst);
+        }
+        if src.context() == dst.context() {
+            return crate::gpu::cast(src, dst);
+        }
+        return Err(crate::mxerr!(
+            "copyto: converting {} on {} to {} on {} is not supported; cast first (x.astype('{}')), then copy",
+            src.dtype(),
+            src.context(),
+            dst.dtype(),
+            dst.context(),
+            dst.dtype()
+        ));
+    }
     // SAFETY: runs inside an engine operation that reads `src` and writes `dst`.
     unsafe {
         if src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() {

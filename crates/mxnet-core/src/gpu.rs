@@ -1,0 +1,243 @@
+//! The bridge between NDArrays and the kernels of `mxnet-gpu`: device lookup, dtype rules,
+//! elementwise and reduction calls from operator definitions, and copies between host and
+//! device memory.
+
+use std::sync::Arc;
+
+use mxnet_gpu::kernels::elementwise::{self, Input, Output};
+use mxnet_gpu::{Device, Elem, GpuError};
+
+use crate::context::Context;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ndarray::NDArray;
+
+impl From<GpuError> for Error {
+    fn from(e: GpuError) -> Error {
+        Error::MXNet(e.to_string())
+    }
+}
+
+/// The device of a GPU context, opened on first use.
+pub fn device(ctx: Context) -> Result<Arc<Device>> {
+    match ctx {
+        Context::Gpu(i) => Ok(mxnet_gpu::device(i as usize)?),
+        Context::Cpu(_) => Err(Error::MXNet(format!("internal error: {ctx} has no GPU device"))),
+    }
+}
+
+/// Reject dtypes a GPU cannot hold: WGSL has no 64-bit types.
+pub fn check_dtype(dtype: DType, ctx: Context) -> Result<()> {
+    match dtype {
+        DType::Float64 | DType::Int64 => Err(Error::Type(format!(
+            "{dtype} arrays cannot live on {ctx}: GPU kernels (WGSL) have no 64-bit types; \
+             cast to {} first (x.astype('{}')) or keep the array on mx.cpu()",
+            if dtype == DType::Float64 { "float32" } else { "int32" },
+            if dtype == DType::Float64 { "float32" } else { "int32" },
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The device buffer of a GPU array.
+pub fn buffer(x: &NDArray) -> Result<&mxnet_gpu::Buffer> {
+    x.storage()
+        .device_buffer()
+        .ok_or_else(|| Error::MXNet(format!("internal error: {x:?} has no device buffer")))
+}
+
+/// The kernel element type of `dtype`, or an error naming `op` and the dtypes it accepts.
+pub fn elem(op: &str, dtype: DType) -> Result<Elem> {
+    match dtype {
+        DType::Float32 => Ok(Elem::F32),
+        DType::Int32 => Ok(Elem::I32),
+        other => Err(Error::Type(format!(
+            "{op}: dtype {other} has no GPU kernel yet (float32 and int32 do); cast the input \
+             with astype('float32') or run the op on mx.cpu()"
+        ))),
+    }
+}
+
+/// Like [`elem`], for operators that compute only in float32.
+pub fn float_elem(op: &str, dtype: DType) -> Result<Elem> {
+    match dtype {
+        DType::Float32 => Ok(Elem::F32),
+        other => Err(Error::Type(format!(
+            "{op}: dtype {other} has no GPU kernel yet (float32 does); cast the input with \
+             astype('float32') or run the op on mx.cpu()"
+        ))),
+    }
+}
+
+/// The error of an operator that has no GPU kernel yet.
+pub fn no_kernel(op: &str) -> Error {
+    Error::MXNet(format!(
+        "operator {op} has no GPU kernel yet; run it on the CPU (x.as_in_context(mx.cpu())) and \
+         copy the result back with as_in_context(mx.gpu())"
+    ))
+}
+
+/// Record `out = expr(inputs..., scalars...)` elementwise; inputs broadcast to `out`'s shape.
+/// `expr` is WGSL over `x0`..`x3` and `s0`..`s3` (see `mxnet_gpu::kernels::elementwise`).
+pub fn map(op: &str, expr: &str, inputs: &[&NDArray], scalars: &[f32], out: &NDArray) -> Result<()> {
+    map_as(op, expr, inputs, scalars, out, |d| elem(op, d))
+}
+
+/// [`map`] with the dtype rule given by `rule` (for float-only operators: [`float_elem`]).
+pub fn map_as(
+    op: &str,
+    expr: &str,
+    inputs: &[&NDArray],
+    scalars: &[f32],
+    out: &NDArray,
+    rule: impl Fn(DType) -> Result<Elem>,
+) -> Result<()> {
+    if !out.is_contiguous() {
+        return Err(Error::MXNet(format!("{op}: a GPU kernel writes only contiguous outputs; pass a contiguous out= array")));
+    }
+    let layouts = inputs
+        .iter()
+        .map(|x| {
+            x.layout().broadcast_to(out.shape()).ok_or_else(|| {
+                Error::Value(format!("{op}: input of shape {:?} does not broadcast to {:?}", x.shape(), out.shape()))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut kernel_inputs = Vec::with_capacity(inputs.len());
+    for (x, layout) in inputs.iter().zip(&layouts) {
+        kernel_inputs.push(Input { buffer: buffer(x)?, layout, elem: rule(x.dtype())? });
+    }
+    let output = Output { buffer: buffer(out)?, offset: out.layout().offset, elem: rule(out.dtype())? };
+    Ok(elementwise::map(expr, &kernel_inputs, scalars, out.shape(), output)?)
+}
+
+/// Copy `src` into the view `dst` where either is on a GPU, inside an engine operation that
+/// reads `src` and writes `dst`. Same-dtype copies only; casts on a GPU go through `map`.
+pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
+    let width = src.dtype().size();
+    match (src.context(), dst.context()) {
+        (Context::Cpu(_), Context::Gpu(_)) => {
+            require_contiguous("copy to the GPU", dst)?;
+            // SAFETY: inside the engine operation that reads `src`.
+            let bytes = unsafe { host_bytes(src)? };
+            let device = buffer(dst)?.device().clone();
+            if dst.layout().offset == 0 {
+                device.upload(buffer(dst)?.raw(), &bytes);
+            } else {
+                let staging = mxnet_gpu::Buffer::allocate(&device, bytes.len() as u64)?;
+                device.upload(staging.raw(), &bytes);
+                copy_bytes(&device, &staging, 0, buffer(dst)?, dst.layout().offset * width, bytes.len())?;
+            }
+            Ok(())
+        }
+        (Context::Gpu(_), Context::Cpu(_)) => {
+            let contiguous = on_device_contiguous(src)?;
+            let device = buffer(&contiguous)?.device().clone();
+            let nbytes = contiguous.size() * width;
+            let mut bytes = vec![0u8; nbytes + contiguous.layout().offset * width];
+            device.download(buffer(&contiguous)?.raw(), &mut bytes)?;
+            let host = NDArray::from_bytes(dst.shape(), dst.dtype(), &bytes[contiguous.layout().offset * width..])?;
+            crate::ops::copy::copy_kernel(&host, dst)
+        }
+        (Context::Gpu(a), Context::Gpu(b)) if a == b => {
+            require_contiguous("copy on the GPU", dst)?;
+            if width == 4 {
+                // Any 4-byte dtype copies as bits, through the strided elementwise kernel.
+                let layout = src.layout().clone();
+                let input = [Input { buffer: buffer(src)?, layout: &layout, elem: Elem::U32 }];
+                let output = Output { buffer: buffer(dst)?, offset: dst.layout().offset, elem: Elem::U32 };
+                return Ok(elementwise::map("x0", &input, &[], dst.shape(), output)?);
+            }
+            require_contiguous("copy on the GPU", src)?;
+            let device = buffer(dst)?.device().clone();
+            copy_bytes(&device, buffer(src)?, src.layout().offset * width, buffer(dst)?, dst.layout().offset * width, src.size() * width)
+        }
+        (Context::Gpu(_), Context::Gpu(_)) => {
+            // Between two devices through the host: wgpu has no peer-to-peer copies.
+            let host = NDArray::zeros(src.shape(), src.dtype(), Context::cpu())?;
+            copy(src, &host)?;
+            copy(&host, dst)
+        }
+        (Context::Cpu(_), Context::Cpu(_)) => crate::ops::copy::copy_kernel(src, dst),
+    }
+}
+
+fn require_contiguous(what: &str, x: &NDArray) -> Result<()> {
+    if x.is_contiguous() {
+        Ok(())
+    } else {
+        Err(Error::MXNet(format!(
+            "{what}: GPU views with strides (shape {:?}, strides {:?}) are not supported as a destination yet; \
+             copy into a contiguous array",
+            x.shape(),
+            x.layout().strides
+        )))
+    }
+}
+
+/// `x` itself when contiguous, else a contiguous copy on the same device.
+fn on_device_contiguous(x: &NDArray) -> Result<NDArray> {
+    if x.is_contiguous() {
+        return Ok(x.clone());
+    }
+    if x.dtype().size() != 4 {
+        return Err(Error::MXNet(format!(
+            "reading a strided GPU view of dtype {} is not supported yet; call .copy() on a float32 or int32 array",
+            x.dtype()
+        )));
+    }
+    let out = NDArray::for_overwrite(x.shape(), x.dtype(), x.context())?;
+    copy(x, &out)?;
+    Ok(out)
+}
+
+/// The row-major bytes of a host array.
+///
+/// # Safety
+/// Call inside an engine operation that reads `x`.
+unsafe fn host_bytes(x: &NDArray) -> Result<Vec<u8>> {
+    let width = x.dtype().size();
+    let packed = if x.is_contiguous() {
+        x.clone()
+    } else {
+        let packed = NDArray::for_overwrite(x.shape(), x.dtype(), Context::cpu())?;
+        crate::ops::copy::copy_kernel(x, &packed)?;
+        packed
+    };
+    let start = packed.layout().offset * width;
+    Ok(packed.storage().slice::<u8>()[start..start + x.size() * width].to_vec())
+}
+
+/// Convert `src` to the dtype of `dst` on one GPU.
+pub(crate) fn cast(src: &NDArray, dst: &NDArray) -> Result<()> {
+    let to = elem("Cast", dst.dtype())?;
+    map("Cast", &format!("{}(x0)", to.wgsl()), &[src], &[], dst)
+}
+
+/// Copy bytes between buffers of one device; buffer copies need 4-byte aligned offsets.
+fn copy_bytes(device: &Device, src: &mxnet_gpu::Buffer, from: usize, dst: &mxnet_gpu::Buffer, to: usize, n: usize) -> Result<()> {
+    if from % 4 != 0 || to % 4 != 0 || (n % 4 != 0 && to + n < dst.raw().capacity as usize) {
+        return Err(Error::MXNet(format!(
+            "a GPU copy of {n} bytes at byte offsets {from} -> {to} is not 4-byte aligned; \
+             8- and 16-bit views at odd offsets are not supported on the GPU yet"
+        )));
+    }
+    device.copy(src.raw(), from as u64, dst.raw(), to as u64, n as u64);
+    Ok(())
+}
+
+/// Wait until every command recorded on a GPU so far has run, and raise a device error.
+pub fn synchronize(ctx: Context) -> Result<()> {
+    if let Context::Gpu(_) = ctx {
+        device(ctx)?.synchronize()?;
+    }
+    Ok(())
+}
+
+/// [`synchronize`] every device opened so far (`waitall`).
+pub fn synchronize_all() -> Result<()> {
+    for d in mxnet_gpu::opened_devices() {
+        d.synchronize()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,436 @@
+//! The only module that calls wgpu: adapters, devices, buffers, pipelines, command submission.
+//! wgpu changes its API between major versions; keeping every call here confines an upgrade to
+//! one file.
+//!
+//! Ordering model: every command of a device (kernel dispatch, copy, clear, upload) is recorded
+//! into one pending command encoder under a mutex and submitted in recording order. The
+//! dependency engine records an operation only after the operations it depends on were recorded,
+//! so the GPU runs them in dependency order, and wgpu inserts the barriers between them.
+
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use wgpu::util::DeviceExt;
+
+use crate::pool::BufferPool;
+use crate::{GpuError, Result};
+
+/// Commands recorded before the encoder is submitted without being asked: bounds the latency
+/// of work queued by a Python loop that never synchronises.
+const MAX_PENDING_COMMANDS: usize = 64;
+
+/// Bytes of the uniform block every kernel receives (shapes, strides, scalars as 32-bit words).
+pub const PARAM_WORDS: usize = 64;
+
+/// One adapter that can run compute shaders, as `mx.gpu(i)` numbers them.
+#[derive(Clone, Debug)]
+pub struct AdapterDesc {
+    pub name: String,
+    /// "Vulkan", "Metal", "Dx12" or "Gl".
+    pub backend: String,
+    /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" or "Other".
+    pub device_type: String,
+    pub driver: String,
+}
+
+struct Adapters {
+    list: Vec<(wgpu::Adapter, AdapterDesc)>,
+    devices: Vec<OnceLock<std::result::Result<Arc<Device>, String>>>,
+}
+
+fn adapters() -> &'static Adapters {
+    static ADAPTERS: OnceLock<Adapters> = OnceLock::new();
+    ADAPTERS.get_or_init(|| {
+        // WGPU_BACKEND (vulkan, metal, dx12, gl) narrows the backends, as in every wgpu program.
+        // GL only when nothing else can compute: it lacks features the other backends have,
+        // and probing it prints EGL warnings on headless machines.
+        let mut found = enumerate(wgpu::Backends::all() - wgpu::Backends::GL);
+        if found.is_empty() {
+            found = enumerate(wgpu::Backends::GL);
+        }
+        if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+            let wanted = wanted.to_lowercase();
+            found.retain(|(_, d)| d.name.to_lowercase().contains(&wanted));
+        }
+        // Hardware first, software rasterisers (llvmpipe, WARP) last, keeping wgpu's order within
+        // a class, so gpu(0) is the fastest adapter on a machine with both.
+        let rank = |d: &AdapterDesc| match d.device_type.as_str() {
+            "DiscreteGpu" => 0,
+            "IntegratedGpu" => 1,
+            "VirtualGpu" => 2,
+            "Other" => 3,
+            _ => 4,
+        };
+        found.sort_by_key(|(_, d)| rank(d));
+        let devices = found.iter().map(|_| OnceLock::new()).collect();
+        Adapters { list: found, devices }
+    })
+}
+
+/// Adapters of `backends` (narrowed by WGPU_BACKEND) that can run compute shaders.
+fn enumerate(backends: wgpu::Backends) -> Vec<(wgpu::Adapter, AdapterDesc)> {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends &= backends;
+    if descriptor.backends.is_empty() {
+        return Vec::new();
+    }
+    let instance = wgpu::Instance::new(descriptor);
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+            .into_iter()
+            .filter(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
+            .map(|a| {
+                let info = a.get_info();
+                let desc = AdapterDesc {
+                    name: info.name.clone(),
+                    backend: format!("{:?}", info.backend),
+                    device_type: format!("{:?}", info.device_type),
+                    driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+                };
+                (a, desc)
+            })
+            .collect()
+}
+
+/// The adapters `mx.gpu(i)` can open, in index order.
+pub fn list_adapters() -> Vec<AdapterDesc> {
+    adapters().list.iter().map(|(_, d)| d.clone()).collect()
+}
+
+/// Open (once) and return device `index`.
+pub fn device(index: usize) -> Result<Arc<Device>> {
+    let all = adapters();
+    let Some((adapter, desc)) = all.list.get(index) else {
+        let names: Vec<String> = all.list.iter().enumerate().map(|(i, (_, d))| format!("gpu({i}): {} ({})", d.name, d.backend)).collect();
+        return Err(GpuError::NoDevice(format!(
+            "gpu({index}) does not exist: {} found{}. Check the driver (Vulkan, Metal or DX12), WGPU_BACKEND and WGPU_ADAPTER_NAME, or use mx.cpu()",
+            names.len(),
+            if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
+        )));
+    };
+    all.devices[index]
+        .get_or_init(|| Device::open(index, adapter, desc).map(Arc::new))
+        .clone()
+        .map_err(GpuError::NoDevice)
+}
+
+/// Every device opened so far (for `waitall`).
+pub fn opened_devices() -> Vec<Arc<Device>> {
+    adapters().devices.iter().filter_map(|d| d.get().and_then(|r| r.as_ref().ok()).cloned()).collect()
+}
+
+struct Pending {
+    encoder: Option<wgpu::CommandEncoder>,
+    commands: usize,
+}
+
+/// An opened adapter: its queue, pending commands, pipelines and buffer pool.
+pub struct Device {
+    pub index: usize,
+    pub desc: AdapterDesc,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    limits: wgpu::Limits,
+    pending: Mutex<Pending>,
+    pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+    pub(crate) pool: Mutex<BufferPool>,
+    /// First error wgpu reported outside an error scope; raised at the next synchronisation.
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "gpu({}) {} ({})", self.index, self.desc.name, self.desc.backend)
+    }
+}
+
+struct Pipeline {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// A device buffer with its capacity in bytes (a multiple of 4).
+pub struct RawBuffer {
+    buffer: wgpu::Buffer,
+    pub capacity: u64,
+}
+
+/// A binding of a kernel: the whole buffer.
+pub type Binding<'a> = &'a RawBuffer;
+
+impl Device {
+    fn open(index: usize, adapter: &wgpu::Adapter, desc: &AdapterDesc) -> std::result::Result<Device, String> {
+        // The adapter's own limits: wgpu's defaults cap storage bindings at 128 MiB.
+        let limits = adapter.limits();
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("mxnet"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::default(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
+            .map_err(|e| format!("cannot open gpu({index}) {} ({}): {e}", desc.name, desc.backend))?;
+        let error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let sink = error.clone();
+        // wgpu's default handler panics; keep the first error and raise it at the next sync.
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        Ok(Device {
+            index,
+            desc: desc.clone(),
+            device,
+            queue,
+            limits,
+            pending: Mutex::new(Pending { encoder: None, commands: 0 }),
+            pipelines: Mutex::new(HashMap::new()),
+            pool: Mutex::new(BufferPool::default()),
+            error,
+        })
+    }
+
+    /// Largest array in bytes one kernel binding can address.
+    pub fn max_binding_bytes(&self) -> u64 {
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+    }
+
+    /// Most workgroups along one dispatch dimension.
+    pub fn max_workgroups_per_dim(&self) -> u32 {
+        self.limits.max_compute_workgroups_per_dimension
+    }
+
+    /// Create a buffer of `capacity` bytes (a multiple of 4) usable by kernels and copies.
+    pub(crate) fn create_buffer(&self, capacity: u64) -> Result<RawBuffer> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: capacity,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::OutOfMemory(format!("{capacity} bytes on {self:?}: {e}")));
+        }
+        Ok(RawBuffer { buffer, capacity })
+    }
+
+    fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let encoder = pending
+            .encoder
+            .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }));
+        let result = f(encoder);
+        pending.commands += 1;
+        if pending.commands >= MAX_PENDING_COMMANDS {
+            Self::submit_locked(&self.queue, &mut pending);
+        }
+        result
+    }
+
+    fn submit_locked(queue: &wgpu::Queue, pending: &mut Pending) -> Option<wgpu::SubmissionIndex> {
+        pending.commands = 0;
+        pending.encoder.take().map(|e| queue.submit([e.finish()]))
+    }
+
+    /// Submit the recorded commands without waiting for them.
+    pub fn flush(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        Self::submit_locked(&self.queue, &mut pending);
+    }
+
+    /// Submit the recorded commands and wait until the GPU has run them; raise the first error
+    /// wgpu reported since the last synchronisation.
+    pub fn synchronize(&self) -> Result<()> {
+        self.flush();
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Device(format!("{self:?}: waiting for the queue failed: {e}")))?;
+        self.take_error()
+    }
+
+    fn take_error(&self) -> Result<()> {
+        match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(GpuError::Device(format!("{self:?}: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Record a fill of the first `nbytes` (rounded up to 4) of `buffer` with zeros.
+    pub fn clear(&self, buffer: &RawBuffer, nbytes: u64) {
+        let size = round4(nbytes).min(buffer.capacity);
+        if size > 0 {
+            self.record(|e| e.clear_buffer(&buffer.buffer, 0, Some(size)));
+        }
+    }
+
+    /// Record a copy of `nbytes` (rounded up to 4) from `src` to `dst`; offsets are multiples of 4.
+    pub fn copy(&self, src: &RawBuffer, src_offset: u64, dst: &RawBuffer, dst_offset: u64, nbytes: u64) {
+        let size = round4(nbytes);
+        if size > 0 {
+            self.record(|e| e.copy_buffer_to_buffer(&src.buffer, src_offset, &dst.buffer, dst_offset, size));
+        }
+    }
+
+    /// Record an upload of `data` to the start of `dst`. The bytes go through a staging buffer
+    /// recorded in the same encoder, so they land in order with the kernels around them.
+    pub fn upload(&self, dst: &RawBuffer, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut padded;
+        let bytes = if data.len() % 4 == 0 {
+            data
+        } else {
+            padded = data.to_vec();
+            padded.resize(round4(data.len() as u64) as usize, 0);
+            &padded[..]
+        };
+        let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("upload"),
+            contents: bytes,
+            usage: wgpu::BufferUsages::COPY_SRC,
+        });
+        self.record(|e| e.copy_buffer_to_buffer(&staging, 0, &dst.buffer, 0, bytes.len() as u64));
+    }
+
+    /// Copy the first `out.len()` bytes of `src` to the host, waiting for every recorded command.
+    pub fn download(&self, src: &RawBuffer, out: &mut [u8]) -> Result<()> {
+        if out.is_empty() {
+            return self.take_error();
+        }
+        let size = round4(out.len() as u64);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("download"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.record(|e| e.copy_buffer_to_buffer(&src.buffer, 0, &staging, 0, size));
+        self.flush();
+        let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> = Arc::new(Mutex::new(None));
+        let slot = status.clone();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Device(format!("{self:?}: waiting for a download failed: {e}")))?;
+        self.take_error()?;
+        match status.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(Ok(())) => {}
+            other => return Err(GpuError::Device(format!("{self:?}: mapping a download buffer failed: {other:?}"))),
+        }
+        {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| GpuError::Device(format!("{self:?}: reading a download buffer failed: {e}")))?;
+            out.copy_from_slice(&view[..out.len()]);
+        }
+        staging.unmap();
+        Ok(())
+    }
+
+    /// Compile (once per key) the WGSL `source` made by `make_source`, entry point `main`, with
+    /// `storage` read-write storage buffers at bindings 0.. and the uniform block after them.
+    /// The layout is explicit because a derived one drops bindings a kernel variant leaves unused.
+    fn pipeline(&self, key: &str, storage: usize, make_source: impl FnOnce() -> String) -> Result<Arc<Pipeline>> {
+        if let Some(p) = self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return Ok(p.clone());
+        }
+        let source = make_source();
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(key),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let entry = |binding: usize, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding: binding as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+            count: None,
+        };
+        let mut entries: Vec<wgpu::BindGroupLayoutEntry> =
+            (0..storage).map(|i| entry(i, wgpu::BufferBindingType::Storage { read_only: false })).collect();
+        entries.push(entry(storage, wgpu::BufferBindingType::Uniform));
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(key), entries: &entries });
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(key),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(key),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Kernel(format!("kernel {key} does not compile on {self:?}: {e}")));
+        }
+        let pipeline = Arc::new(Pipeline { pipeline, layout });
+        self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string(), pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Record one dispatch of the kernel `key`: `buffers` bind to 0..n (all `read_write`, so an
+    /// output may alias an input), `params` to binding n as a uniform block of [`PARAM_WORDS`].
+    pub fn dispatch(
+        &self,
+        key: &str,
+        make_source: impl FnOnce() -> String,
+        buffers: &[Binding],
+        params: &[u32],
+        workgroups: [u32; 3],
+    ) -> Result<()> {
+        if workgroups.contains(&0) {
+            return Ok(());
+        }
+        if params.len() > PARAM_WORDS {
+            return Err(GpuError::Kernel(format!("kernel {key}: {} parameter words exceed {PARAM_WORDS}", params.len())));
+        }
+        let pipeline = self.pipeline(key, buffers.len(), make_source)?;
+        let mut words = [0u32; PARAM_WORDS];
+        words[..params.len()].copy_from_slice(params);
+        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: bytemuck::cast_slice(&words),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &b.buffer,
+                    offset: 0,
+                    size: NonZeroU64::new(b.capacity),
+                }),
+            })
+            .collect();
+        entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: uniform.as_entire_binding() });
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(key),
+            layout: &pipeline.layout,
+            entries: &entries,
+        });
+        self.record(|e| {
+            let mut pass = e.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(key), timestamp_writes: None });
+            pass.set_pipeline(&pipeline.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        });
+        Ok(())
+    }
+}
+
+/// Round a byte count up to the 4-byte granularity of buffer copies.
+pub fn round4(n: u64) -> u64 {
+    n.div_ceil(4) * 4
+}

@@ -1,0 +1,182 @@
+//! Reductions over any set of axes of a strided array: a tree in workgroup memory per output
+//! element, split into chunks that a second pass combines when few outputs reduce many
+//! elements (a full sum would otherwise run on one workgroup).
+
+use super::{check_u32, grid, merge_dims, prelude, MAX_DIMS, STRIDED_INDEX, WORKGROUP};
+use crate::{Buffer, Elem, GpuError, Layout, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reducer {
+    Sum,
+    Prod,
+    /// NaN wins, as in numpy.
+    Max,
+    Min,
+}
+
+impl Reducer {
+    fn identity(self, elem: Elem) -> &'static str {
+        match (self, elem) {
+            (Reducer::Sum, Elem::F32) => "0.0",
+            (Reducer::Sum, _) => "0",
+            (Reducer::Prod, Elem::F32) => "1.0",
+            (Reducer::Prod, _) => "1",
+            (Reducer::Max, Elem::F32) => "bitcast<f32>(0xff800000u)",
+            (Reducer::Max, Elem::I32) => "-2147483647 - 1",
+            (Reducer::Max, Elem::U32) => "0u",
+            (Reducer::Min, Elem::F32) => "bitcast<f32>(0x7f800000u)",
+            (Reducer::Min, Elem::I32) => "2147483647",
+            (Reducer::Min, Elem::U32) => "4294967295u",
+        }
+    }
+
+    /// WGSL body of `fn comb(a, b)`.
+    fn combine(self, elem: Elem) -> &'static str {
+        match (self, elem) {
+            (Reducer::Sum, _) => "return a + b;",
+            (Reducer::Prod, _) => "return a * b;",
+            (Reducer::Max, Elem::F32) => "if (is_nan(b)) { return b; } return select(max(a, b), a, is_nan(a));",
+            (Reducer::Min, Elem::F32) => "if (is_nan(b)) { return b; } return select(min(a, b), a, is_nan(a));",
+            (Reducer::Max, _) => "return max(a, b);",
+            (Reducer::Min, _) => "return min(a, b);",
+        }
+    }
+}
+
+/// Elements one workgroup reduces before the work is split into chunks: 16 per thread keeps
+/// the loop long enough to hide memory latency.
+const CHUNK: usize = WORKGROUP as usize * 16;
+
+/// Record `out[o] = scale * reduce(x over the axes marked in `axes`)` for every combination
+/// `o` of the other axes, in row-major order, from element `out_offset` of `out`. `scale`
+/// multiplies sums and products (1 / count for a mean).
+pub fn reduce(
+    reducer: Reducer,
+    elem: Elem,
+    x: &Buffer,
+    layout: &Layout,
+    axes: &[bool],
+    scale: f32,
+    out: &Buffer,
+    out_offset: usize,
+) -> Result<()> {
+    let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
+    for d in 0..layout.ndim() {
+        if axes[d] {
+            red_shape.push(layout.shape[d]);
+            red_strides.push(layout.strides[d]);
+        } else {
+            keep_shape.push(layout.shape[d]);
+            keep_strides.push(layout.strides[d]);
+        }
+    }
+    let n_out: usize = keep_shape.iter().product();
+    let n_red: usize = red_shape.iter().product();
+    let (keep_shape, keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
+    let (red_shape, red_strides) = merge_dims(&red_shape, &[&red_strides]);
+    if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
+        return Err(GpuError::Kernel(format!("reduce: more than {MAX_DIMS} dimensions after merging")));
+    }
+    let chunks = if n_out < 4096 { n_red.div_ceil(CHUNK).max(1) } else { 1 };
+    let device = out.device();
+    let view = Strided { offset: layout.offset, keep: (&keep_shape, &keep_strides[0]), red: (&red_shape, &red_strides[0]) };
+    if chunks == 1 {
+        return dispatch(reducer, elem, x, &view, n_out, n_red, n_red.max(1), 1, scale, out, out_offset);
+    }
+    // Pass 1: partial results, `chunks` per output, then pass 2 reduces each row of them.
+    let partial = Buffer::allocate(device, (n_out * chunks * 4) as u64)?;
+    dispatch(reducer, elem, x, &view, n_out, n_red, CHUNK, chunks, 1.0, &partial, 0)?;
+    let rows = Strided { offset: 0, keep: (&[n_out], &[chunks as isize]), red: (&[chunks], &[1]) };
+    dispatch(reducer, elem, &partial, &rows, n_out, chunks, chunks, 1, scale, out, out_offset)
+}
+
+struct Strided<'a> {
+    offset: usize,
+    keep: (&'a [usize], &'a [isize]),
+    red: (&'a [usize], &'a [isize]),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    reducer: Reducer,
+    elem: Elem,
+    x: &Buffer,
+    view: &Strided,
+    n_out: usize,
+    n_red: usize,
+    chunk_len: usize,
+    chunks: usize,
+    scale: f32,
+    out: &Buffer,
+    out_offset: usize,
+) -> Result<()> {
+    let what = "reduce";
+    let mut params = vec![
+        check_u32(what, n_out)?,
+        check_u32(what, n_red)?,
+        view.keep.0.len() as u32,
+        view.red.0.len() as u32,
+        check_u32(what, chunk_len)?,
+        check_u32(what, chunks)?,
+        scale.to_bits(),
+        check_u32(what, out_offset)?,
+    ];
+    // 8..16 kept shape, 16 offset, 17..25 kept strides, 25..33 reduced shape, 33 zero,
+    // 34..42 reduced strides: the layout `strided()` reads.
+    let push = |params: &mut Vec<u32>, values: &mut dyn Iterator<Item = u32>| {
+        let start = params.len();
+        params.extend(values);
+        params.resize(start + MAX_DIMS, 0);
+    };
+    push(&mut params, &mut view.keep.0.iter().map(|&d| d as u32));
+    params.push(check_u32(what, view.offset)?);
+    push(&mut params, &mut view.keep.1.iter().map(|&s| s as i32 as u32));
+    push(&mut params, &mut view.red.0.iter().map(|&d| d as u32));
+    params.push(0);
+    push(&mut params, &mut view.red.1.iter().map(|&s| s as i32 as u32));
+
+    let t = elem.wgsl();
+    let key = format!("reduce|{reducer:?}|{t}");
+    let scaled = if matches!(reducer, Reducer::Sum | Reducer::Prod) && elem == Elem::F32 { "acc * pf(6u)" } else { "acc" };
+    let source = || {
+        format!(
+            "{prelude}{STRIDED_INDEX}
+@group(0) @binding(0) var<storage, read_write> x: array<{t}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{t}>;
+var<workgroup> partial: array<{t}, {WORKGROUP}>;
+fn comb(a: {t}, b: {t}) -> {t} {{ {combine} }}
+@compute @workgroup_size({WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
+    let g = wid.y * nwg.x + wid.x;
+    let chunks = p(5u);
+    let o = g / chunks;
+    if (o >= p(0u)) {{ return; }}
+    let base = strided(o, p(2u), 8u, 16u);
+    let start = (g % chunks) * p(4u);
+    let stop = min(start + p(4u), p(1u));
+    var acc: {t} = {identity};
+    for (var r = start + lid; r < stop; r = r + {WORKGROUP}u) {{
+        acc = comb(acc, x[base + strided(r, p(3u), 25u, 33u)]);
+    }}
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var width = {half}u; width > 0u; width = width / 2u) {{
+        if (lid < width) {{ partial[lid] = comb(partial[lid], partial[lid + width]); }}
+        workgroupBarrier();
+    }}
+    if (lid == 0u) {{
+        let acc = partial[0];
+        out[p(7u) + g] = {scaled};
+    }}
+}}
+",
+            prelude = prelude(2),
+            combine = reducer.combine(elem),
+            identity = reducer.identity(elem),
+            half = WORKGROUP / 2,
+        )
+    };
+    let device = out.device();
+    let groups = grid(device, (n_out * chunks) as u64)?;
+    device.dispatch(&key, source, &[x.raw(), out.raw()], &params, groups)
+}
