@@ -111,6 +111,43 @@ pub fn map_as(
     Ok(elementwise::map(expr, &kernel_inputs, scalars, out.shape(), output)?)
 }
 
+/// A matrix operand of [`matmul`]: element `(b, i, j)` of `array`'s buffer at
+/// `offset + b * strides[0] + i * strides[1] + j * strides[2]`.
+pub struct Matrix<'a> {
+    pub array: &'a NDArray,
+    pub offset: usize,
+    pub strides: [isize; 3],
+}
+
+impl<'a> Matrix<'a> {
+    /// A contiguous (batch, rows, cols) array, read transposed when `transposed`.
+    pub fn packed(array: &'a NDArray, rows: usize, cols: usize, transposed: bool) -> Matrix<'a> {
+        let (rs, cs) = if transposed { (1, cols as isize) } else { (cols as isize, 1) };
+        Matrix { array, offset: array.layout().offset, strides: [(rows * cols) as isize, rs, cs] }
+    }
+}
+
+/// Record `out = A B` for `batch` products of (m x k) by (k x n) into the contiguous `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(op: &str, a: &Matrix, b: &Matrix, batch: usize, m: usize, n: usize, k: usize, out: &NDArray) -> Result<()> {
+    for x in [a.array, b.array, out] {
+        float_elem(op, x.dtype())?;
+    }
+    use mxnet_gpu::kernels::matmul::Operand;
+    let oa = Operand { buffer: buffer(a.array)?, offset: a.offset, strides: a.strides };
+    let ob = Operand { buffer: buffer(b.array)?, offset: b.offset, strides: b.strides };
+    Ok(mxnet_gpu::kernels::matmul::matmul(&oa, &ob, batch, m, n, k, 1.0, buffer(out)?, out.layout().offset)?)
+}
+
+/// Record `out = scale * reducer(x over the axes marked in `mask`)`.
+pub fn reduce(op: &str, reducer: mxnet_gpu::kernels::reduce::Reducer, x: &NDArray, mask: &[bool], scale: f32, out: &NDArray) -> Result<()> {
+    let elem = elem(op, x.dtype())?;
+    if !out.is_contiguous() {
+        return Err(Error::MXNet(format!("{op}: a GPU kernel writes only contiguous outputs; pass a contiguous out= array")));
+    }
+    Ok(mxnet_gpu::kernels::reduce::reduce(reducer, elem, buffer(x)?, x.layout(), mask, scale, buffer(out)?, out.layout().offset)?)
+}
+
 /// Copy `src` into the view `dst` where either is on a GPU, inside an engine operation that
 /// reads `src` and writes `dst`. Same-dtype copies only; casts on a GPU go through `map`.
 pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
@@ -131,7 +168,7 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
             Ok(())
         }
         (Context::Gpu(_), Context::Cpu(_)) => {
-            let contiguous = on_device_contiguous(src)?;
+            let contiguous = contiguous(src)?;
             let device = buffer(&contiguous)?.device().clone();
             let nbytes = contiguous.size() * width;
             let mut bytes = vec![0u8; nbytes + contiguous.layout().offset * width];
@@ -176,7 +213,7 @@ fn require_contiguous(what: &str, x: &NDArray) -> Result<()> {
 }
 
 /// `x` itself when contiguous, else a contiguous copy on the same device.
-fn on_device_contiguous(x: &NDArray) -> Result<NDArray> {
+pub fn contiguous(x: &NDArray) -> Result<NDArray> {
     if x.is_contiguous() {
         return Ok(x.clone());
     }

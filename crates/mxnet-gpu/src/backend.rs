@@ -64,7 +64,10 @@ fn adapters() -> &'static Adapters {
         };
         found.sort_by_key(|(_, d)| rank(d));
         let devices = found.iter().map(|_| OnceLock::new()).collect();
-        Adapters { list: found, devices }
+        Adapters {
+            list: found,
+            devices,
+        }
     })
 }
 
@@ -77,19 +80,25 @@ fn enumerate(backends: wgpu::Backends) -> Vec<(wgpu::Adapter, AdapterDesc)> {
     }
     let instance = wgpu::Instance::new(descriptor);
     pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-            .into_iter()
-            .filter(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
-            .map(|a| {
-                let info = a.get_info();
-                let desc = AdapterDesc {
-                    name: info.name.clone(),
-                    backend: format!("{:?}", info.backend),
-                    device_type: format!("{:?}", info.device_type),
-                    driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
-                };
-                (a, desc)
-            })
-            .collect()
+        .into_iter()
+        .filter(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        })
+        .map(|a| {
+            let info = a.get_info();
+            let desc = AdapterDesc {
+                name: info.name.clone(),
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
+            };
+            (a, desc)
+        })
+        .collect()
 }
 
 /// The adapters `mx.gpu(i)` can open, in index order.
@@ -101,7 +110,12 @@ pub fn list_adapters() -> Vec<AdapterDesc> {
 pub fn device(index: usize) -> Result<Arc<Device>> {
     let all = adapters();
     let Some((adapter, desc)) = all.list.get(index) else {
-        let names: Vec<String> = all.list.iter().enumerate().map(|(i, (_, d))| format!("gpu({i}): {} ({})", d.name, d.backend)).collect();
+        let names: Vec<String> = all
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, (_, d))| format!("gpu({i}): {} ({})", d.name, d.backend))
+            .collect();
         return Err(GpuError::NoDevice(format!(
             "gpu({index}) does not exist: {} found{}. Check the driver (Vulkan, Metal or DX12), WGPU_BACKEND and WGPU_ADAPTER_NAME, or use mx.cpu()",
             names.len(),
@@ -116,7 +130,11 @@ pub fn device(index: usize) -> Result<Arc<Device>> {
 
 /// Every device opened so far (for `waitall`).
 pub fn opened_devices() -> Vec<Arc<Device>> {
-    adapters().devices.iter().filter_map(|d| d.get().and_then(|r| r.as_ref().ok()).cloned()).collect()
+    adapters()
+        .devices
+        .iter()
+        .filter_map(|d| d.get().and_then(|r| r.as_ref().ok()).cloned())
+        .collect()
 }
 
 struct Pending {
@@ -140,7 +158,11 @@ pub struct Device {
 
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "gpu({}) {} ({})", self.index, self.desc.name, self.desc.backend)
+        write!(
+            f,
+            "gpu({}) {} ({})",
+            self.index, self.desc.name, self.desc.backend
+        )
     }
 }
 
@@ -159,7 +181,11 @@ pub struct RawBuffer {
 pub type Binding<'a> = &'a RawBuffer;
 
 impl Device {
-    fn open(index: usize, adapter: &wgpu::Adapter, desc: &AdapterDesc) -> std::result::Result<Device, String> {
+    fn open(
+        index: usize,
+        adapter: &wgpu::Adapter,
+        desc: &AdapterDesc,
+    ) -> std::result::Result<Device, String> {
         // The adapter's own limits: wgpu's defaults cap storage bindings at 128 MiB.
         let limits = adapter.limits();
         let descriptor = wgpu::DeviceDescriptor {
@@ -170,8 +196,13 @@ impl Device {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
-            .map_err(|e| format!("cannot open gpu({index}) {} ({}): {e}", desc.name, desc.backend))?;
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|e| {
+                format!(
+                    "cannot open gpu({index}) {} ({}): {e}",
+                    desc.name, desc.backend
+                )
+            })?;
         let error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let sink = error.clone();
         // wgpu's default handler panics; keep the first error and raise it at the next sync.
@@ -185,7 +216,10 @@ impl Device {
             device,
             queue,
             limits,
-            pending: Mutex::new(Pending { encoder: None, commands: 0 }),
+            pending: Mutex::new(Pending {
+                encoder: None,
+                commands: 0,
+            }),
             pipelines: Mutex::new(HashMap::new()),
             pool: Mutex::new(BufferPool::default()),
             error,
@@ -208,20 +242,25 @@ impl Device {
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: capacity,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::OutOfMemory(format!("{capacity} bytes on {self:?}: {e}")));
+            return Err(GpuError::OutOfMemory(format!(
+                "{capacity} bytes on {self:?}: {e}"
+            )));
         }
         Ok(RawBuffer { buffer, capacity })
     }
 
     fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let encoder = pending
-            .encoder
-            .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }));
+        let encoder = pending.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        });
         let result = f(encoder);
         pending.commands += 1;
         if pending.commands >= MAX_PENDING_COMMANDS {
@@ -247,7 +286,9 @@ impl Device {
         self.flush();
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Device(format!("{self:?}: waiting for the queue failed: {e}")))?;
+            .map_err(|e| {
+                GpuError::Device(format!("{self:?}: waiting for the queue failed: {e}"))
+            })?;
         self.take_error()
     }
 
@@ -267,10 +308,19 @@ impl Device {
     }
 
     /// Record a copy of `nbytes` (rounded up to 4) from `src` to `dst`; offsets are multiples of 4.
-    pub fn copy(&self, src: &RawBuffer, src_offset: u64, dst: &RawBuffer, dst_offset: u64, nbytes: u64) {
+    pub fn copy(
+        &self,
+        src: &RawBuffer,
+        src_offset: u64,
+        dst: &RawBuffer,
+        dst_offset: u64,
+        nbytes: u64,
+    ) {
         let size = round4(nbytes);
         if size > 0 {
-            self.record(|e| e.copy_buffer_to_buffer(&src.buffer, src_offset, &dst.buffer, dst_offset, size));
+            self.record(|e| {
+                e.copy_buffer_to_buffer(&src.buffer, src_offset, &dst.buffer, dst_offset, size)
+            });
         }
     }
 
@@ -288,11 +338,13 @@ impl Device {
             padded.resize(round4(data.len() as u64) as usize, 0);
             &padded[..]
         };
-        let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("upload"),
-            contents: bytes,
-            usage: wgpu::BufferUsages::COPY_SRC,
-        });
+        let staging = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("upload"),
+                contents: bytes,
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
         self.record(|e| e.copy_buffer_to_buffer(&staging, 0, &dst.buffer, 0, bytes.len() as u64));
     }
 
@@ -310,24 +362,30 @@ impl Device {
         });
         self.record(|e| e.copy_buffer_to_buffer(&src.buffer, 0, &staging, 0, size));
         self.flush();
-        let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> = Arc::new(Mutex::new(None));
+        let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
+            Arc::new(Mutex::new(None));
         let slot = status.clone();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         });
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Device(format!("{self:?}: waiting for a download failed: {e}")))?;
+            .map_err(|e| {
+                GpuError::Device(format!("{self:?}: waiting for a download failed: {e}"))
+            })?;
         self.take_error()?;
         match status.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(Ok(())) => {}
-            other => return Err(GpuError::Device(format!("{self:?}: mapping a download buffer failed: {other:?}"))),
+            other => {
+                return Err(GpuError::Device(format!(
+                    "{self:?}: mapping a download buffer failed: {other:?}"
+                )))
+            }
         }
         {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| GpuError::Device(format!("{self:?}: reading a download buffer failed: {e}")))?;
+            let view = staging.slice(..).get_mapped_range().map_err(|e| {
+                GpuError::Device(format!("{self:?}: reading a download buffer failed: {e}"))
+            })?;
             out.copy_from_slice(&view[..out.len()]);
         }
         staging.unmap();
@@ -337,44 +395,75 @@ impl Device {
     /// Compile (once per key) the WGSL `source` made by `make_source`, entry point `main`, with
     /// `storage` read-write storage buffers at bindings 0.. and the uniform block after them.
     /// The layout is explicit because a derived one drops bindings a kernel variant leaves unused.
-    fn pipeline(&self, key: &str, storage: usize, make_source: impl FnOnce() -> String) -> Result<Arc<Pipeline>> {
-        if let Some(p) = self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+    fn pipeline(
+        &self,
+        key: &str,
+        storage: usize,
+        make_source: impl FnOnce() -> String,
+    ) -> Result<Arc<Pipeline>> {
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
             return Ok(p.clone());
         }
         let source = make_source();
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(key),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(key),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
         let entry = |binding: usize, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
             binding: binding as u32,
             visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
             count: None,
         };
-        let mut entries: Vec<wgpu::BindGroupLayoutEntry> =
-            (0..storage).map(|i| entry(i, wgpu::BufferBindingType::Storage { read_only: false })).collect();
+        let mut entries: Vec<wgpu::BindGroupLayoutEntry> = (0..storage)
+            .map(|i| entry(i, wgpu::BufferBindingType::Storage { read_only: false }))
+            .collect();
         entries.push(entry(storage, wgpu::BufferBindingType::Uniform));
-        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(key), entries: &entries });
-        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(key),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(key),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: wgpu::PipelineCompilationOptions::default(),
-            cache: None,
-        });
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(key),
+                entries: &entries,
+            });
+        let pipeline_layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(key),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(key),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                cache: None,
+            });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Kernel(format!("kernel {key} does not compile on {self:?}: {e}")));
+            return Err(GpuError::Kernel(format!(
+                "kernel {key} does not compile on {self:?}: {e}"
+            )));
         }
         let pipeline = Arc::new(Pipeline { pipeline, layout });
-        self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string(), pipeline.clone());
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), pipeline.clone());
         Ok(pipeline)
     }
 
@@ -392,16 +481,21 @@ impl Device {
             return Ok(());
         }
         if params.len() > PARAM_WORDS {
-            return Err(GpuError::Kernel(format!("kernel {key}: {} parameter words exceed {PARAM_WORDS}", params.len())));
+            return Err(GpuError::Kernel(format!(
+                "kernel {key}: {} parameter words exceed {PARAM_WORDS}",
+                params.len()
+            )));
         }
         let pipeline = self.pipeline(key, buffers.len(), make_source)?;
         let mut words = [0u32; PARAM_WORDS];
         words[..params.len()].copy_from_slice(params);
-        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytemuck::cast_slice(&words),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytemuck::cast_slice(&words),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
         let mut entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -414,14 +508,20 @@ impl Device {
                 }),
             })
             .collect();
-        entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: uniform.as_entire_binding() });
+        entries.push(wgpu::BindGroupEntry {
+            binding: buffers.len() as u32,
+            resource: uniform.as_entire_binding(),
+        });
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(key),
             layout: &pipeline.layout,
             entries: &entries,
         });
         self.record(|e| {
-            let mut pass = e.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(key), timestamp_writes: None });
+            let mut pass = e.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(key),
+                timestamp_writes: None,
+            });
             pass.set_pipeline(&pipeline.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);

@@ -42,7 +42,12 @@ pub struct Buffer {
 
 impl std::fmt::Debug for Buffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Buffer({} bytes on {:?})", self.raw().capacity, self.device)
+        write!(
+            f,
+            "Buffer({} bytes on {:?})",
+            self.raw().capacity,
+            self.device
+        )
     }
 }
 
@@ -56,7 +61,8 @@ impl Buffer {
                 device.max_binding_bytes()
             )));
         }
-        let capacity = bucket_size(nbytes).min(crate::backend::round4(device.max_binding_bytes().max(4)));
+        let capacity =
+            bucket_size(nbytes).min(crate::backend::round4(device.max_binding_bytes().max(4)));
         let reused = {
             let mut pool = device.pool.lock().unwrap_or_else(|p| p.into_inner());
             let raw = pool.free.get_mut(&capacity).and_then(Vec::pop);
@@ -69,10 +75,17 @@ impl Buffer {
         let raw = match reused {
             Some(raw) => raw,
             None => device.create_buffer(capacity).inspect_err(|_| {
-                device.pool.lock().unwrap_or_else(|p| p.into_inner()).in_use_bytes -= capacity;
+                device
+                    .pool
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .in_use_bytes -= capacity;
             })?,
         };
-        Ok(Buffer { raw: Some(raw), device: device.clone() })
+        Ok(Buffer {
+            raw: Some(raw),
+            device: device.clone(),
+        })
     }
 
     pub fn device(&self) -> &Arc<Device> {
@@ -80,7 +93,9 @@ impl Buffer {
     }
 
     pub fn raw(&self) -> &RawBuffer {
-        self.raw.as_ref().expect("a buffer holds its allocation until dropped")
+        self.raw
+            .as_ref()
+            .expect("a buffer holds its allocation until dropped")
     }
 }
 

@@ -28,12 +28,17 @@ fn upload(d: &Arc<Device>, v: &[f32]) -> Buffer {
 
 fn download(d: &Arc<Device>, b: &Buffer, n: usize) -> Vec<f32> {
     let mut out = vec![0f32; n];
-    d.download(b.raw(), bytemuck::cast_slice_mut(&mut out)).unwrap();
+    d.download(b.raw(), bytemuck::cast_slice_mut(&mut out))
+        .unwrap();
     out
 }
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
-    (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 2000) as f32 / 100.0 - 10.0).collect()
+    (0..n)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 2000) as f32 / 100.0 - 10.0
+        })
+        .collect()
 }
 
 #[test]
@@ -42,11 +47,41 @@ fn broadcast_add_of_a_transposed_view() {
     let (a, b) = (values(12, 1), values(4, 2));
     let (ga, gb) = (upload(&d, &a), upload(&d, &b));
     // a viewed as its (4, 3) transpose, b as a column broadcast over 3 columns.
-    let la = Layout { shape: vec![4, 3], strides: vec![1, 4], offset: 0 };
-    let lb = Layout { shape: vec![4, 3], strides: vec![1, 0], offset: 0 };
+    let la = Layout {
+        shape: vec![4, 3],
+        strides: vec![1, 4],
+        offset: 0,
+    };
+    let lb = Layout {
+        shape: vec![4, 3],
+        strides: vec![1, 0],
+        offset: 0,
+    };
     let out = Buffer::allocate(&d, 48).unwrap();
-    let inputs = [Input { buffer: &ga, layout: &la, elem: Elem::F32 }, Input { buffer: &gb, layout: &lb, elem: Elem::F32 }];
-    map("x0 + x1 * s0", &inputs, &[2.0], &[4, 3], Output { buffer: &out, offset: 0, elem: Elem::F32 }).unwrap();
+    let inputs = [
+        Input {
+            buffer: &ga,
+            layout: &la,
+            elem: Elem::F32,
+        },
+        Input {
+            buffer: &gb,
+            layout: &lb,
+            elem: Elem::F32,
+        },
+    ];
+    map(
+        "x0 + x1 * s0",
+        &inputs,
+        &[2.0],
+        &[4, 3],
+        Output {
+            buffer: &out,
+            offset: 0,
+            elem: Elem::F32,
+        },
+    )
+    .unwrap();
     let got = download(&d, &out, 12);
     for i in 0..4 {
         for j in 0..3 {
@@ -63,22 +98,59 @@ fn sums_and_maxima_over_axes() {
     let gx = upload(&d, &x);
     let layout = Layout::contiguous(&[n0, n1, n2]);
     let out = Buffer::allocate(&d, (n0 * n2 * 4) as u64).unwrap();
-    reduce(Reducer::Sum, Elem::F32, &gx, &layout, &[false, true, false], 1.0, &out, 0).unwrap();
+    reduce(
+        Reducer::Sum,
+        Elem::F32,
+        &gx,
+        &layout,
+        &[false, true, false],
+        1.0,
+        &out,
+        0,
+    )
+    .unwrap();
     let got = download(&d, &out, n0 * n2);
     for i in 0..n0 {
         for k in 0..n2 {
             let want: f64 = (0..n1).map(|j| x[(i * n1 + j) * n2 + k] as f64).sum();
-            assert!((got[i * n2 + k] as f64 - want).abs() < 1e-2, "{} vs {want}", got[i * n2 + k]);
+            assert!(
+                (got[i * n2 + k] as f64 - want).abs() < 1e-2,
+                "{} vs {want}",
+                got[i * n2 + k]
+            );
         }
     }
     let mut with_nan = x.clone();
     with_nan[5] = f32::NAN;
     let gn = upload(&d, &with_nan);
     let all = Buffer::allocate(&d, 4).unwrap();
-    reduce(Reducer::Max, Elem::F32, &gn, &layout, &[true, true, true], 1.0, &all, 0).unwrap();
+    reduce(
+        Reducer::Max,
+        Elem::F32,
+        &gn,
+        &layout,
+        &[true, true, true],
+        1.0,
+        &all,
+        0,
+    )
+    .unwrap();
     assert!(download(&d, &all, 1)[0].is_nan(), "max must propagate NaN");
-    reduce(Reducer::Max, Elem::F32, &gx, &layout, &[true, true, true], 1.0, &all, 0).unwrap();
-    assert_eq!(download(&d, &all, 1)[0], x.iter().cloned().fold(f32::MIN, f32::max));
+    reduce(
+        Reducer::Max,
+        Elem::F32,
+        &gx,
+        &layout,
+        &[true, true, true],
+        1.0,
+        &all,
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        download(&d, &all, 1)[0],
+        x.iter().cloned().fold(f32::MIN, f32::max)
+    );
 }
 
 #[test]
@@ -89,14 +161,29 @@ fn matmul_with_transposed_operand() {
     let bt = values(n * k, 5); // B stored transposed: (n, k)
     let (ga, gb) = (upload(&d, &a), upload(&d, &bt));
     let c = Buffer::allocate(&d, (m * n * 4) as u64).unwrap();
-    let oa = Operand { buffer: &ga, offset: 0, strides: [0, k as isize, 1] };
-    let ob = Operand { buffer: &gb, offset: 0, strides: [0, 1, k as isize] };
+    let oa = Operand {
+        buffer: &ga,
+        offset: 0,
+        strides: [0, k as isize, 1],
+    };
+    let ob = Operand {
+        buffer: &gb,
+        offset: 0,
+        strides: [0, 1, k as isize],
+    };
     matmul(&oa, &ob, 1, m, n, k, 0.5, &c, 0).unwrap();
     let got = download(&d, &c, m * n);
     for i in 0..m {
         for j in 0..n {
-            let want: f64 = 0.5 * (0..k).map(|t| a[i * k + t] as f64 * bt[j * k + t] as f64).sum::<f64>();
-            assert!((got[i * n + j] as f64 - want).abs() < 1e-3 * (1.0 + want.abs()), "({i},{j}) {} vs {want}", got[i * n + j]);
+            let want: f64 = 0.5
+                * (0..k)
+                    .map(|t| a[i * k + t] as f64 * bt[j * k + t] as f64)
+                    .sum::<f64>();
+            assert!(
+                (got[i * n + j] as f64 - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "({i},{j}) {} vs {want}",
+                got[i * n + j]
+            );
         }
     }
 }
@@ -107,7 +194,11 @@ fn softmax_of_extreme_logits() {
     let x = vec![1000.0f32, 0.0, -1000.0, 1.0, 2.0, 3.0];
     let gx = upload(&d, &x);
     let out = Buffer::allocate(&d, 24).unwrap();
-    let rows = Rows { outer: 2, len: 3, inner: 1 };
+    let rows = Rows {
+        outer: 2,
+        length: 3,
+        inner: 1,
+    };
     softmax(Mode::Softmax, rows, 1.0, (&gx, 0), None, (&out, 0)).unwrap();
     let y = download(&d, &out, 6);
     assert_eq!(&y[..3], &[1.0, 0.0, 0.0]);

@@ -75,6 +75,42 @@ impl BinaryKind {
     }
 }
 
+impl BinaryKind {
+    /// The GPU kernel: a WGSL expression of the operands `a` and `b` (WGSL expressions of the
+    /// element type: float32 unless `int`, then int32).
+    pub fn wgsl(self, a: &str, b: &str, int: bool) -> String {
+        use BinaryKind::*;
+        let (zero, one) = if int { ("0", "1") } else { ("0.0", "1.0") };
+        let test = |cond: String| format!("select({zero}, {one}, {cond})");
+        match self {
+            Add => format!("{a} + {b}"),
+            Sub => format!("{a} - {b}"),
+            Mul => format!("{a} * {b}"),
+            Div if int => format!("select({a} / {b}, 0, {b} == 0)"),
+            Div => format!("{a} / {b}"),
+            Mod if int => format!("i_mod({a}, {b})"),
+            Mod => format!("f_mod({a}, {b})"),
+            Power if int => format!("i_pow({a}, {b})"),
+            Power => format!("f_pow({a}, {b})"),
+            Maximum if int => format!("max({a}, {b})"),
+            Maximum => format!("f_max({a}, {b})"),
+            Minimum if int => format!("min({a}, {b})"),
+            Minimum => format!("f_min({a}, {b})"),
+            Hypot if int => format!("i32(f_hypot(f32({a}), f32({b})))"),
+            Hypot => format!("f_hypot({a}, {b})"),
+            Equal => test(format!("{a} == {b}")),
+            NotEqual => test(format!("{a} != {b}")),
+            Greater => test(format!("{a} > {b}")),
+            GreaterEqual => test(format!("{a} >= {b}")),
+            Lesser => test(format!("{a} < {b}")),
+            LesserEqual => test(format!("{a} <= {b}")),
+            LogicalAnd => test(format!("({a} != {zero}) && ({b} != {zero})")),
+            LogicalOr => test(format!("({a} != {zero}) || ({b} != {zero})")),
+            LogicalXor => test(format!("({a} != {zero}) != ({b} != {zero})")),
+        }
+    }
+}
+
 /// Return the layout of `x` broadcast to `out`'s shape. An operand of that shape keeps its own
 /// layout, borrowed without an allocation.
 fn broadcast_layout<'a>(x: &'a NDArray, out: &NDArray) -> Cow<'a, Layout> {
@@ -177,6 +213,16 @@ impl Operator for Binary {
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
         unsafe { binary_kernel(self.name, self.kind, &inputs[0], &inputs[1], &outputs[0]) }
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let int = inputs[0].dtype() == DType::Int32;
+        let expr = self.kind.wgsl("x0", "x1", int);
+        crate::gpu::map(self.name, &expr, &[&inputs[0], &inputs[1]], &[], &outputs[0])
     }
 
     fn differentiable(&self) -> bool {

@@ -83,6 +83,14 @@ impl Operator for Cast {
         copy_kernel(&inputs[0], &outputs[0])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        copy_kernel(&inputs[0], &outputs[0])
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let x = &g.inputs[0];
         let dy = &g.out_grads[0];

@@ -32,6 +32,16 @@ impl Operator for Fill {
         }
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, _inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let out = &outputs[0];
+        let elem = crate::gpu::elem(self.name, out.dtype())?;
+        crate::gpu::map(self.name, &format!("{}(s0)", elem.wgsl()), &[], &[self.value as f32], out)
+    }
+
     fn forward(&self, _ctx: &OpContext, _inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
         // SAFETY: called by the engine with `out` written.

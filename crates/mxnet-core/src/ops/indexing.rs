@@ -293,6 +293,15 @@ impl Operator for Pick {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.mode != IndexMode::Raise
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (axis, _) = self.plan(inputs[0].shape())?;
+        gpu_pick("pick", self.mode, inputs[0].shape(), axis, &inputs[0], &inputs[1], false, &outputs[0])
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let (data, idx) = (&g.inputs[0], &g.inputs[1]);
         let (axis, _) = self.plan(data.shape())?;
@@ -360,6 +369,14 @@ impl Operator for PickBackward {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.mode != IndexMode::Raise
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        gpu_pick(self.name(), self.mode, &self.shape, self.axis, &inputs[0], &inputs[1], true, &outputs[0])
+    }
+
     /// Picks the head gradient at the same positions, for second-order gradients.
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let dy = &g.inputs[0];
@@ -371,6 +388,30 @@ impl Operator for PickBackward {
         let picked = call1("pick", &[&g.out_grads[0], &g.inputs[1]], &attrs)?;
         Ok(vec![Some(super::axes::reshape_to(&picked, dy.shape())?), None])
     }
+}
+
+/// `pick` (or its gradient with `backward`) on a GPU; `shape` is the data's shape.
+#[allow(clippy::too_many_arguments)]
+fn gpu_pick(op: &str, mode: IndexMode, shape: &[usize], axis: usize, values: &NDArray, index: &NDArray, backward: bool, out: &NDArray) -> Result<()> {
+    use mxnet_gpu::kernels::pick;
+    let (outer, dim, inner) = split_at_axis(shape, axis);
+    let values = crate::gpu::contiguous(values)?;
+    let index = crate::gpu::contiguous(index)?;
+    let mode = match mode {
+        IndexMode::Clip => pick::IndexMode::Clip,
+        IndexMode::Wrap => pick::IndexMode::Wrap,
+        IndexMode::Raise => return Err(crate::gpu::no_kernel(&format!("{op}(mode='raise')"))),
+    };
+    let p = pick::Pick {
+        outer,
+        dim,
+        inner,
+        mode,
+        values: (crate::gpu::buffer(&values)?, values.layout().offset),
+        index: (crate::gpu::buffer(&index)?, index.layout().offset, crate::gpu::elem(op, index.dtype())?),
+        elem: crate::gpu::elem(op, values.dtype())?,
+    };
+    Ok(pick::pick(&p, backward, (crate::gpu::buffer(out)?, out.layout().offset))?)
 }
 
 pub struct OneHot {

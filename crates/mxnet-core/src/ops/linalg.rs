@@ -94,6 +94,19 @@ fn strided_matrix(x: &NDArray, rows: usize, cols: usize) -> Option<(usize, isize
 ///
 /// # Safety
 /// Call only inside an engine operation that reads `x`.
+/// The GPU operand of `x` seen as `op`: its own strides when they describe a matrix, else
+/// those of a contiguous copy (kept alive in `holder`).
+fn gpu_matrix<'a>(x: &'a NDArray, op: &Operand, holder: &'a mut Option<NDArray>) -> Result<crate::gpu::Matrix<'a>> {
+    let array: &NDArray = if strided_matrix(x, op.rows, op.cols).is_some() {
+        x
+    } else {
+        holder.insert(crate::gpu::contiguous(x)?)
+    };
+    let (offset, rs, cs) = strided_matrix(array, op.rows, op.cols).expect("a contiguous array is a matrix");
+    let (rs, cs) = if op.transposed { (cs, rs) } else { (rs, cs) };
+    Ok(crate::gpu::Matrix { array, offset, strides: [0, rs, cs] })
+}
+
 unsafe fn with_matrix<T: crate::dtype::Element, R>(
     x: &NDArray,
     rows: usize,
@@ -184,6 +197,21 @@ impl Operator for Dot {
             });
         }
         Ok(())
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (a, b, out) = (&inputs[0], &inputs[1], &outputs[0]);
+        let (la, lb, _) = self.operands(a.shape(), b.shape())?;
+        let (m, k) = la.effective();
+        let (_, n) = lb.effective();
+        let (mut ha, mut hb) = (None, None);
+        let ma = gpu_matrix(a, &la, &mut ha)?;
+        let mb = gpu_matrix(b, &lb, &mut hb)?;
+        crate::gpu::matmul("dot", &ma, &mb, 1, m, n, k, out)
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
@@ -289,6 +317,19 @@ impl Operator for BatchDot {
             });
         }
         Ok(())
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (batch, m, k, n) = self.dims(inputs[0].shape(), inputs[1].shape())?;
+        let a = crate::gpu::contiguous(&inputs[0])?;
+        let b = crate::gpu::contiguous(&inputs[1])?;
+        let ma = crate::gpu::Matrix::packed(&a, a.shape()[1], a.shape()[2], self.transpose_a);
+        let mb = crate::gpu::Matrix::packed(&b, b.shape()[1], b.shape()[2], self.transpose_b);
+        crate::gpu::matmul("batch_dot", &ma, &mb, batch, m, n, k, &outputs[0])
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {

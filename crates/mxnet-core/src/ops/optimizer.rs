@@ -290,6 +290,56 @@ impl Operator for Update {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.kind != UpdateKind::RmsPropAlex
+    }
+
+    /// The same rules as the CPU kernels, one elementwise kernel per updated array: states
+    /// first (they read the weight before its update), then the weight.
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let h = &self.hyper;
+        let (w, g, out) = (&inputs[0], &inputs[1], &outputs[0]);
+        let name = self.name();
+        let map = |expr: &str, args: &[&NDArray], scalars: &[f64], dst: &NDArray| {
+            let scalars: Vec<f32> = scalars.iter().map(|&v| v as f32).collect();
+            crate::gpu::map_as(name, expr, args, &scalars, dst, |d| crate::gpu::float_elem(name, d))
+        };
+        match self.kind {
+            UpdateKind::Sgd => map(
+                "(1.0 - s0 * s1) * x0 - s0 * clip_g(s2 * x1, s3)",
+                &[w, g],
+                &[h.lr, h.wd, h.rescale_grad, h.clip_gradient],
+                out,
+            ),
+            UpdateKind::SgdMom => {
+                let mom = &inputs[2];
+                let hyper = [h.lr * h.wd, h.lr, h.rescale_grad, h.clip_gradient, h.momentum];
+                map("s4 * x0 - s0 * x1 - s1 * clip_g(s2 * x2, s3)", &[mom, w, g], &hyper, mom)?;
+                map("x0 + x1", &[w, mom], &[], out)
+            }
+            UpdateKind::NagMom => {
+                let mom = &inputs[2];
+                let hyper = [h.wd, h.lr, h.rescale_grad, h.clip_gradient, h.momentum];
+                map("s4 * x0 - s1 * (clip_g(s2 * x2, s3) + s0 * x1)", &[mom, w, g], &hyper, mom)?;
+                map("x0 + s4 * x2 - s1 * (clip_g(s2 * x1, s3) + s0 * x0)", &[w, g, mom], &hyper, out)
+            }
+            UpdateKind::Adam => {
+                let (mean, var) = (&inputs[2], &inputs[3]);
+                let hyper = [h.rescale_grad, h.wd, h.clip_gradient, h.beta1, h.beta2, h.lr, h.epsilon];
+                map("s3 * x0 + (1.0 - s3) * clip_g(s0 * x2 + s1 * x1, s2)", &[mean, w, g], &hyper, mean)?;
+                map("s4 * x0 + (1.0 - s4) * sq(clip_g(s0 * x2 + s1 * x1, s2))", &[var, w, g], &hyper, var)?;
+                map("x0 - s5 * x1 / (sqrt(x2) + s6)", &[w, mean, var], &hyper, out)
+            }
+            UpdateKind::RmsProp => {
+                let n = &inputs[2];
+                let hyper = [h.rescale_grad, h.wd, h.clip_gradient, h.gamma1, h.lr, h.epsilon, h.clip_weights];
+                map("(1.0 - s3) * sq(clip_g(s0 * x2 + s1 * x1, s2)) + s3 * x0", &[n, w, g], &hyper, n)?;
+                map("clip_g(x0 - s4 * clip_g(s0 * x1 + s1 * x0, s2) / sqrt(x2 + s5), s6)", &[w, g, n], &hyper, out)
+            }
+            UpdateKind::RmsPropAlex => Err(crate::gpu::no_kernel(name)),
+        }
+    }
+
     fn attrs(&self) -> Attrs {
         let h = &self.hyper;
         let mut a: Attrs = vec![

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use mxnet_gpu::kernels::reduce::Reducer;
+
 use mxnet_cpu::strided::for_each_run;
 use mxnet_cpu::Layout;
 
@@ -288,6 +290,15 @@ impl Operator for Sum {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let mask = self.mask(inputs[0].shape())?;
+        crate::gpu::reduce(self.name, Reducer::Sum, &inputs[0], &mask, 1.0, &outputs[0])
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let x = &g.inputs[0];
         if x.size() == 0 {
@@ -408,6 +419,27 @@ impl Operator for Reduce {
             )));
         }
         Ok(vec![TensorDesc::new(self.axes.out_shape(self.name, &x.shape)?, x.dtype)])
+    }
+
+    fn supports_gpu(&self) -> bool {
+        matches!(self.kind, ReduceKind::Mean | ReduceKind::Max | ReduceKind::Min | ReduceKind::Prod)
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        let mask = self.axes.mask(self.name, x.ndim())?;
+        let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+        let (reducer, scale) = match self.kind {
+            ReduceKind::Mean => {
+                crate::gpu::float_elem(self.name, x.dtype())?;
+                (Reducer::Sum, 1.0 / count as f32)
+            }
+            ReduceKind::Max => (Reducer::Max, 1.0),
+            ReduceKind::Min => (Reducer::Min, 1.0),
+            ReduceKind::Prod => (Reducer::Prod, 1.0),
+            _ => return Err(crate::gpu::no_kernel(self.name)),
+        };
+        crate::gpu::reduce(self.name, reducer, x, &mask, scale, out)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

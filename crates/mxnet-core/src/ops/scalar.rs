@@ -57,6 +57,18 @@ impl Operator for Scalar {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let int = inputs[0].dtype() == crate::DType::Int32;
+        let s = if int { "i32(s0)" } else { "s0" };
+        let (a, b) = if self.reversed { (s, "x0") } else { ("x0", s) };
+        let expr = self.kind.wgsl(a, b, int);
+        crate::gpu::map(self.name, &expr, &[&inputs[0]], &[self.scalar as f32], &outputs[0])
+    }
+
     fn differentiable(&self) -> bool {
         !self.kind.is_comparison()
     }

@@ -147,6 +147,15 @@ impl Operator for Reshape {
         Some(Layout { offset: input.layout().offset, ..Layout::contiguous(&shape) })
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// `forward` only copies through `copy_kernel`, which runs on either device.
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        self.forward(ctx, inputs, outputs)
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let flat = outputs[0].with_layout(Layout {
             offset: outputs[0].layout().offset,
@@ -211,6 +220,15 @@ impl Operator for BroadcastTo {
 
     fn view(&self, input: &NDArray) -> Option<Layout> {
         input.layout().broadcast_to(&self.target(input.shape()).ok()?)
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// `forward` only copies through `copy_kernel`, which runs on either device.
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        self.forward(ctx, inputs, outputs)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

@@ -301,6 +301,66 @@ unary_table! {
         grad |x, y, dy| un("zeros_like", x);
 }
 
+impl UnaryKind {
+    /// The GPU kernel: a WGSL expression of `x0` (see `mxnet_gpu::kernels::elementwise`),
+    /// for float32 and, where `allows_int`, int32. `None` where no GPU kernel exists yet.
+    fn wgsl(self, int: bool) -> Option<&'static str> {
+        use UnaryKind::*;
+        if int {
+            return Some(match self {
+                Negative => "-x0",
+                Abs => "abs(x0)",
+                Sign => "sign(x0)",
+                Square => "x0 * x0",
+                LogicalNot => "select(0, 1, x0 == 0)",
+                _ => return None,
+            });
+        }
+        Some(match self {
+            Abs => "abs(x0)",
+            Sign => "f_sign(x0)",
+            Round => "f_round(x0)",
+            Rint => "f_rint(x0)",
+            Ceil => "ceil(x0)",
+            Floor => "floor(x0)",
+            Trunc | Fix => "trunc(x0)",
+            Square => "x0 * x0",
+            Sqrt => "f_sqrt(x0)",
+            Rsqrt => "1.0 / f_sqrt(x0)",
+            Cbrt => "f_cbrt(x0)",
+            Rcbrt => "1.0 / f_cbrt(x0)",
+            Exp => "exp(x0)",
+            Expm1 => "f_expm1(x0)",
+            Log => "f_log(x0)",
+            Log10 => "f_log(x0) * 0.4342944819032518",
+            Log2 => "f_log(x0) * 1.4426950408889634",
+            Log1p => "f_log1p(x0)",
+            Reciprocal => "1.0 / x0",
+            Negative => "-x0",
+            Sin => "sin(x0)",
+            Cos => "cos(x0)",
+            Tan => "tan(x0)",
+            Arcsin => "f_asin(x0)",
+            Arccos => "f_acos(x0)",
+            Arctan => "atan(x0)",
+            Sinh => "f_sinh(x0)",
+            Cosh => "0.5 * (exp(x0) + exp(-x0))",
+            Tanh => "f_tanh(x0)",
+            Arcsinh => "f_asinh(x0)",
+            Arccosh => "f_acosh(x0)",
+            Arctanh => "f_atanh(x0)",
+            Degrees => "x0 * 57.29577951308232",
+            Radians => "x0 * 0.017453292519943295",
+            Erf => "f_erf(x0)",
+            Relu => "select(0.0, x0, x0 > 0.0 || is_nan(x0))",
+            Sigmoid => "f_sigmoid(x0)",
+            Softsign => "x0 / (1.0 + abs(x0))",
+            LogicalNot => "select(0.0, 1.0, x0 == 0.0)",
+            Erfinv | Gamma | Gammaln | Digamma => return None,
+        })
+    }
+}
+
 /// `out[i] = f(x[i], fused)`, in parallel chunks for large contiguous inputs, where `fused` is
 /// true when `mul_add` is one instruction in the copy running (`simd::dispatch_fused`).
 fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], f: impl Fn(T, bool) -> T + Sync) {
@@ -398,6 +458,16 @@ impl Operator for Unary {
             }
         }
         Ok(())
+    }
+
+    fn supports_gpu(&self) -> bool {
+        self.kind.wgsl(false).is_some()
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let int = inputs[0].dtype() == DType::Int32;
+        let expr = self.kind.wgsl(int).ok_or_else(|| crate::gpu::no_kernel(self.name()))?;
+        crate::gpu::map(self.name(), expr, &[&inputs[0]], &[], &outputs[0])
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {

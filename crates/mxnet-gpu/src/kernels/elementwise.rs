@@ -1,13 +1,14 @@
 //! Elementwise kernels: `out[i] = f(x0[..], x1[..], s0, ...)` over up to four strided or
-//! broadcast inputs and four scalars. One template serves unary, binary, scalar, cast, copy and
-//! fused optimizer expressions; the WGSL expression is part of the pipeline key.
+//! broadcast inputs and eight scalars. One template serves unary, binary, scalar, cast, copy and
+//! fused optimizer expressions; the WGSL expression is part of the pipeline key. Expressions
+//! may call the functions of [`HELPERS`].
 
 use super::{check_u32, grid, merge_dims, prelude, MAX_DIMS, STRIDED_INDEX, WORKGROUP};
 use crate::{Buffer, Elem, GpuError, Layout, Result};
 
 /// Most array inputs and scalar parameters of one elementwise kernel.
 pub const MAX_INPUTS: usize = 4;
-pub const MAX_SCALARS: usize = 4;
+pub const MAX_SCALARS: usize = 8;
 
 /// An array read by a kernel: its buffer, its view (already broadcast to the output's shape for
 /// elementwise kernels) and the element type it is read as.
@@ -24,16 +25,119 @@ pub struct Output<'a> {
     pub elem: Elem,
 }
 
+/// WGSL functions elementwise expressions may call. WGSL leaves results outside a builtin's
+/// domain undefined (`log(-1)`, `pow(-2, 3)`, `asin(2)`), so these give numpy's values there.
+pub const HELPERS: &str = "
+fn nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
+fn inf() -> f32 { return bitcast<f32>(0x7f800000u); }
+fn sq(v: f32) -> f32 { return v * v; }
+// Clip to [-c, c]; a negative c means no clipping (MXNet's optimizer convention).
+fn clip_g(v: f32, c: f32) -> f32 { if (c >= 0.0) { return clamp(v, -c, c); } return v; }
+fn f_max(a: f32, b: f32) -> f32 { if (is_nan(a) || is_nan(b)) { return nan(); } return max(a, b); }
+fn f_min(a: f32, b: f32) -> f32 { if (is_nan(a) || is_nan(b)) { return nan(); } return min(a, b); }
+fn f_log(x: f32) -> f32 {
+    if (is_nan(x) || x < 0.0) { return nan(); }
+    if (x == 0.0) { return -inf(); }
+    if (x == inf()) { return x; }
+    return log(x);
+}
+fn f_log1p(x: f32) -> f32 {
+    let u = 1.0 + x;
+    if (u == 1.0) { return x; }
+    if (u == inf()) { return u; }
+    return f_log(u) * x / (u - 1.0);
+}
+fn f_expm1(x: f32) -> f32 {
+    let u = exp(x);
+    if (u == 1.0) { return x; }
+    if (u - 1.0 == -1.0) { return -1.0; }
+    if (u == inf()) { return u; }
+    return (u - 1.0) * x / log(u);
+}
+fn f_sqrt(x: f32) -> f32 { if (x < 0.0) { return nan(); } return sqrt(x); }
+fn f_cbrt(x: f32) -> f32 {
+    if (x == 0.0 || is_nan(x) || abs(x) == inf()) { return x; }
+    let r = sign(x) * exp2(log2(abs(x)) / 3.0);
+    return r - (r * r * r - x) / (3.0 * r * r);
+}
+fn f_asin(x: f32) -> f32 { if (abs(x) > 1.0) { return nan(); } return asin(x); }
+fn f_acos(x: f32) -> f32 { if (abs(x) > 1.0) { return nan(); } return acos(x); }
+fn f_tanh(x: f32) -> f32 {
+    if (is_nan(x)) { return x; }
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn f_sinh(x: f32) -> f32 { if (abs(x) < 1e-3) { return x + x * x * x / 6.0; } let e = exp(x); return 0.5 * (e - 1.0 / e); }
+fn f_asinh(x: f32) -> f32 { let a = abs(x); return sign(x) * f_log1p(a + a * a / (1.0 + sqrt(1.0 + a * a))); }
+fn f_acosh(x: f32) -> f32 { if (x < 1.0) { return nan(); } return f_log(x + sqrt(x * x - 1.0)); }
+fn f_atanh(x: f32) -> f32 { if (abs(x) > 1.0) { return nan(); } return 0.5 * f_log1p(2.0 * x / (1.0 - x)); }
+fn f_sign(x: f32) -> f32 { if (is_nan(x)) { return x; } return sign(x); }
+fn f_round(x: f32) -> f32 { let t = trunc(x); if (abs(x - t) >= 0.5) { return t + sign(x); } return t; }
+fn f_rint(x: f32) -> f32 { let f = floor(x); let c = ceil(x); if (x - f <= c - x) { return f; } return c; }
+fn f_sigmoid(x: f32) -> f32 { let e = exp(-abs(x)); let s = 1.0 / (1.0 + e); if (x >= 0.0) { return s; } return e * s; }
+fn f_softrelu(x: f32) -> f32 { return max(x, 0.0) + f_log1p(exp(-abs(x))); }
+fn f_erf(x: f32) -> f32 {
+    // Abramowitz and Stegun 7.1.26: absolute error below 1.5e-7.
+    let a = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * a);
+    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+    return sign(x) * y;
+}
+fn f_mod(a: f32, b: f32) -> f32 {
+    if (b == 0.0) { return 0.0; }
+    let r = a - b * trunc(a / b);
+    if (r != 0.0 && ((r < 0.0) != (b < 0.0))) { return r + b; }
+    return r;
+}
+fn i_mod(a: i32, b: i32) -> i32 {
+    if (b == 0) { return 0; }
+    let r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) { return r + b; }
+    return r;
+}
+fn f_pow(a: f32, b: f32) -> f32 {
+    if (b == 0.0) { return 1.0; }
+    if (is_nan(a) || is_nan(b)) { return nan(); }
+    if (a == 0.0) { if (b > 0.0) { return 0.0; } return inf(); }
+    let p = exp2(b * log2(abs(a)));
+    if (a > 0.0) { return p; }
+    if (trunc(b) != b) { return nan(); }
+    if (abs(b % 2.0) == 1.0) { return -p; }
+    return p;
+}
+fn i_pow(a: i32, b: i32) -> i32 {
+    if (b < 0) { return select(0, a, a == 1 || a == -1); }
+    var r = 1; var base = a; var e = b;
+    while (e > 0) { if ((e & 1) == 1) { r = r * base; } base = base * base; e = e >> 1u; }
+    return r;
+}
+fn f_hypot(a: f32, b: f32) -> f32 {
+    let x = abs(a); let y = abs(b);
+    if (x == inf() || y == inf()) { return inf(); }
+    let m = max(x, y);
+    if (m == 0.0 || is_nan(m)) { return m + x + y; }
+    return m * sqrt((x / m) * (x / m) + (y / m) * (y / m));
+}
+";
+
 /// Record `out[i] = expr` for every element `i` of `shape`. `expr` is WGSL over `x0`..`x3`
-/// (the inputs' elements) and `s0`..`s3` (f32 scalars) and evaluates to the output's type.
-pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], shape: &[usize], out: Output) -> Result<()> {
+/// (the inputs' elements) and `s0`..`s7` (f32 scalars) and evaluates to the output's type.
+pub fn map(
+    expr: &str,
+    inputs: &[Input],
+    scalars: &[f32],
+    shape: &[usize],
+    out: Output,
+) -> Result<()> {
     let n: usize = shape.iter().product();
     let n32 = check_u32(expr, n)?;
     if n == 0 {
         return Ok(());
     }
     if inputs.len() > MAX_INPUTS || scalars.len() > MAX_SCALARS {
-        return Err(GpuError::Kernel(format!("elementwise kernel {expr}: at most {MAX_INPUTS} inputs and {MAX_SCALARS} scalars")));
+        return Err(GpuError::Kernel(format!(
+            "elementwise kernel {expr}: at most {MAX_INPUTS} inputs and {MAX_SCALARS} scalars"
+        )));
     }
     let device = out.buffer.device();
     let contiguous_strides = mxnet_cpu::layout::contiguous_strides(shape);
@@ -41,7 +145,10 @@ pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], shape: &[usize], out: 
     strides.extend(inputs.iter().map(|x| x.layout.strides.as_slice()));
     let (merged, merged_strides) = merge_dims(shape, &strides);
     if merged.len() > MAX_DIMS {
-        return Err(GpuError::Kernel(format!("elementwise kernel {expr}: {} dimensions after merging exceed {MAX_DIMS}", merged.len())));
+        return Err(GpuError::Kernel(format!(
+            "elementwise kernel {expr}: {} dimensions after merging exceed {MAX_DIMS}",
+            merged.len()
+        )));
     }
     let ndim = merged.len() as u32;
     let mut params = vec![n32, check_u32(expr, out.offset)?, ndim];
@@ -60,15 +167,27 @@ pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], shape: &[usize], out: 
     let key = format!(
         "map|{expr}|{}|{}|{:?}",
         out.elem.wgsl(),
-        inputs.iter().map(|x| x.elem.wgsl()).collect::<Vec<_>>().join(","),
+        inputs
+            .iter()
+            .map(|x| x.elem.wgsl())
+            .collect::<Vec<_>>()
+            .join(","),
         contiguous
     );
     let source = || {
         let mut s = prelude(inputs.len() + 1);
         s.push_str(STRIDED_INDEX);
-        s.push_str(&format!("@group(0) @binding(0) var<storage, read_write> out: array<{}>;\n", out.elem.wgsl()));
+        s.push_str(HELPERS);
+        s.push_str(&format!(
+            "@group(0) @binding(0) var<storage, read_write> out: array<{}>;\n",
+            out.elem.wgsl()
+        ));
         for (k, x) in inputs.iter().enumerate() {
-            s.push_str(&format!("@group(0) @binding({}) var<storage, read_write> in{k}: array<{}>;\n", k + 1, x.elem.wgsl()));
+            s.push_str(&format!(
+                "@group(0) @binding({}) var<storage, read_write> in{k}: array<{}>;\n",
+                k + 1,
+                x.elem.wgsl()
+            ));
         }
         s.push_str(&format!(
             "@compute @workgroup_size({WORKGROUP})\n\
@@ -78,7 +197,11 @@ pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], shape: &[usize], out: 
         ));
         for (k, &c) in contiguous.iter().enumerate() {
             let view_at = 3 + MAX_DIMS + k * (MAX_DIMS + 1);
-            let index = if c { format!("p({view_at}u) + i") } else { format!("strided(i, p(2u), 3u, {view_at}u)") };
+            let index = if c {
+                format!("p({view_at}u) + i")
+            } else {
+                format!("strided(i, p(2u), 3u, {view_at}u)")
+            };
             s.push_str(&format!("let x{k} = in{k}[{index}];\n"));
         }
         for k in 0..MAX_SCALARS {

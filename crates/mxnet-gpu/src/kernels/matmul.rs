@@ -20,7 +20,17 @@ pub struct Operand<'a> {
 /// Record `C = alpha * A B` for `batch` products of (m x k) by (k x n); C is contiguous
 /// (batch, m, n) from element `c_offset`.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(a: &Operand, b: &Operand, batch: usize, m: usize, n: usize, k: usize, alpha: f32, c: &Buffer, c_offset: usize) -> Result<()> {
+pub fn matmul(
+    a: &Operand,
+    b: &Operand,
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    c: &Buffer,
+    c_offset: usize,
+) -> Result<()> {
     if batch == 0 || m == 0 || n == 0 {
         return Ok(());
     }
@@ -28,7 +38,9 @@ pub fn matmul(a: &Operand, b: &Operand, batch: usize, m: usize, n: usize, k: usi
     let device = c.device();
     let max = device.max_workgroups_per_dim() as usize;
     if batch > max || n.div_ceil(TILE) > max || m.div_ceil(TILE) > max {
-        return Err(GpuError::Kernel(format!("matmul: {batch} products of {m}x{k} by {k}x{n} exceed the dispatch grid of {device:?}")));
+        return Err(GpuError::Kernel(format!(
+            "matmul: {batch} products of {m}x{k} by {k}x{n} exceed the dispatch grid of {device:?}"
+        )));
     }
     let s = |v: isize| v as i32 as u32;
     let params = vec![
@@ -109,6 +121,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             tile_a = TILE * TILE_K,
         )
     };
-    let groups = [n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, batch as u32];
-    device.dispatch("matmul|f32", source, &[a.buffer.raw(), b.buffer.raw(), c.raw()], &params, groups)
+    let groups = [
+        n.div_ceil(TILE) as u32,
+        m.div_ceil(TILE) as u32,
+        batch as u32,
+    ];
+    device.dispatch(
+        "matmul|f32",
+        source,
+        &[a.buffer.raw(), b.buffer.raw(), c.raw()],
+        &params,
+        groups,
+    )
 }

@@ -4,6 +4,7 @@
 
 pub mod elementwise;
 pub mod matmul;
+pub mod pick;
 pub mod reduce;
 pub mod softmax;
 
@@ -39,7 +40,9 @@ pub(crate) fn grid(device: &Device, groups: u64) -> Result<[u32; 3]> {
     let x = groups.min(max);
     let y = if x == 0 { 0 } else { groups.div_ceil(x) };
     if y > max {
-        return Err(GpuError::Kernel(format!("{groups} workgroups exceed the {max}x{max} grid of {device:?}")));
+        return Err(GpuError::Kernel(format!(
+            "{groups} workgroups exceed the {max}x{max} grid of {device:?}"
+        )));
     }
     Ok([x as u32, y as u32, 1])
 }
@@ -55,7 +58,10 @@ pub(crate) fn merge_dims(shape: &[usize], strides: &[&[isize]]) -> (Vec<usize>, 
             continue;
         }
         let mergeable = !out_shape.is_empty()
-            && strides.iter().zip(&out_strides).all(|(s, o)| *o.last().unwrap() == s[d] * shape[d] as isize);
+            && strides
+                .iter()
+                .zip(&out_strides)
+                .all(|(s, o)| *o.last().unwrap() == s[d] * shape[d] as isize);
         if mergeable {
             *out_shape.last_mut().unwrap() *= shape[d];
             for (s, o) in strides.iter().zip(out_strides.iter_mut()) {
@@ -73,7 +79,11 @@ pub(crate) fn merge_dims(shape: &[usize], strides: &[&[isize]]) -> (Vec<usize>, 
 
 /// Check that an element count fits the 32-bit indices of the kernels.
 pub(crate) fn check_u32(what: &str, n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| GpuError::Kernel(format!("{what}: {n} elements exceed the 2^32 a GPU kernel can index")))
+    u32::try_from(n).map_err(|_| {
+        GpuError::Kernel(format!(
+            "{what}: {n} elements exceed the 2^32 a GPU kernel can index"
+        ))
+    })
 }
 
 /// WGSL that maps a linear index `i` of a `ndim`-dimensional shape stored at `p(shape_at..)`

@@ -35,8 +35,12 @@ impl Reducer {
         match (self, elem) {
             (Reducer::Sum, _) => "return a + b;",
             (Reducer::Prod, _) => "return a * b;",
-            (Reducer::Max, Elem::F32) => "if (is_nan(b)) { return b; } return select(max(a, b), a, is_nan(a));",
-            (Reducer::Min, Elem::F32) => "if (is_nan(b)) { return b; } return select(min(a, b), a, is_nan(a));",
+            (Reducer::Max, Elem::F32) => {
+                "if (is_nan(b)) { return b; } return select(max(a, b), a, is_nan(a));"
+            }
+            (Reducer::Min, Elem::F32) => {
+                "if (is_nan(b)) { return b; } return select(min(a, b), a, is_nan(a));"
+            }
             (Reducer::Max, _) => "return max(a, b);",
             (Reducer::Min, _) => "return min(a, b);",
         }
@@ -60,7 +64,8 @@ pub fn reduce(
     out: &Buffer,
     out_offset: usize,
 ) -> Result<()> {
-    let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
+    let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) =
+        (vec![], vec![], vec![], vec![]);
     for d in 0..layout.ndim() {
         if axes[d] {
             red_shape.push(layout.shape[d]);
@@ -75,19 +80,49 @@ pub fn reduce(
     let (keep_shape, keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
     let (red_shape, red_strides) = merge_dims(&red_shape, &[&red_strides]);
     if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
-        return Err(GpuError::Kernel(format!("reduce: more than {MAX_DIMS} dimensions after merging")));
+        return Err(GpuError::Kernel(format!(
+            "reduce: more than {MAX_DIMS} dimensions after merging"
+        )));
     }
-    let chunks = if n_out < 4096 { n_red.div_ceil(CHUNK).max(1) } else { 1 };
+    let chunks = if n_out < 4096 {
+        n_red.div_ceil(CHUNK).max(1)
+    } else {
+        1
+    };
     let device = out.device();
-    let view = Strided { offset: layout.offset, keep: (&keep_shape, &keep_strides[0]), red: (&red_shape, &red_strides[0]) };
+    let view = Strided {
+        offset: layout.offset,
+        keep: (&keep_shape, &keep_strides[0]),
+        red: (&red_shape, &red_strides[0]),
+    };
     if chunks == 1 {
-        return dispatch(reducer, elem, x, &view, n_out, n_red, n_red.max(1), 1, scale, out, out_offset);
+        return dispatch(
+            reducer,
+            elem,
+            x,
+            &view,
+            n_out,
+            n_red,
+            n_red.max(1),
+            1,
+            scale,
+            out,
+            out_offset,
+        );
     }
     // Pass 1: partial results, `chunks` per output, then pass 2 reduces each row of them.
     let partial = Buffer::allocate(device, (n_out * chunks * 4) as u64)?;
-    dispatch(reducer, elem, x, &view, n_out, n_red, CHUNK, chunks, 1.0, &partial, 0)?;
-    let rows = Strided { offset: 0, keep: (&[n_out], &[chunks as isize]), red: (&[chunks], &[1]) };
-    dispatch(reducer, elem, &partial, &rows, n_out, chunks, chunks, 1, scale, out, out_offset)
+    dispatch(
+        reducer, elem, x, &view, n_out, n_red, CHUNK, chunks, 1.0, &partial, 0,
+    )?;
+    let rows = Strided {
+        offset: 0,
+        keep: (&[n_out], &[chunks as isize]),
+        red: (&[chunks], &[1]),
+    };
+    dispatch(
+        reducer, elem, &partial, &rows, n_out, chunks, chunks, 1, scale, out, out_offset,
+    )
 }
 
 struct Strided<'a> {
@@ -130,14 +165,24 @@ fn dispatch(
     };
     push(&mut params, &mut view.keep.0.iter().map(|&d| d as u32));
     params.push(check_u32(what, view.offset)?);
-    push(&mut params, &mut view.keep.1.iter().map(|&s| s as i32 as u32));
+    push(
+        &mut params,
+        &mut view.keep.1.iter().map(|&s| s as i32 as u32),
+    );
     push(&mut params, &mut view.red.0.iter().map(|&d| d as u32));
     params.push(0);
-    push(&mut params, &mut view.red.1.iter().map(|&s| s as i32 as u32));
+    push(
+        &mut params,
+        &mut view.red.1.iter().map(|&s| s as i32 as u32),
+    );
 
     let t = elem.wgsl();
     let key = format!("reduce|{reducer:?}|{t}");
-    let scaled = if matches!(reducer, Reducer::Sum | Reducer::Prod) && elem == Elem::F32 { "acc * pf(6u)" } else { "acc" };
+    let scaled = if matches!(reducer, Reducer::Sum | Reducer::Prod) && elem == Elem::F32 {
+        "acc * pf(6u)"
+    } else {
+        "acc"
+    };
     let source = || {
         format!(
             "{prelude}{STRIDED_INDEX}

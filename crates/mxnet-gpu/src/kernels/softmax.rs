@@ -5,13 +5,9 @@
 use super::{check_u32, grid, prelude, WORKGROUP};
 use crate::{Buffer, Result};
 
-/// The row shape: `outer` blocks of `len` elements along the axis, `inner` apart.
-#[derive(Clone, Copy, Debug)]
-pub struct Rows {
-    pub outer: usize,
-    pub len: usize,
-    pub inner: usize,
-}
+/// The rows: `outer` blocks of `length` elements along the axis, `inner` apart (shared with
+/// the CPU kernels).
+pub use mxnet_cpu::nn::softmax::Rows;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -28,32 +24,51 @@ pub enum Mode {
 /// Record the kernel of `mode`. Forward modes read `a` = x; gradient modes read `a` = y and
 /// `b` = dy. `a`, `b` and `out` are contiguous from the given element offsets.
 #[allow(clippy::too_many_arguments)]
-pub fn softmax(mode: Mode, rows: Rows, temperature: f32, a: (&Buffer, usize), b: Option<(&Buffer, usize)>, out: (&Buffer, usize)) -> Result<()> {
+pub fn softmax(
+    mode: Mode,
+    rows: Rows,
+    temperature: f32,
+    a: (&Buffer, usize),
+    b: Option<(&Buffer, usize)>,
+    out: (&Buffer, usize),
+) -> Result<()> {
     let what = "softmax";
     let n_rows = rows.outer * rows.inner;
-    if n_rows == 0 || rows.len == 0 {
+    if n_rows == 0 || rows.length == 0 {
         return Ok(());
     }
     let b = b.unwrap_or(a);
     let params = vec![
         check_u32(what, n_rows)?,
-        check_u32(what, rows.len)?,
+        check_u32(what, rows.length)?,
         check_u32(what, rows.inner)?,
         check_u32(what, a.1)?,
         check_u32(what, b.1)?,
         check_u32(what, out.1)?,
         (1.0 / temperature).to_bits(),
     ];
-    check_u32(what, rows.outer * rows.len * rows.inner)?;
+    check_u32(what, rows.outer * rows.length * rows.inner)?;
     // Pass 1 gives `m` (max of x/t, or unused), pass 2 gives `s`, pass 3 writes.
     let (pass1, pass2, write) = match mode {
         Mode::Softmax | Mode::LogSoftmax => (
             "comb_max(acc, a[at(r)] * it)",
             "acc + exp(a[at(r)] * it - m)",
-            if mode == Mode::Softmax { "exp(a[at(r)] * it - m) / s" } else { "a[at(r)] * it - m - log(s)" },
+            if mode == Mode::Softmax {
+                "exp(a[at(r)] * it - m) / s"
+            } else {
+                "a[at(r)] * it - m - log(s)"
+            },
         ),
-        Mode::SoftmaxGrad => ("acc", "acc + a[at(r)] * b[bt(r)]", "a[at(r)] * (b[bt(r)] - s) * it"),
-        Mode::LogSoftmaxGrad => ("acc", "acc + b[bt(r)]", "(b[bt(r)] - exp(a[at(r)]) * s) * it"),
+        Mode::SoftmaxGrad => (
+            "acc",
+            "acc + a[at(r)] * b[bt(r)]",
+            "a[at(r)] * (b[bt(r)] - s) * it",
+        ),
+        Mode::LogSoftmaxGrad => (
+            "acc",
+            "acc + b[bt(r)]",
+            "(b[bt(r)] - exp(a[at(r)]) * s) * it",
+        ),
     };
     let source = || {
         format!(
@@ -104,5 +119,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let device = out.0.device();
     let groups = grid(device, n_rows as u64)?;
     let key = format!("softmax|{mode:?}");
-    device.dispatch(&key, source, &[a.0.raw(), b.0.raw(), out.0.raw()], &params, groups)
+    device.dispatch(
+        &key,
+        source,
+        &[a.0.raw(), b.0.raw(), out.0.raw()],
+        &params,
+        groups,
+    )
 }

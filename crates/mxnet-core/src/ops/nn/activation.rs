@@ -78,6 +78,28 @@ impl ActType {
         }
     }
 
+    /// The GPU kernel: a WGSL expression of the input `x0` (see `mxnet_gpu::kernels::elementwise`).
+    fn wgsl(self) -> &'static str {
+        match self {
+            ActType::Relu => "select(0.0, x0, x0 > 0.0)",
+            ActType::Sigmoid => "f_sigmoid(x0)",
+            ActType::Tanh => "f_tanh(x0)",
+            ActType::SoftRelu => "f_softrelu(x0)",
+            ActType::SoftSign => "x0 / (1.0 + abs(x0))",
+        }
+    }
+
+    /// The GPU gradient: `dx` from `x0` = dy, `x1` = x and `x2` = y.
+    fn wgsl_gradient(self) -> &'static str {
+        match self {
+            ActType::Relu => "select(0.0, x0, x2 > 0.0)",
+            ActType::Sigmoid => "x0 * x2 * (1.0 - x2)",
+            ActType::Tanh => "x0 * (1.0 - x2 * x2)",
+            ActType::SoftRelu => "x0 * f_sigmoid(x1)",
+            ActType::SoftSign => "x0 / ((1.0 + abs(x1)) * (1.0 + abs(x1)))",
+        }
+    }
+
     /// Derivative at input `x` with output `y`.
     #[inline(always)]
     fn derivative<T: Float>(self, x: T, y: T) -> T {
@@ -139,6 +161,14 @@ impl Operator for Activation {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        crate::gpu::map_as(self.name(), self.act.wgsl(), &[&inputs[0]], &[], &outputs[0], |d| crate::gpu::float_elem(self.name(), d))
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let op = Arc::new(ActivationBackward { act: self.act });
         let inputs = [g.out_grads[0].clone(), g.inputs[0].clone(), g.outputs[0].clone()];
@@ -175,6 +205,15 @@ impl Operator for ActivationBackward {
 
     fn overwrites_outputs(&self) -> bool {
         true
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let args = [&inputs[0], &inputs[1], &inputs[2]];
+        crate::gpu::map_as(self.name(), self.act.wgsl_gradient(), &args, &[], &outputs[0], |d| crate::gpu::float_elem(self.name(), d))
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

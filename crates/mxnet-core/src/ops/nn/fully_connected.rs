@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::gpu;
+
 use mxnet_cpu::gemm::{matmul, MatRef};
 
 use super::{common_float_dtype, expect_inputs};
@@ -137,6 +139,24 @@ impl Operator for FullyConnected {
         true
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (m, k) = self.matrix_shape(inputs[0].shape());
+        let n = self.num_hidden;
+        let x = gpu::contiguous(&inputs[0])?;
+        let w = gpu::contiguous(&inputs[1])?;
+        let y = &outputs[0];
+        // y (m x n) = x (m x k) @ W^T (k x n); W^T is read through strides.
+        gpu::matmul(self.name(), &gpu::Matrix::packed(&x, m, k, false), &gpu::Matrix::packed(&w, n, k, true), 1, m, n, k, y)?;
+        if let Some(b) = inputs.get(2) {
+            gpu::map(self.name(), "x0 + x1", &[y, b], &[], y)?;
+        }
+        Ok(())
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let data_grad = g.needs_grad[0];
         let op = Arc::new(FullyConnectedBackward { fc: self.clone(), data_grad });
@@ -232,6 +252,30 @@ impl Operator for FullyConnectedBackward {
                     }
                 }
             });
+        }
+        Ok(())
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (m, k) = self.fc.matrix_shape(inputs[1].shape());
+        let n = self.fc.num_hidden;
+        let dy = gpu::contiguous(&inputs[0])?;
+        let x = gpu::contiguous(&inputs[1])?;
+        let w = gpu::contiguous(&inputs[2])?;
+        let name = self.name();
+        if self.data_grad {
+            // dx (m x k) = dy (m x n) @ W (n x k)
+            gpu::matmul(name, &gpu::Matrix::packed(&dy, m, n, false), &gpu::Matrix::packed(&w, n, k, false), 1, m, k, n, &outputs[0])?;
+        }
+        // dW (n x k) = dy^T (n x m) @ x (m x k)
+        gpu::matmul(name, &gpu::Matrix::packed(&dy, m, n, true), &gpu::Matrix::packed(&x, m, k, false), 1, n, k, m, &outputs[1])?;
+        if let Some(db) = outputs.get(2) {
+            let rows = dy.with_layout(mxnet_cpu::Layout { offset: dy.layout().offset, ..mxnet_cpu::Layout::contiguous(&[m, n]) });
+            gpu::reduce(name, mxnet_gpu::kernels::reduce::Reducer::Sum, &rows, &[true, false], 1.0, db)?;
         }
         Ok(())
     }

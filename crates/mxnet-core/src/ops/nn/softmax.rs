@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use mxnet_gpu::kernels::softmax::Mode;
+
 use mxnet_cpu::nn::softmax::{backward, forward, Rows, SoftmaxKind};
 
 use super::expect_inputs;
@@ -77,6 +79,20 @@ impl Softmax {
             }
         };
         Ok(Softmax { name: "SoftmaxActivation", kind: SoftmaxKind::Softmax, spec, axis: 1, temperature: 1.0, dtype: None })
+    }
+
+    /// Record the GPU kernel of `mode` reading `a` (and `b` for gradients) into `out`.
+    fn run_gpu(&self, mode: Mode, rows: Rows, temperature: f64, a: &NDArray, b: Option<&NDArray>, out: &NDArray) -> Result<()> {
+        for x in [Some(a), b, Some(out)].into_iter().flatten() {
+            crate::gpu::float_elem(self.name, x.dtype())?;
+        }
+        let b = match b {
+            Some(b) => Some((crate::gpu::buffer(b)?, b.layout().offset)),
+            None => None,
+        };
+        let a = (crate::gpu::buffer(a)?, a.layout().offset);
+        let out = (crate::gpu::buffer(out)?, out.layout().offset);
+        Ok(mxnet_gpu::kernels::softmax::softmax(mode, rows, temperature as f32, a, b, out)?)
     }
 
     fn rows(&self, shape: &[usize]) -> Result<Rows> {
@@ -155,6 +171,21 @@ impl Operator for Softmax {
         true
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let rows = self.rows(inputs[0].shape())?;
+        let x = crate::gpu::contiguous(&inputs[0])?;
+        let (mode, temperature) = match self.kind {
+            SoftmaxKind::Softmax => (Mode::Softmax, self.temperature),
+            SoftmaxKind::LogSoftmax => (Mode::LogSoftmax, self.temperature),
+            SoftmaxKind::Softmin => (Mode::Softmax, -self.temperature),
+        };
+        self.run_gpu(mode, rows, temperature, &x, None, &outputs[0])
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let op = Arc::new(SoftmaxBackward { forward: self.clone() });
         let inputs = [g.out_grads[0].clone(), g.outputs[0].clone(), g.inputs[0].clone()];
@@ -208,6 +239,23 @@ impl Operator for SoftmaxBackward {
 
     fn overwrites_outputs(&self) -> bool {
         true
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let f = &self.forward;
+        let rows = f.rows(inputs[1].shape())?;
+        let dy = crate::gpu::contiguous(&inputs[0])?;
+        let y = crate::gpu::contiguous(&inputs[1])?;
+        let (mode, temperature) = match f.kind {
+            SoftmaxKind::Softmax => (Mode::SoftmaxGrad, f.temperature),
+            SoftmaxKind::LogSoftmax => (Mode::LogSoftmaxGrad, f.temperature),
+            SoftmaxKind::Softmin => (Mode::SoftmaxGrad, -f.temperature),
+        };
+        f.run_gpu(mode, rows, temperature, &y, Some(&dy), &outputs[0])
     }
 
     fn attrs(&self) -> Attrs {
