@@ -158,12 +158,13 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
             // SAFETY: inside the engine operation that reads `src`.
             let bytes = unsafe { host_bytes(src)? };
             let device = buffer(dst)?.device().clone();
-            if dst.layout().offset == 0 {
+            // An upload pads to 4 bytes, which is safe only up to the end of the storage.
+            if dst.layout().offset == 0 && (bytes.len() % 4 == 0 || bytes.len() == dst.storage().nbytes()) {
                 device.upload(buffer(dst)?.raw(), &bytes);
             } else {
                 let staging = mxnet_gpu::Buffer::allocate(&device, bytes.len() as u64)?;
                 device.upload(staging.raw(), &bytes);
-                copy_bytes(&device, &staging, 0, buffer(dst)?, dst.layout().offset * width, bytes.len())?;
+                copy_bytes(&device, &staging, 0, dst, dst.layout().offset * width, bytes.len())?;
             }
             Ok(())
         }
@@ -187,7 +188,7 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
             }
             require_contiguous("copy on the GPU", src)?;
             let device = buffer(dst)?.device().clone();
-            copy_bytes(&device, buffer(src)?, src.layout().offset * width, buffer(dst)?, dst.layout().offset * width, src.size() * width)
+            copy_bytes(&device, buffer(src)?, src.layout().offset * width, dst, dst.layout().offset * width, src.size() * width)
         }
         (Context::Gpu(_), Context::Gpu(_)) => {
             // Between two devices through the host: wgpu has no peer-to-peer copies.
@@ -251,15 +252,16 @@ pub(crate) fn cast(src: &NDArray, dst: &NDArray) -> Result<()> {
     map("Cast", &format!("{}(x0)", to.wgsl()), &[src], &[], dst)
 }
 
-/// Copy bytes between buffers of one device; buffer copies need 4-byte aligned offsets.
-fn copy_bytes(device: &Device, src: &mxnet_gpu::Buffer, from: usize, dst: &mxnet_gpu::Buffer, to: usize, n: usize) -> Result<()> {
-    if from % 4 != 0 || to % 4 != 0 || (n % 4 != 0 && to + n < dst.raw().capacity as usize) {
+/// Copy `n` bytes into the storage of `dst` at byte `to`. Buffer copies move whole 4-byte
+/// words, so a length that is not a multiple of 4 must end at the end of the storage.
+fn copy_bytes(device: &Device, src: &mxnet_gpu::Buffer, from: usize, dst: &NDArray, to: usize, n: usize) -> Result<()> {
+    if from % 4 != 0 || to % 4 != 0 || (n % 4 != 0 && to + n != dst.storage().nbytes()) {
         return Err(Error::MXNet(format!(
             "a GPU copy of {n} bytes at byte offsets {from} -> {to} is not 4-byte aligned; \
              8- and 16-bit views at odd offsets are not supported on the GPU yet"
         )));
     }
-    device.copy(src.raw(), from as u64, dst.raw(), to as u64, n as u64);
+    device.copy(src.raw(), from as u64, buffer(dst)?.raw(), to as u64, n as u64);
     Ok(())
 }
 

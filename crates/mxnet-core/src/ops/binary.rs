@@ -99,14 +99,21 @@ impl BinaryKind {
             Hypot if int => format!("i32(f_hypot(f32({a}), f32({b})))"),
             Hypot => format!("f_hypot({a}, {b})"),
             Equal => test(format!("{a} == {b}")),
-            NotEqual => test(format!("{a} != {b}")),
+            NotEqual if int => test(format!("{a} != {b}")),
+            NotEqual => test(format!("f_ne({a}, {b})")),
             Greater => test(format!("{a} > {b}")),
             GreaterEqual => test(format!("{a} >= {b}")),
             Lesser => test(format!("{a} < {b}")),
             LesserEqual => test(format!("{a} <= {b}")),
-            LogicalAnd => test(format!("({a} != {zero}) && ({b} != {zero})")),
-            LogicalOr => test(format!("({a} != {zero}) || ({b} != {zero})")),
-            LogicalXor => test(format!("({a} != {zero}) != ({b} != {zero})")),
+            LogicalAnd | LogicalOr | LogicalXor => {
+                let nonzero = |v: &str| if int { format!("({v} != 0)") } else { format!("f_nonzero({v})") };
+                let join = match self {
+                    LogicalAnd => "&&",
+                    LogicalOr => "||",
+                    _ => "!=",
+                };
+                test(format!("{} {join} {}", nonzero(a), nonzero(b)))
+            }
         }
     }
 }

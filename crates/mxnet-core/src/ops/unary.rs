@@ -342,7 +342,7 @@ impl UnaryKind {
             Tan => "tan(x0)",
             Arcsin => "f_asin(x0)",
             Arccos => "f_acos(x0)",
-            Arctan => "atan(x0)",
+            Arctan => "f_atan(x0)",
             Sinh => "f_sinh(x0)",
             Cosh => "0.5 * (exp(x0) + exp(-x0))",
             Tanh => "f_tanh(x0)",

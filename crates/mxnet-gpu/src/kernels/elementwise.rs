@@ -39,8 +39,13 @@ fn f_log(x: f32) -> f32 {
     if (is_nan(x) || x < 0.0) { return nan(); }
     if (x == 0.0) { return -inf(); }
     if (x == inf()) { return x; }
+    // GPUs may flush subnormal inputs to zero: scale them into the normal range first.
+    if (x < 1.17549435e-38) { return log(x * 16777216.0) - 16.635532333438687; }
     return log(x);
 }
+// IEEE `!=` is true when either side is NaN; some compilers emit the ordered comparison.
+fn f_ne(a: f32, b: f32) -> bool { return a != b || is_nan(a) || is_nan(b); }
+fn f_nonzero(a: f32) -> bool { return a != 0.0 || is_nan(a); }
 fn f_log1p(x: f32) -> f32 {
     let u = 1.0 + x;
     if (u == 1.0) { return x; }
@@ -60,6 +65,7 @@ fn f_cbrt(x: f32) -> f32 {
     let r = sign(x) * exp2(log2(abs(x)) / 3.0);
     return r - (r * r * r - x) / (3.0 * r * r);
 }
+fn f_atan(x: f32) -> f32 { if (is_nan(x)) { return x; } return atan(x); }
 fn f_asin(x: f32) -> f32 { if (abs(x) > 1.0) { return nan(); } return asin(x); }
 fn f_acos(x: f32) -> f32 { if (abs(x) > 1.0) { return nan(); } return acos(x); }
 fn f_tanh(x: f32) -> f32 {
@@ -68,7 +74,7 @@ fn f_tanh(x: f32) -> f32 {
     return sign(x) * (1.0 - e) / (1.0 + e);
 }
 fn f_sinh(x: f32) -> f32 { if (abs(x) < 1e-3) { return x + x * x * x / 6.0; } let e = exp(x); return 0.5 * (e - 1.0 / e); }
-fn f_asinh(x: f32) -> f32 { let a = abs(x); return sign(x) * f_log1p(a + a * a / (1.0 + sqrt(1.0 + a * a))); }
+fn f_asinh(x: f32) -> f32 { let a = abs(x); if (a == inf() || is_nan(x)) { return x; } return sign(x) * f_log1p(a + a * a / (1.0 + sqrt(1.0 + a * a))); }
 fn f_acosh(x: f32) -> f32 { if (x < 1.0) { return nan(); } return f_log(x + sqrt(x * x - 1.0)); }
 fn f_atanh(x: f32) -> f32 { if (abs(x) > 1.0) { return nan(); } return 0.5 * f_log1p(2.0 * x / (1.0 - x)); }
 fn f_sign(x: f32) -> f32 { if (is_nan(x)) { return x; } return sign(x); }

@@ -1,0 +1,388 @@
+"""The GPU backend (wgpu): every operator with a GPU kernel, run on cpu and gpu and compared
+(float32 tolerances per op), forward results also against numpy, gradients included; transfers
+between contexts; error messages; a Gluon training run.
+
+Without an adapter the module is skipped, unless MXNET_TEST_REQUIRE_GPU=1 (set by .ci/run,
+where Mesa's lavapipe provides a software Vulkan adapter): then a missing adapter fails.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import mxnet as mx
+from mxnet import autograd, gluon, nd
+from mxnet.base import MXNetError
+
+if mx.context.num_gpus() == 0:
+    if os.environ.get("MXNET_TEST_REQUIRE_GPU") == "1":
+        raise RuntimeError("MXNET_TEST_REQUIRE_GPU=1 but no GPU adapter was found; install a Vulkan driver "
+                           "(Debian: mesa-vulkan-drivers)")
+    pytest.skip("no GPU adapter (set MXNET_TEST_REQUIRE_GPU=1 to make this a failure)", allow_module_level=True)
+
+GPU = mx.gpu(0)
+CPU = mx.cpu()
+RNG = np.random.RandomState(7)
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5, -2.5, 1e-3, -1e-3, 1e-40, -1e-40, 88.0, -88.0,
+                    100.0, -100.0, np.inf, -np.inf, np.nan], dtype=np.float32)
+
+
+def both(fn, *arrays, **kwargs):
+    """Run ``fn`` on the arrays placed on cpu and on gpu; return the (gpu, cpu) numpy results."""
+    outs = []
+    for ctx in (CPU, GPU):
+        args = [nd.array(a, ctx=ctx, dtype=a.dtype) for a in arrays]
+        out = fn(*args, **kwargs)
+        assert out.context == ctx
+        outs.append(out.asnumpy())
+    return outs[1], outs[0]
+
+
+def close(gpu, cpu, rtol=1e-5, atol=1e-6):
+    np.testing.assert_array_equal(np.isnan(gpu), np.isnan(cpu), err_msg="NaN positions differ")
+    np.testing.assert_allclose(gpu, cpu, rtol=rtol, atol=atol, equal_nan=True)
+
+
+# ---- elementwise -------------------------------------------------------------------------
+
+UNARY = {
+    # name: (numpy reference or None, input range, rtol)
+    "abs": (np.abs, None, 0), "sign": (np.sign, None, 0), "ceil": (np.ceil, None, 0),
+    "floor": (np.floor, None, 0), "trunc": (np.trunc, None, 0), "fix": (np.trunc, None, 0),
+    "square": (np.square, None, 1e-6), "sqrt": (np.sqrt, None, 1e-6), "rsqrt": (lambda x: 1 / np.sqrt(x), None, 1e-5),
+    "cbrt": (np.cbrt, None, 1e-5), "exp": (np.exp, (-80, 80), 1e-5), "expm1": (np.expm1, (-20, 20), 1e-5),
+    "log": (np.log, None, 1e-5), "log10": (np.log10, None, 1e-5), "log2": (np.log2, None, 1e-5),
+    "log1p": (np.log1p, None, 1e-5), "reciprocal": (np.reciprocal, None, 1e-6), "negative": (np.negative, None, 0),
+    "sin": (np.sin, (-10, 10), 1e-5), "cos": (np.cos, (-10, 10), 1e-5), "tan": (np.tan, (-1.5, 1.5), 1e-5),
+    # Vulkan lets asin, acos and atan be off by thousands of ulp; lavapipe's are within 3e-4.
+    "arcsin": (np.arcsin, (-1.2, 1.2), 5e-4), "arccos": (np.arccos, (-1.2, 1.2), 5e-4), "arctan": (np.arctan, None, 5e-4),
+    "sinh": (np.sinh, (-20, 20), 1e-5), "cosh": (np.cosh, (-20, 20), 1e-5), "tanh": (np.tanh, None, 1e-5),
+    "arcsinh": (np.arcsinh, None, 1e-5), "arccosh": (np.arccosh, (0.5, 50), 1e-5), "arctanh": (np.arctanh, (-1.2, 1.2), 1e-5),
+    "degrees": (np.degrees, None, 1e-6), "radians": (np.radians, None, 1e-6),
+    "relu": (lambda x: np.where(np.isnan(x), x, np.maximum(x, 0)), None, 0),
+    "sigmoid": (lambda x: 1 / (1 + np.exp(-x.astype(np.float64))), None, 1e-5),
+    "softsign": (lambda x: x / (1 + np.abs(x)), None, 1e-6),
+    "erf": (None, (-4, 4), 2e-6),
+    "round": (None, None, 0), "rint": (None, None, 0), "logical_not": (lambda x: (x == 0).astype(np.float32), None, 0),
+}
+
+
+def unary_input(rng):
+    lo, hi = rng if rng else (-30, 30)
+    x = RNG.uniform(lo, hi, size=300).astype(np.float32)
+    specials = SPECIAL if rng is None else SPECIAL[[0, 1, 4, 5, 8, 9, 18]]
+    return np.concatenate([x, specials]).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_matches_cpu_and_numpy(name):
+    ref, rng, rtol = UNARY[name]
+    x = unary_input(rng)
+    gpu, cpu = both(getattr(nd, name), x)
+    close(gpu, cpu, rtol=max(rtol, 1e-6), atol=rtol and max(rtol, 1e-6))
+    if ref is not None:
+        with np.errstate(all="ignore"):
+            want = ref(x).astype(np.float32)
+        close(gpu, want, rtol=max(rtol, 1e-6), atol=rtol and max(rtol, 1e-6))
+
+
+@pytest.mark.parametrize("name", ["negative", "abs", "sign", "square"])
+def test_integer_unary(name):
+    x = np.array([-5, -1, 0, 3, 2 ** 30], dtype=np.int32)
+    gpu, cpu = both(getattr(nd, name), x)
+    np.testing.assert_array_equal(gpu, cpu)
+    assert gpu.dtype == np.int32
+
+
+BINARY = ["broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div", "broadcast_mod",
+          "broadcast_power", "broadcast_maximum", "broadcast_minimum", "broadcast_hypot",
+          "broadcast_equal", "broadcast_not_equal", "broadcast_greater", "broadcast_greater_equal",
+          "broadcast_lesser", "broadcast_lesser_equal", "broadcast_logical_and", "broadcast_logical_or",
+          "broadcast_logical_xor"]
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_broadcast(name):
+    a = RNG.uniform(-3, 3, size=(4, 1, 5)).astype(np.float32)
+    b = RNG.uniform(-3, 3, size=(3, 1)).astype(np.float32)
+    a[0, 0, :3] = [np.nan, np.inf, 0.0]
+    b[1, 0] = 0.0
+    if name == "broadcast_power":
+        b = np.round(b)  # negative bases need integer exponents for real results
+    gpu, cpu = both(getattr(nd, name), a, b)
+    close(gpu, cpu, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "%", "**"])
+def test_scalar_ops_and_reflected(op):
+    x = RNG.uniform(0.5, 3, size=(6, 5)).astype(np.float32)
+    fwd = {"+": lambda a: a + 1.5, "-": lambda a: 2 - a, "*": lambda a: a * -3, "/": lambda a: 2 / a,
+           "%": lambda a: a % 0.7, "**": lambda a: a ** 1.5}[op]
+    gpu, cpu = both(fwd, x)
+    close(gpu, cpu, rtol=2e-6)
+    close(gpu, fwd(x), rtol=2e-6)
+
+
+def test_int32_arithmetic_keeps_dtype():
+    a = np.array([[7, -7, 3]], dtype=np.int32)
+    b = np.array([[2], [-2]], dtype=np.int32)
+    for fn in (lambda x, y: x + y, lambda x, y: x * y, lambda x, y: nd.broadcast_mod(x, y), lambda x, y: x / y):
+        gpu, cpu = both(fn, a, b)
+        assert gpu.dtype == np.int32
+        np.testing.assert_array_equal(gpu, cpu)
+
+
+def test_strided_and_broadcast_views_as_inputs():
+    x = RNG.randn(6, 8).astype(np.float32)
+    fn = lambda a: a.T[1:5] * 2 + nd.broadcast_to(a[0:1, 0:6].T, shape=(6, 6))[1:5]
+    gpu, cpu = both(fn, x)
+    close(gpu, cpu)
+    close(gpu, x.T[1:5] * 2 + np.broadcast_to(x[0:1, 0:6].T, (6, 6))[1:5])
+
+
+# ---- reductions --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "prod"])
+@pytest.mark.parametrize("axis,keepdims,exclude", [(None, False, False), (1, False, False), ((0, 2), True, False),
+                                                    (1, False, True), (-1, True, False)])
+def test_reductions(name, axis, keepdims, exclude):
+    x = RNG.uniform(0.5, 1.5, size=(3, 40, 5)).astype(np.float32)
+    kwargs = {"keepdims": keepdims, "exclude": exclude}
+    if axis is not None:
+        kwargs["axis"] = axis
+    gpu, cpu = both(getattr(nd, name), x, **kwargs)
+    assert gpu.shape == cpu.shape
+    close(gpu, cpu, rtol=1e-5)
+
+
+def test_large_sum_uses_partial_results():
+    x = RNG.uniform(-1, 1, size=1 << 20).astype(np.float32)
+    gpu, cpu = both(nd.sum, x)
+    np.testing.assert_allclose(gpu, x.astype(np.float64).sum(), rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-2)
+
+
+def test_max_min_propagate_nan():
+    x = RNG.randn(4, 300).astype(np.float32)
+    x[2, 17] = np.nan
+    for name in ("max", "min"):
+        gpu, cpu = both(getattr(nd, name), x, axis=1)
+        close(gpu, cpu)
+        assert np.isnan(gpu[2]) and not np.isnan(gpu[[0, 1, 3]]).any()
+
+
+# ---- matrix products ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_dot_with_transposes(ta, tb):
+    a = RNG.randn(*((33, 70) if ta else (70, 33))).astype(np.float32)
+    b = RNG.randn(*((65, 33) if tb else (33, 65))).astype(np.float32)
+    gpu, cpu = both(nd.dot, a, b, transpose_a=ta, transpose_b=tb)
+    want = (a.T if ta else a) @ (b.T if tb else b)
+    np.testing.assert_allclose(gpu, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-4)
+
+
+def test_dot_of_a_transposed_view_and_batch_dot():
+    a = RNG.randn(20, 9).astype(np.float32)
+    gpu, cpu = both(lambda x: nd.dot(x.T, x), a)
+    np.testing.assert_allclose(gpu, a.T @ a, rtol=1e-4, atol=1e-4)
+    x = RNG.randn(3, 5, 7).astype(np.float32)
+    y = RNG.randn(3, 4, 7).astype(np.float32)
+    gpu, cpu = both(nd.batch_dot, x, y, transpose_b=True)
+    np.testing.assert_allclose(gpu, np.einsum("bik,bjk->bij", x, y), rtol=1e-4, atol=1e-4)
+
+
+def grads(fn, arrays, ctx):
+    """Gradients of sum(fn(*arrays) * head) with respect to every array, on ``ctx``."""
+    xs = [nd.array(a, ctx=ctx) for a in arrays]
+    for x in xs:
+        x.attach_grad()
+    with autograd.record():
+        y = fn(*xs)
+        head = nd.array(np.linspace(-1, 1, y.size, dtype=np.float32).reshape(y.shape), ctx=ctx)
+        loss = nd.sum(y * head)
+    loss.backward()
+    return [x.grad.asnumpy() for x in xs]
+
+
+def check_grads(fn, arrays, rtol=1e-4, atol=1e-5):
+    for g, c in zip(grads(fn, arrays, GPU), grads(fn, arrays, CPU)):
+        np.testing.assert_allclose(g, c, rtol=rtol, atol=atol)
+
+
+def test_fully_connected_forward_and_gradients():
+    x = RNG.randn(8, 2, 5).astype(np.float32)
+    w = RNG.randn(6, 10).astype(np.float32)
+    b = RNG.randn(6).astype(np.float32)
+    gpu, cpu = both(lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=6), x, w, b)
+    np.testing.assert_allclose(gpu, x.reshape(8, 10) @ w.T + b, rtol=1e-4, atol=1e-4)
+    check_grads(lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=6), [x, w, b])
+
+
+def test_dot_gradients_against_finite_differences():
+    a = RNG.randn(4, 3).astype(np.float32)
+    b = RNG.randn(3, 5).astype(np.float32)
+    ga, gb = grads(lambda x, y: nd.dot(x, y), [a, b], GPU)
+    head = np.linspace(-1, 1, 20, dtype=np.float32).reshape(4, 5)
+    np.testing.assert_allclose(ga, head @ b.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gb, a.T @ head, rtol=1e-5, atol=1e-5)
+
+
+# ---- neural-network operators ------------------------------------------------------------
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "softrelu", "softsign"])
+def test_activation_forward_and_gradient(act):
+    x = RNG.uniform(-6, 6, size=(7, 9)).astype(np.float32)
+    gpu, cpu = both(nd.Activation, x, act_type=act)
+    close(gpu, cpu, rtol=1e-5, atol=1e-6)
+    check_grads(lambda v: nd.Activation(v, act_type=act), [x])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("axis,temperature", [(-1, 1.0), (1, 2.0), (0, 0.5)])
+def test_softmax_family(name, axis, temperature):
+    x = RNG.randn(4, 300, 3).astype(np.float32) * 5
+    x[0, 0, 0] = 1e4  # extreme logits stay finite
+    x[1, 5, 1] = -1e4
+    fn = lambda v: getattr(nd, name)(v, axis=axis, temperature=temperature)
+    gpu, cpu = both(fn, x)
+    assert np.isfinite(gpu).all()
+    close(gpu, cpu, rtol=1e-5, atol=1e-6)
+    check_grads(fn, [x], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["clip", "wrap"])
+def test_pick_and_its_gradient(mode):
+    x = RNG.randn(6, 5).astype(np.float32)
+    idx = np.array([0, 4, 7, -1, 2, 3], dtype=np.float32)
+    gpu, cpu = both(lambda d, i: nd.pick(d, i, axis=1, mode=mode), x, idx)
+    np.testing.assert_array_equal(gpu, cpu)
+    xs = [nd.array(x, ctx=c) for c in (CPU, GPU)]
+    outs = []
+    for d in xs:
+        d.attach_grad()
+        with autograd.record():
+            y = nd.pick(d, nd.array(idx, ctx=d.context), axis=1, mode=mode, keepdims=True)
+        y.backward()
+        outs.append(d.grad.asnumpy())
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+@pytest.mark.parametrize("opt,kwargs,states", [
+    ("sgd_update", {"lr": 0.1, "wd": 0.01, "rescale_grad": 0.5, "clip_gradient": 0.3}, 0),
+    ("sgd_mom_update", {"lr": 0.1, "wd": 0.01, "momentum": 0.9, "rescale_grad": 0.5}, 1),
+    ("nag_mom_update", {"lr": 0.1, "wd": 0.01, "momentum": 0.9, "clip_gradient": 0.2}, 1),
+    ("adam_update", {"lr": 0.01, "wd": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-6}, 2),
+    ("rmsprop_update", {"lr": 0.01, "gamma1": 0.9, "epsilon": 1e-6, "clip_weights": 0.5}, 1),
+])
+def test_optimizer_updates_three_steps(opt, kwargs, states):
+    w0 = RNG.randn(5, 4).astype(np.float32)
+    gs = [RNG.randn(5, 4).astype(np.float32) for _ in range(3)]
+    results = []
+    for ctx in (CPU, GPU):
+        w = nd.array(w0, ctx=ctx)
+        st = [nd.array(np.abs(RNG.randn(5, 4)).astype(np.float32) * 0 + 0.1, ctx=ctx) for _ in range(states)]
+        for g in gs:
+            getattr(nd, opt)(w, nd.array(g, ctx=ctx), *st, out=w, **kwargs)
+        results.append([w.asnumpy()] + [s.asnumpy() for s in st])
+    for c, g in zip(*results):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
+
+
+# ---- transfers and contexts --------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "uint8", "int8", "float16", "bool"])
+def test_round_trip_of_every_gpu_dtype(dtype):
+    x = (RNG.randn(3, 5) * 50).astype(dtype)
+    a = nd.array(x, ctx=GPU, dtype=dtype)
+    assert a.context == GPU and a.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(a.asnumpy(), x)
+    np.testing.assert_array_equal(a.as_in_context(CPU).asnumpy(), x)
+    np.testing.assert_array_equal(a.copyto(GPU).asnumpy(), x)
+
+
+def test_copies_between_contexts_and_views():
+    x = RNG.randn(4, 6).astype(np.float32)
+    g = nd.array(x, ctx=GPU)
+    np.testing.assert_array_equal(g.T.asnumpy(), x.T)
+    np.testing.assert_array_equal(g[1:3].asnumpy(), x[1:3])
+    np.testing.assert_array_equal(g.reshape((3, 8)).asnumpy(), x.reshape(3, 8))
+    np.testing.assert_array_equal(g.T.reshape((24,)).asnumpy(), x.T.reshape(24))
+    host = nd.zeros((4, 6))
+    g.copyto(host)
+    np.testing.assert_array_equal(host.asnumpy(), x)
+    back = nd.zeros((4, 6), ctx=GPU)
+    nd.array(x * 2).copyto(back)
+    np.testing.assert_array_equal(back.asnumpy(), x * 2)
+    assert nd.ones((2, 2), ctx=GPU).context == GPU
+    np.testing.assert_array_equal(nd.zeros_like(g).asnumpy(), np.zeros_like(x))
+    np.testing.assert_array_equal(nd.ones_like(g).asnumpy(), np.ones_like(x))
+    np.testing.assert_array_equal(g.astype("int32").asnumpy(), x.astype(np.int32))
+
+
+def test_errors_name_the_problem_and_the_fix():
+    with pytest.raises(MXNetError, match=r"gpu\(99\) does not exist.*mx.cpu\(\)"):
+        nd.zeros((2,), ctx=mx.gpu(99))
+    with pytest.raises(TypeError, match="float64 arrays cannot live on gpu.*astype"):
+        nd.array([1.0, 2.0], ctx=GPU, dtype="float64")
+    x = nd.ones((1, 1, 4, 4), ctx=GPU)
+    with pytest.raises(MXNetError, match="Pooling has no GPU kernel yet.*as_in_context"):
+        nd.Pooling(x, kernel=(2, 2), pool_type="max")
+    with pytest.raises(MXNetError, match="gpu_memory_info"):
+        mx.context.gpu_memory_info(0)
+    with pytest.raises(MXNetError, match="inputs are on different contexts"):
+        nd.ones((2,), ctx=GPU) + nd.ones((2,))
+
+
+def test_memory_usage_and_adapters():
+    adapters = mx.context.gpu_adapters()
+    assert len(adapters) == mx.context.num_gpus() and {"name", "backend"} <= set(adapters[0])
+    in_use, cached = mx.context.gpu_memory_usage(0)
+    big = nd.zeros((1 << 20,), ctx=GPU)
+    big.wait_to_read()
+    assert mx.context.gpu_memory_usage(0)[0] >= in_use + 4 * (1 << 20)
+    del big
+    assert mx.context.gpu_memory_usage(0)[0] <= in_use + 4096
+
+
+def test_failed_kernel_error_reaches_the_reader_once():
+    x = nd.ones((3,), ctx=GPU)
+    y = nd.broadcast_add(x, nd.ones((3,), ctx=GPU, dtype="int32").astype("float32"))
+    np.testing.assert_array_equal(y.asnumpy(), [2, 2, 2])
+    z = nd.negative(nd.ones((3,), ctx=GPU, dtype="uint8"))  # no uint8 kernel: raised at the sync point
+    with pytest.raises(TypeError, match="negative: dtype uint8 has no GPU kernel"):
+        z.asnumpy()
+    z.wait_to_read()  # raised once
+    mx.nd.waitall()
+
+
+# ---- Gluon --------------------------------------------------------------------------------
+
+def train_steps(ctx, steps=15):
+    mx.random.seed(3)
+    net = gluon.nn.Sequential()
+    net.add(gluon.nn.Dense(32, activation="relu"), gluon.nn.Dense(16, activation="tanh"), gluon.nn.Dense(4))
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    data = np.random.RandomState(1).randn(64, 10).astype(np.float32)
+    label = (data[:, 0] > 0).astype(np.float32) + 2 * (data[:, 1] > 0)
+    x, y = nd.array(data, ctx=ctx), nd.array(label, ctx=ctx)
+    losses = []
+    for _ in range(steps):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(64)
+        losses.append(loss.mean().asscalar())
+    return np.array(losses), net
+
+
+def test_gluon_training_on_gpu_matches_cpu():
+    cpu_losses, _ = train_steps(CPU)
+    gpu_losses, net = train_steps(GPU)
+    assert gpu_losses[-1] < 0.7 * gpu_losses[0]
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-3, atol=1e-4)
+    assert all(p.data().context == GPU for p in net.collect_params().values())
