@@ -386,3 +386,69 @@ def test_gluon_training_on_gpu_matches_cpu():
     assert gpu_losses[-1] < 0.7 * gpu_losses[0]
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-3, atol=1e-4)
     assert all(p.data().context == GPU for p in net.collect_params().values())
+
+
+# ---- convolution and pooling -------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,shape,wshape", [
+    ({"kernel": (5, 5), "num_filter": 6}, (4, 3, 12, 12), (6, 3, 5, 5)),
+    ({"kernel": (3, 3), "num_filter": 4, "stride": (2, 1), "pad": (1, 2), "dilate": (1, 2)}, (2, 2, 9, 8), (4, 2, 3, 3)),
+    ({"kernel": (3, 3), "num_filter": 6, "num_group": 3, "pad": (1, 1)}, (3, 6, 7, 7), (6, 2, 3, 3)),
+    ({"kernel": (1, 1), "num_filter": 5, "no_bias": True}, (2, 4, 5, 6), (5, 4, 1, 1)),
+    ({"kernel": (3,), "num_filter": 4, "stride": (2,), "pad": (1,)}, (3, 2, 11), (4, 2, 3)),
+])
+def test_convolution_forward_and_gradients(kwargs, shape, wshape):
+    x = RNG.randn(*shape).astype(np.float32)
+    w = RNG.randn(*wshape).astype(np.float32)
+    b = RNG.randn(kwargs["num_filter"]).astype(np.float32)
+    if kwargs.get("no_bias"):
+        fn = lambda x, w: nd.Convolution(x, w, **kwargs)
+        arrays = [x, w]
+    else:
+        fn = lambda x, w, b: nd.Convolution(x, w, b, **kwargs)
+        arrays = [x, w, b]
+    gpu, cpu = both(fn, *arrays)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-4)
+    check_grads(fn, arrays, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"kernel": (2, 2), "stride": (2, 2), "pool_type": "max"},
+    {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "pool_type": "max"},
+    {"kernel": (3, 3), "stride": (1, 2), "pad": (1, 1), "pool_type": "avg"},
+    {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "pool_type": "avg", "count_include_pad": False},
+    {"kernel": (2, 3), "stride": (2, 2), "pool_type": "sum", "pooling_convention": "full"},
+    {"kernel": (1, 1), "global_pool": True, "pool_type": "avg"},
+    {"kernel": (3,), "stride": (2,), "pool_type": "max"},
+])
+def test_pooling_forward_and_gradients(kwargs):
+    shape = (2, 3, 9) if len(kwargs["kernel"]) == 1 else (2, 3, 7, 9)
+    x = RNG.randn(*shape).astype(np.float32)
+    x.flat[5] = x.flat[6]  # a tie inside one window
+    fn = lambda v: nd.Pooling(v, **kwargs)
+    gpu, cpu = both(fn, x)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+    check_grads(fn, [x], rtol=1e-5, atol=1e-6)
+
+
+def test_lenet_training_on_gpu_matches_cpu():
+    def run(ctx):
+        mx.random.seed(5)
+        net = gluon.nn.Sequential()
+        net.add(gluon.nn.Conv2D(6, 5, activation="relu"), gluon.nn.MaxPool2D(2, 2),
+                gluon.nn.Conv2D(8, 3, activation="relu"), gluon.nn.AvgPool2D(2, 2),
+                gluon.nn.Flatten(), gluon.nn.Dense(10))
+        net.initialize(mx.init.Xavier(), ctx=ctx)
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.05, "momentum": 0.9})
+        data = np.random.RandomState(2).rand(16, 1, 20, 20).astype(np.float32)
+        label = np.arange(16) % 10
+        x, y = nd.array(data, ctx=ctx), nd.array(label, ctx=ctx)
+        losses = []
+        for _ in range(8):
+            with autograd.record():
+                loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(x), y)
+            loss.backward()
+            trainer.step(16)
+            losses.append(loss.mean().asscalar())
+        return np.array(losses)
+    np.testing.assert_allclose(run(GPU), run(CPU), rtol=2e-3, atol=1e-4)

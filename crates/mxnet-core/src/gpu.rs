@@ -46,6 +46,11 @@ pub fn buffer(x: &NDArray) -> Result<&mxnet_gpu::Buffer> {
         .ok_or_else(|| Error::MXNet(format!("internal error: {x:?} has no device buffer")))
 }
 
+/// The device buffer of a contiguous GPU array and the element offset where it starts.
+pub fn operand(x: &NDArray) -> Result<(&mxnet_gpu::Buffer, usize)> {
+    Ok((buffer(x)?, x.layout().offset))
+}
+
 /// The kernel element type of `dtype`, or an error naming `op` and the dtypes it accepts.
 pub fn elem(op: &str, dtype: DType) -> Result<Elem> {
     match dtype {
@@ -136,7 +141,8 @@ pub fn matmul(op: &str, a: &Matrix, b: &Matrix, batch: usize, m: usize, n: usize
     use mxnet_gpu::kernels::matmul::Operand;
     let oa = Operand { buffer: buffer(a.array)?, offset: a.offset, strides: a.strides };
     let ob = Operand { buffer: buffer(b.array)?, offset: b.offset, strides: b.strides };
-    Ok(mxnet_gpu::kernels::matmul::matmul(&oa, &ob, batch, m, n, k, 1.0, buffer(out)?, out.layout().offset)?)
+    let oc = Operand { buffer: buffer(out)?, offset: out.layout().offset, strides: [(m * n) as isize, n as isize, 1] };
+    Ok(mxnet_gpu::kernels::matmul::matmul(&oa, &ob, batch, m, n, k, 1.0, false, &oc)?)
 }
 
 /// Record `out = scale * reducer(x over the axes marked in `mask`)`.

@@ -171,7 +171,8 @@ fn matmul_with_transposed_operand() {
         offset: 0,
         strides: [0, 1, k as isize],
     };
-    matmul(&oa, &ob, 1, m, n, k, 0.5, &c, 0).unwrap();
+    let oc = Operand { buffer: &c, offset: 0, strides: [0, n as isize, 1] };
+    matmul(&oa, &ob, 1, m, n, k, 0.5, false, &oc).unwrap();
     let got = download(&d, &c, m * n);
     for i in 0..m {
         for j in 0..n {

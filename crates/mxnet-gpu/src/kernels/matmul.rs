@@ -1,6 +1,6 @@
-//! Batched matrix product `C[b] = alpha * A[b] B[b]` over strided A and B (transposes and
-//! broadcast batches cost no copy) into a contiguous C. Each workgroup of 16x16 threads
-//! computes a 64x64 tile of C, 4x4 values per thread, from 64x16 and 16x64 tiles of A and B
+//! Batched matrix product `C[b] = alpha * A[b] B[b]` (or `C[b] +=`) over strided A and B
+//! (transposes and broadcast batches cost no copy) into C with contiguous rows. Each
+//! workgroup of 16x16 threads computes a 64x64 tile of C, 4x4 values per thread, from 64x16 and 16x64 tiles of A and B
 //! staged in workgroup memory.
 //! NOTE: tile sizes are not tuned per adapter class yet, and loads are scalar (no vec4).
 
@@ -17,8 +17,8 @@ pub struct Operand<'a> {
     pub strides: [isize; 3],
 }
 
-/// Record `C = alpha * A B` for `batch` products of (m x k) by (k x n); C is contiguous
-/// (batch, m, n) from element `c_offset`.
+/// Record `C = alpha * A B` (`C += alpha * A B` with `accumulate`) for `batch` products of
+/// (m x k) by (k x n). C's rows must be contiguous (`c.strides[2] == 1`).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     a: &Operand,
@@ -28,9 +28,16 @@ pub fn matmul(
     n: usize,
     k: usize,
     alpha: f32,
-    c: &Buffer,
-    c_offset: usize,
+    accumulate: bool,
+    c: &Operand,
 ) -> Result<()> {
+    if c.strides[2] != 1 {
+        return Err(GpuError::Kernel(format!(
+            "matmul: the product's rows must be contiguous, got strides {:?}",
+            c.strides
+        )));
+    }
+    let (c_offset, c_strides, c) = (c.offset, c.strides, c.buffer);
     if batch == 0 || m == 0 || n == 0 {
         return Ok(());
     }
@@ -57,8 +64,10 @@ pub fn matmul(
         s(b.strides[2]),
         check_u32(what, c_offset)?,
         alpha.to_bits(),
+        s(c_strides[0]),
+        s(c_strides[1]),
+        accumulate as u32,
     ];
-    check_u32(what, batch * m * n + c_offset)?;
     let source = || {
         format!(
             "{prelude}
@@ -107,12 +116,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }}
         workgroupBarrier();
     }}
-    let c_base = p(11u) + wid.z * m * n;
+    let c_base = pi(11u) + batch * pi(13u);
     for (var i = 0u; i < 4u; i = i + 1u) {{
         let row = row0 + lid.y * 4u + i;
         for (var j = 0u; j < 4u; j = j + 1u) {{
             let col = col0 + lid.x * 4u + j;
-            if (row < m && col < n) {{ c[c_base + row * n + col] = pf(12u) * acc[i * 4u + j]; }}
+            if (row < m && col < n) {{
+                let at = u32(c_base + i32(row) * pi(14u) + i32(col));
+                var v = pf(12u) * acc[i * 4u + j];
+                if (p(15u) != 0u) {{ v = v + c[at]; }}
+                c[at] = v;
+            }}
         }}
     }}
 }}

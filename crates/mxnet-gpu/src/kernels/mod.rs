@@ -2,9 +2,11 @@
 //! type and the operation are spliced in, so one template serves every operator of a family),
 //! packs shapes, strides and scalars into the uniform block and records one dispatch.
 
+pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod pick;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 

@@ -203,6 +203,19 @@ impl Operator for Convolution {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let geo = self.geometry("Convolution", inputs[0].shape(), inputs[1].shape())?;
+        let arrays = inputs.iter().map(crate::gpu::contiguous).collect::<Result<Vec<_>>>()?;
+        for a in arrays.iter().chain(outputs) {
+            crate::gpu::float_elem("Convolution", a.dtype())?;
+        }
+        super::conv_gpu::forward(&geo, &arrays[0], &arrays[1], arrays.get(2), &outputs[0])
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let data_grad = g.needs_grad[0];
         let op = Arc::new(ConvolutionBackward { conv: self.clone(), data_grad });
@@ -281,6 +294,20 @@ impl Operator for ConvolutionBackward {
             });
         }
         Ok(())
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let geo = self.conv.geometry(self.name(), inputs[1].shape(), inputs[2].shape())?;
+        let arrays = inputs.iter().map(crate::gpu::contiguous).collect::<Result<Vec<_>>>()?;
+        for a in arrays.iter().chain(outputs) {
+            crate::gpu::float_elem(self.name(), a.dtype())?;
+        }
+        let dx = self.data_grad.then_some(&outputs[0]);
+        super::conv_gpu::backward(&geo, &arrays[0], &arrays[1], &arrays[2], dx, &outputs[1], outputs.get(2))
     }
 
     fn attrs(&self) -> Attrs {

@@ -3,6 +3,7 @@
 //! through private `_backward_*` operators, which have no gradient of their own.
 
 pub mod activation;
+pub mod conv_gpu;
 pub mod batch_norm;
 pub mod convolution;
 pub mod dropout;

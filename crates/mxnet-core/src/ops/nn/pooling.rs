@@ -3,6 +3,10 @@
 
 use std::sync::Arc;
 
+use mxnet_gpu::kernels::pool::{self, PoolOp};
+
+use crate::gpu;
+
 use mxnet_cpu::nn::pool::{out_size, Pool2d, PoolKind};
 
 use super::{check_layout, expect_inputs, spatial_attr};
@@ -123,6 +127,16 @@ impl Pooling {
         })
     }
 
+    /// The GPU kernel's reduction; `lp` pooling has none yet.
+    fn gpu_op(&self) -> Option<PoolOp> {
+        match self.kind {
+            PoolKind::Max => Some(PoolOp::Max),
+            PoolKind::Avg { count_include_pad } => Some(PoolOp::Avg { count_include_pad }),
+            PoolKind::Sum => Some(PoolOp::Sum),
+            PoolKind::Lp(_) => None,
+        }
+    }
+
     fn out_shape(&self, shape: &[usize], geo: &Pool2d) -> Vec<usize> {
         let mut s = shape[..2].to_vec();
         if shape.len() == 3 {
@@ -187,6 +201,19 @@ impl Operator for Pooling {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.gpu_op().is_some()
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let geo = self.geometry("Pooling", inputs[0].shape())?;
+        let op = self.gpu_op().ok_or_else(|| gpu::no_kernel("Pooling(pool_type='lp')"))?;
+        let x = gpu::contiguous(&inputs[0])?;
+        gpu::float_elem("Pooling", x.dtype())?;
+        let y = &outputs[0];
+        Ok(pool::forward(&geo, op, gpu::operand(&x)?, gpu::operand(y)?)?)
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let op = Arc::new(PoolingBackward { pool: self.clone() });
         let inputs = [g.out_grads[0].clone(), g.inputs[0].clone(), g.outputs[0].clone()];
@@ -241,6 +268,20 @@ impl Operator for PoolingBackward {
             });
         }
         Ok(())
+    }
+
+    fn supports_gpu(&self) -> bool {
+        self.pool.gpu_op().is_some()
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let geo = self.pool.geometry(self.name(), inputs[1].shape())?;
+        let op = self.pool.gpu_op().ok_or_else(|| gpu::no_kernel("Pooling(pool_type='lp')"))?;
+        gpu::float_elem(self.name(), inputs[1].dtype())?;
+        let [dy, x, y] = [&inputs[0], &inputs[1], &inputs[2]].map(gpu::contiguous);
+        let (dy, x, y) = (dy?, x?, y?);
+        let dx = &outputs[0];
+        Ok(pool::backward(&geo, op, gpu::operand(&x)?, gpu::operand(&y)?, gpu::operand(&dy)?, gpu::operand(dx)?)?)
     }
 
     fn attrs(&self) -> Attrs {

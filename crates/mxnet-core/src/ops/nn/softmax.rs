@@ -87,11 +87,10 @@ impl Softmax {
             crate::gpu::float_elem(self.name, x.dtype())?;
         }
         let b = match b {
-            Some(b) => Some((crate::gpu::buffer(b)?, b.layout().offset)),
+            Some(b) => Some(crate::gpu::operand(b)?),
             None => None,
         };
-        let a = (crate::gpu::buffer(a)?, a.layout().offset);
-        let out = (crate::gpu::buffer(out)?, out.layout().offset);
+        let (a, out) = (crate::gpu::operand(a)?, crate::gpu::operand(out)?);
         Ok(mxnet_gpu::kernels::softmax::softmax(mode, rows, temperature as f32, a, b, out)?)
     }
 
