@@ -7,6 +7,7 @@ and validates on the 10,000 test images.
 
     python examples/gluon/mnist.py                 # LeNet, 10 epochs
     python examples/gluon/mnist.py --model mlp     # 784-256-128-10 MLP
+    python examples/gluon/mnist.py --ctx gpu       # on mx.gpu(0) (Vulkan, Metal or DX12)
 """
 import argparse
 import os
@@ -89,17 +90,19 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
-def evaluate(net, x, y, batch_size):
+def evaluate(net, x, y, batch_size, ctx):
     metric = mx.metric.Accuracy()
     loader = gluon.data.DataLoader(gluon.data.ArrayDataset(x, y), batch_size=batch_size)
     for data, label in loader:
-        metric.update([label], [net(data)])
+        metric.update([label], [net(data.as_in_context(ctx))])
     return metric.get()[1]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=["lenet", "mlp"], default="lenet")
+    parser.add_argument("--ctx", choices=["cpu", "gpu"], default="cpu",
+                        help="train on the CPU or on gpu(0)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
@@ -116,10 +119,11 @@ def main(argv=None):
     mx.random.seed(args.seed)
     np.random.seed(args.seed)
     train_x, train_y, val_x, val_y = load_data(args.data_dir, args.train_size)
-    print(f"training {args.model} on {len(train_x)} images, validating on {len(val_x)}")
+    print(f"training {args.model} on {len(train_x)} images on {args.ctx}, validating on {len(val_x)}")
 
     net = build_lenet() if args.model == "lenet" else build_mlp()
-    net.initialize(mx.init.Xavier(magnitude=2.24))
+    ctx = mx.gpu(0) if args.ctx == "gpu" else mx.cpu()
+    net.initialize(mx.init.Xavier(magnitude=2.24), ctx=ctx)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd",
                             {"learning_rate": args.lr, "momentum": args.momentum})
@@ -131,6 +135,7 @@ def main(argv=None):
         bar = ProgressBar(len(train_x))
         seen, loss_sum, start = 0, 0.0, time.perf_counter()
         for data, label in train_loader:
+            data, label = data.as_in_context(ctx), label.as_in_context(ctx)
             with autograd.record():
                 loss = loss_fn(net(data), label)
             loss.backward()
@@ -140,7 +145,7 @@ def main(argv=None):
             bar.update(seen, loss_sum / seen, seen / (time.perf_counter() - start))
         bar.close()
         elapsed = time.perf_counter() - start
-        accuracy = evaluate(net, val_x, val_y, 256)
+        accuracy = evaluate(net, val_x, val_y, 256, ctx)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, "
               f"{seen / elapsed:,.0f} img/s, validation accuracy {accuracy:.4f}")
 
