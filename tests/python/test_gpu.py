@@ -328,8 +328,10 @@ def test_errors_name_the_problem_and_the_fix():
     with pytest.raises(TypeError, match="float64 arrays cannot live on gpu.*astype"):
         nd.array([1.0, 2.0], ctx=GPU, dtype="float64")
     x = nd.ones((1, 1, 4, 4), ctx=GPU)
-    with pytest.raises(MXNetError, match="Pooling has no GPU kernel yet.*as_in_context"):
-        nd.Pooling(x, kernel=(2, 2), pool_type="max")
+    with pytest.raises(MXNetError, match="operator Pooling has no GPU kernel yet.*as_in_context"):
+        nd.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)  # lp pooling: raised at the call
+    with pytest.raises(MXNetError, match="operator norm has no GPU kernel yet"):
+        nd.norm(x)
     with pytest.raises(MXNetError, match="gpu_memory_info"):
         mx.context.gpu_memory_info(0)
     with pytest.raises(MXNetError, match="inputs are on different contexts"):
@@ -452,3 +454,107 @@ def test_lenet_training_on_gpu_matches_cpu():
             losses.append(loss.mean().asscalar())
         return np.array(losses)
     np.testing.assert_allclose(run(GPU), run(CPU), rtol=2e-3, atol=1e-4)
+
+
+# ---- normalisation, dropout, activations with parameters ----------------------------------
+
+@pytest.mark.parametrize("fix_gamma,use_global_stats,axis", [(False, False, 1), (True, False, 1), (False, True, 1), (False, False, -1)])
+def test_batch_norm_training_and_gradients(fix_gamma, use_global_stats, axis):
+    x = (RNG.randn(6, 4, 5) * 3 + 1).astype(np.float32)
+    c = x.shape[axis]
+    gamma = RNG.uniform(0.5, 1.5, c).astype(np.float32)
+    beta = RNG.randn(c).astype(np.float32)
+    kwargs = dict(fix_gamma=fix_gamma, use_global_stats=use_global_stats, axis=axis, eps=1e-3, momentum=0.8)
+    results = []
+    for ctx in (CPU, GPU):
+        mm = nd.array(np.linspace(-1, 1, c), ctx=ctx)
+        mv = nd.array(np.linspace(0.5, 2, c), ctx=ctx)
+        with autograd.train_mode():
+            y = nd.BatchNorm(nd.array(x, ctx=ctx), nd.array(gamma, ctx=ctx), nd.array(beta, ctx=ctx), mm, mv, **kwargs)
+        results.append([y.asnumpy(), mm.asnumpy(), mv.asnumpy()])
+    for g, cpu in zip(*[r for r in results[::-1]]):
+        np.testing.assert_allclose(g, cpu, rtol=1e-4, atol=1e-5)
+
+    def fn(x, gamma, beta):
+        mm = nd.array(np.linspace(-1, 1, c), ctx=x.context)
+        mv = nd.array(np.linspace(0.5, 2, c), ctx=x.context)
+        return nd.BatchNorm(x, gamma, beta, mm, mv, **kwargs)
+    check_grads(fn, [x, gamma, beta], rtol=1e-3, atol=1e-4)
+
+
+def test_batch_norm_inference_uses_moving_statistics():
+    x = RNG.randn(3, 2, 4).astype(np.float32)
+    fn = lambda x, g, b, m, v: nd.BatchNorm(x, g, b, m, v, fix_gamma=False)
+    args = [x, np.array([1.0, 2.0], np.float32), np.array([0.5, -0.5], np.float32),
+            np.array([0.1, -0.2], np.float32), np.array([1.5, 0.5], np.float32)]
+    gpu, cpu = both(fn, *args)
+    want = (x - args[3][None, :, None]) / np.sqrt(args[4][None, :, None] + 1e-3) * args[1][None, :, None] + args[2][None, :, None]
+    np.testing.assert_allclose(gpu, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_masks_on_the_gpu():
+    x = nd.ones((200, 500), ctx=GPU)
+    x.attach_grad()
+    with autograd.record():
+        y = nd.Dropout(x, p=0.3)
+    y.backward()
+    kept = y.asnumpy() != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(y.asnumpy()[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_array_equal(x.grad.asnumpy(), y.asnumpy())  # dy * mask with dy = 1
+    again = nd.Dropout(x, p=0.3, mode="always").asnumpy() != 0
+    assert (again != kept).mean() > 0.3, "two calls must draw different masks"
+    rows = nd.Dropout(x, p=0.5, mode="always", axes=(1,)).asnumpy()
+    assert ((rows == 0).all(axis=1) | (rows != 0).all(axis=1)).all(), "axes=(1,) shares one draw per row"
+    np.testing.assert_array_equal(nd.Dropout(x, p=0.3).asnumpy(), x.asnumpy())  # inference: identity
+
+
+@pytest.mark.parametrize("act", ["leaky", "elu", "selu", "gelu", "prelu"])
+def test_leaky_relu_family(act):
+    x = RNG.uniform(-4, 4, size=(5, 3, 4)).astype(np.float32)
+    if act == "prelu":
+        gamma = np.array([0.1, 0.2, 0.3], np.float32)
+        fn = lambda v, g: nd.LeakyReLU(v, g, act_type="prelu")
+        arrays = [x, gamma]
+    else:
+        fn = lambda v: nd.LeakyReLU(v, act_type=act, slope=0.3)
+        arrays = [x]
+    gpu, cpu = both(fn, *arrays)
+    close(gpu, cpu, rtol=1e-5, atol=1e-6)
+    check_grads(fn, arrays, rtol=1e-4, atol=1e-5)
+
+
+# ---- data movement and selection ----------------------------------------------------------
+
+@pytest.mark.parametrize("name,fn", [
+    ("concat", lambda a: nd.concat(a, a * 2, dim=1)),
+    ("stack", lambda a: nd.stack(a, a + 1, axis=2)),
+    ("split", lambda a: nd.split(a, 2, axis=1)[1]),
+    ("tile", lambda a: nd.tile(a, (2, 1, 3))),
+    ("repeat", lambda a: nd.repeat(a, 2, axis=0)),
+    ("flip", lambda a: nd.flip(a, axis=1)),
+    ("broadcast_axis", lambda a: nd.broadcast_axis(a[:, :1], axis=1, size=3)),
+    ("slice_assign", lambda a: nd.slice_axis(a, axis=1, begin=1, end=3) * 1),
+    ("clip", lambda a: nd.clip(a, -0.5, 0.7)),
+    ("where", lambda a: nd.where(a > 0, a, -a * 3)),
+    ("add_n", lambda a: nd.add_n(a, a, a * 2, a, a, a * 3)),
+    ("expand_squeeze", lambda a: nd.squeeze(nd.expand_dims(a, axis=1), axis=1)),
+])
+def test_data_movement_and_selection_with_gradients(name, fn):
+    x = RNG.randn(4, 4).astype(np.float32)
+    gpu, cpu = both(fn, x)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-6, atol=1e-6)
+    check_grads(fn, [x], rtol=1e-5, atol=1e-6)
+
+
+def test_item_assignment_on_the_gpu():
+    want = np.zeros((3, 4), np.float32)
+    got = nd.zeros((3, 4), ctx=GPU)
+    got[1] = 2
+    want[1] = 2
+    got[:, 2] = nd.array([7, 8, 9], ctx=GPU)
+    want[:, 2] = [7, 8, 9]
+    got[0, 1:3] = nd.array([5, 6])  # from the host
+    want[0, 1:3] = [5, 6]
+    np.testing.assert_array_equal(got.asnumpy(), want)

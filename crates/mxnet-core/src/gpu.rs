@@ -97,8 +97,8 @@ pub fn map_as(
     out: &NDArray,
     rule: impl Fn(DType) -> Result<Elem>,
 ) -> Result<()> {
-    if !out.is_contiguous() {
-        return Err(Error::MXNet(format!("{op}: a GPU kernel writes only contiguous outputs; pass a contiguous out= array")));
+    if out.layout().has_overlap() {
+        return Err(Error::Value(format!("{op}: the output is a broadcast view (several indices share one element); write into .copy() instead")));
     }
     let layouts = inputs
         .iter()
@@ -112,8 +112,8 @@ pub fn map_as(
     for (x, layout) in inputs.iter().zip(&layouts) {
         kernel_inputs.push(Input { buffer: buffer(x)?, layout, elem: rule(x.dtype())? });
     }
-    let output = Output { buffer: buffer(out)?, offset: out.layout().offset, elem: rule(out.dtype())? };
-    Ok(elementwise::map(expr, &kernel_inputs, scalars, out.shape(), output)?)
+    let output = Output { buffer: buffer(out)?, layout: out.layout(), elem: rule(out.dtype())? };
+    Ok(elementwise::map(expr, &kernel_inputs, scalars, output)?)
 }
 
 /// A matrix operand of [`matmul`]: element `(b, i, j)` of `array`'s buffer at
@@ -160,7 +160,11 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
     let width = src.dtype().size();
     match (src.context(), dst.context()) {
         (Context::Cpu(_), Context::Gpu(_)) => {
-            require_contiguous("copy to the GPU", dst)?;
+            if !dst.is_contiguous() {
+                let staged = NDArray::for_overwrite(dst.shape(), dst.dtype(), dst.context())?;
+                copy(src, &staged)?;
+                return copy(&staged, dst);
+            }
             // SAFETY: inside the engine operation that reads `src`.
             let bytes = unsafe { host_bytes(src)? };
             let device = buffer(dst)?.device().clone();
@@ -184,14 +188,22 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
             crate::ops::copy::copy_kernel(&host, dst)
         }
         (Context::Gpu(a), Context::Gpu(b)) if a == b => {
-            require_contiguous("copy on the GPU", dst)?;
             if width == 4 {
-                // Any 4-byte dtype copies as bits, through the strided elementwise kernel.
-                let layout = src.layout().clone();
-                let input = [Input { buffer: buffer(src)?, layout: &layout, elem: Elem::U32 }];
-                let output = Output { buffer: buffer(dst)?, offset: dst.layout().offset, elem: Elem::U32 };
-                return Ok(elementwise::map("x0", &input, &[], dst.shape(), output)?);
+                // Any 4-byte dtype copies as bits, through the strided elementwise kernel, which
+                // reads and writes views; overlapping views of one buffer go through a copy.
+                let staged;
+                let src = if src.shares_storage(dst) && src.layout() != dst.layout() {
+                    staged = NDArray::for_overwrite(src.shape(), src.dtype(), src.context())?;
+                    copy(src, &staged)?;
+                    &staged
+                } else {
+                    src
+                };
+                let input = [Input { buffer: buffer(src)?, layout: src.layout(), elem: Elem::U32 }];
+                let output = Output { buffer: buffer(dst)?, layout: dst.layout(), elem: Elem::U32 };
+                return Ok(elementwise::map("x0", &input, &[], output)?);
             }
+            require_contiguous("copy on the GPU", dst)?;
             require_contiguous("copy on the GPU", src)?;
             let device = buffer(dst)?.device().clone();
             copy_bytes(&device, buffer(src)?, src.layout().offset * width, dst, dst.layout().offset * width, src.size() * width)

@@ -20,8 +20,8 @@ use crate::{GpuError, Result};
 /// of work queued by a Python loop that never synchronises.
 const MAX_PENDING_COMMANDS: usize = 64;
 
-/// Bytes of the uniform block every kernel receives (shapes, strides, scalars as 32-bit words).
-pub const PARAM_WORDS: usize = 64;
+/// 32-bit words of the uniform block every kernel receives (shapes, strides, scalars).
+pub const PARAM_WORDS: usize = 96;
 
 /// One adapter that can run compute shaders, as `mx.gpu(i)` numbers them.
 #[derive(Clone, Debug)]

@@ -309,6 +309,8 @@ impl Operator for Expand {
         Ok(vec![TensorDesc::new(shape, x.dtype)])
     }
 
+    super::gpu_through_copies!();
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         let lx = x.layout();

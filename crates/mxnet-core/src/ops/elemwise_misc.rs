@@ -57,6 +57,17 @@ impl Operator for Clip {
         true
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// Comparisons in the CPU kernel's order, so NaN passes through.
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let t = crate::gpu::elem("clip", inputs[0].dtype())?.wgsl();
+        let expr = format!("select(select(x0, {t}(s0), x0 < {t}(s0)), {t}(s1), x0 > {t}(s1))");
+        crate::gpu::map("clip", &expr, &[&inputs[0]], &[self.a_min as f32, self.a_max as f32], &outputs[0])
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         // SAFETY: called by the engine with `x` read and `out` written.
@@ -121,6 +132,32 @@ impl Operator for Where {
         Ok(vec![x.clone()])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (cond, x, y, out) = (&inputs[0], &inputs[1], &inputs[2], &outputs[0]);
+        // A 1-D condition picks whole rows: view it as (n, 1, ...) to broadcast over them.
+        let cond = if cond.shape() == x.shape() {
+            cond.clone()
+        } else {
+            let mut shape = vec![cond.size()];
+            shape.resize(x.ndim(), 1);
+            let mut strides = vec![cond.layout().strides.first().copied().unwrap_or(1)];
+            strides.resize(x.ndim(), 0);
+            cond.with_layout(mxnet_cpu::Layout { shape, strides, offset: cond.layout().offset })
+        };
+        let test = match crate::gpu::elem("where", cond.dtype())? {
+            mxnet_gpu::Elem::F32 => "f_nonzero(x0)",
+            _ => "x0 != 0",
+        };
+        let t = crate::gpu::elem("where", x.dtype())?;
+        let expr = format!("select(x2, x1, {test})");
+        let inputs = [&cond, x, y];
+        crate::gpu::map_as("where", &expr, &inputs, &[], out, |d| if d == cond.dtype() { crate::gpu::elem("where", d) } else { Ok(t) })
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (cond, x, y, out) = (&inputs[0], &inputs[1], &inputs[2], &outputs[0]);
         // Each condition entry covers `inner` consecutive output elements.
@@ -177,6 +214,39 @@ impl Operator for AddN {
     /// Each output element is written after all inputs at that position are read.
     fn inplace_safe(&self) -> bool {
         true
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// Sums four inputs per kernel; inputs that alias the output in another layout are copied
+    /// first, as on the CPU.
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let out = &outputs[0];
+        let parts = inputs
+            .iter()
+            .map(|x| {
+                if x.shares_storage(out) && x.layout() != out.layout() {
+                    let copy = NDArray::for_overwrite(x.shape(), x.dtype(), x.context())?;
+                    crate::gpu::copy(x, &copy)?;
+                    Ok(copy)
+                } else {
+                    Ok(x.clone())
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (first, rest) = parts.split_at(parts.len().min(4));
+        let refs: Vec<&NDArray> = first.iter().collect();
+        let sum = (0..refs.len()).map(|k| format!("x{k}")).collect::<Vec<_>>().join(" + ");
+        crate::gpu::map("add_n", &sum, &refs, &[], out)?;
+        for chunk in rest.chunks(3) {
+            let mut refs = vec![out];
+            refs.extend(chunk.iter());
+            let sum = (0..refs.len()).map(|k| format!("x{k}")).collect::<Vec<_>>().join(" + ");
+            crate::gpu::map("add_n", &sum, &refs, &[], out)?;
+        }
+        Ok(())
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
@@ -240,6 +310,8 @@ impl Operator for GradOverride {
     fn inplace_safe(&self) -> bool {
         true
     }
+
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         super::copy::copy_kernel(&inputs[0], &outputs[0])

@@ -72,6 +72,8 @@ impl Operator for Concat {
         Ok(vec![TensorDesc::new(shape, inputs[0].dtype)])
     }
 
+    super::gpu_through_copies!();
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
         let axis = axis_index("Concat", self.dim, out.ndim())?;
@@ -135,6 +137,8 @@ impl Operator for Stack {
         shape.insert(axis, inputs.len());
         Ok(vec![TensorDesc::new(shape, inputs[0].dtype)])
     }
+
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
@@ -223,6 +227,8 @@ impl Operator for SliceChannel {
         }
         Ok(vec![TensorDesc::new(shape, x.dtype); self.num_outputs])
     }
+
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let x = &inputs[0];

@@ -22,6 +22,21 @@ pub mod view;
 
 use crate::operator::OpDef;
 
+/// `supports_gpu` and `forward_gpu` for operators whose `forward` only moves data through
+/// `copy::copy_kernel`, which runs on either device.
+macro_rules! gpu_through_copies {
+    () => {
+        fn supports_gpu(&self) -> bool {
+            true
+        }
+
+        fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+            self.forward(ctx, inputs, outputs)
+        }
+    };
+}
+pub(crate) use gpu_through_copies;
+
 pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     binary::register(defs);
     scalar::register(defs);

@@ -147,14 +147,7 @@ impl Operator for Reshape {
         Some(Layout { offset: input.layout().offset, ..Layout::contiguous(&shape) })
     }
 
-    fn supports_gpu(&self) -> bool {
-        true
-    }
-
-    /// `forward` only copies through `copy_kernel`, which runs on either device.
-    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        self.forward(ctx, inputs, outputs)
-    }
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let flat = outputs[0].with_layout(Layout {
@@ -222,14 +215,7 @@ impl Operator for BroadcastTo {
         input.layout().broadcast_to(&self.target(input.shape()).ok()?)
     }
 
-    fn supports_gpu(&self) -> bool {
-        true
-    }
-
-    /// `forward` only copies through `copy_kernel`, which runs on either device.
-    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        self.forward(ctx, inputs, outputs)
-    }
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let x = &inputs[0];
@@ -339,6 +325,8 @@ impl Operator for ReshapeLike {
         Ok(vec![TensorDesc::new(self.target(&lhs.shape, &rhs.shape)?, lhs.dtype)])
     }
 
+    super::gpu_through_copies!();
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
         let flat = out.with_layout(Layout { offset: out.layout().offset, ..Layout::contiguous(inputs[0].shape()) });
@@ -414,6 +402,8 @@ impl Operator for BroadcastLike {
         };
         Ok(vec![TensorDesc::new(self.target(&lhs.shape, &rhs.shape)?, lhs.dtype)])
     }
+
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let x = &inputs[0];

@@ -178,6 +178,18 @@ impl Operator for SliceBackward {
         Ok(vec![TensorDesc::new(self.shape.clone(), inputs[0].dtype)])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let out = &outputs[0];
+        let zero = format!("{}(0)", crate::gpu::elem("_slice_backward", out.dtype())?.wgsl());
+        crate::gpu::map("_slice_backward", &zero, &[], &[], out)?;
+        let region = self.spec.map("_slice_backward", out.layout())?;
+        super::copy::copy_kernel(&inputs[0], &out.with_layout(region))
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
         // SAFETY: called by the engine with `out` written.
@@ -250,6 +262,8 @@ impl Operator for SliceLike {
         let layout = self.spec(&data.shape, &like.shape)?.map("slice_like", &Layout::contiguous(&data.shape))?;
         Ok(vec![TensorDesc::new(layout.shape, data.dtype)])
     }
+
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let x = &inputs[0];

@@ -45,14 +45,7 @@ impl<M: ViewMap> Operator for ViewOp<M> {
         self.0.map(input.layout()).ok()
     }
 
-    fn supports_gpu(&self) -> bool {
-        true
-    }
-
-    /// `forward` only copies through `copy_kernel`, which runs on either device.
-    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        self.forward(ctx, inputs, outputs)
-    }
+    super::gpu_through_copies!();
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);

@@ -1,4 +1,4 @@
-//! Elementwise kernels: `out[i] = f(x0[..], x1[..], s0, ...)` over up to four strided or
+//! Elementwise kernels: `out[i] = f(x0[..], x1[..], s0, ...)` over up to six strided or
 //! broadcast inputs and eight scalars. One template serves unary, binary, scalar, cast, copy and
 //! fused optimizer expressions; the WGSL expression is part of the pipeline key. Expressions
 //! may call the functions of [`HELPERS`].
@@ -7,7 +7,7 @@ use super::{check_u32, grid, merge_dims, prelude, MAX_DIMS, STRIDED_INDEX, WORKG
 use crate::{Buffer, Elem, GpuError, Layout, Result};
 
 /// Most array inputs and scalar parameters of one elementwise kernel.
-pub const MAX_INPUTS: usize = 4;
+pub const MAX_INPUTS: usize = 6;
 pub const MAX_SCALARS: usize = 8;
 
 /// An array read by a kernel: its buffer, its view (already broadcast to the output's shape for
@@ -18,10 +18,10 @@ pub struct Input<'a> {
     pub elem: Elem,
 }
 
-/// The contiguous output of an elementwise kernel: `len` elements from `offset`.
+/// The output of an elementwise kernel: a view (any strides without overlap) of a buffer.
 pub struct Output<'a> {
     pub buffer: &'a Buffer,
-    pub offset: usize,
+    pub layout: &'a Layout,
     pub elem: Elem,
 }
 
@@ -31,6 +31,15 @@ pub const HELPERS: &str = "
 fn nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
 fn inf() -> f32 { return bitcast<f32>(0x7f800000u); }
 fn sq(v: f32) -> f32 { return v * v; }
+// A uniform draw in [0, 1) for element `i` of the stream keyed by (k0, k1): a counter-based
+// generator (two rounds of the PCG output hash), so every thread draws independently and the
+// values depend only on the key and the index.
+fn pcg(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+fn rand_uniform(i: u32, k0: u32, k1: u32) -> f32 { return f32(pcg(pcg(i ^ k0) + k1) >> 8u) * 5.9604645e-8; }
 // Clip to [-c, c]; a negative c means no clipping (MXNet's optimizer convention).
 fn clip_g(v: f32, c: f32) -> f32 { if (c >= 0.0) { return clamp(v, -c, c); } return v; }
 fn f_max(a: f32, b: f32) -> f32 { if (is_nan(a) || is_nan(b)) { return nan(); } return max(a, b); }
@@ -126,15 +135,11 @@ fn f_hypot(a: f32, b: f32) -> f32 {
 }
 ";
 
-/// Record `out[i] = expr` for every element `i` of `shape`. `expr` is WGSL over `x0`..`x3`
-/// (the inputs' elements) and `s0`..`s7` (f32 scalars) and evaluates to the output's type.
-pub fn map(
-    expr: &str,
-    inputs: &[Input],
-    scalars: &[f32],
-    shape: &[usize],
-    out: Output,
-) -> Result<()> {
+/// Record `out[i] = expr` for every element `i` of the output's view. `expr` is WGSL over
+/// `x0`..`x5` (the inputs' elements), `s0`..`s7` (f32 scalars) and `i` (the element's
+/// row-major index) and evaluates to the output's type.
+pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], out: Output) -> Result<()> {
+    let shape = &out.layout.shape;
     let n: usize = shape.iter().product();
     let n32 = check_u32(expr, n)?;
     if n == 0 {
@@ -146,8 +151,7 @@ pub fn map(
         )));
     }
     let device = out.buffer.device();
-    let contiguous_strides = mxnet_cpu::layout::contiguous_strides(shape);
-    let mut strides: Vec<&[isize]> = vec![&contiguous_strides];
+    let mut strides: Vec<&[isize]> = vec![&out.layout.strides];
     strides.extend(inputs.iter().map(|x| x.layout.strides.as_slice()));
     let (merged, merged_strides) = merge_dims(shape, &strides);
     if merged.len() > MAX_DIMS {
@@ -156,16 +160,19 @@ pub fn map(
             merged.len()
         )));
     }
+    let dense = mxnet_cpu::layout::contiguous_strides(&merged);
     let ndim = merged.len() as u32;
-    let mut params = vec![n32, check_u32(expr, out.offset)?, ndim];
+    let mut params = vec![n32, check_u32(expr, out.layout.offset)?, ndim];
     params.extend(merged.iter().map(|&d| d as u32));
     params.resize(3 + MAX_DIMS, 0);
-    let mut contiguous = Vec::with_capacity(inputs.len());
-    for (x, s) in inputs.iter().zip(&merged_strides[1..]) {
-        params.push(check_u32(expr, x.layout.offset)?);
+    // Views at 3 + MAX_DIMS: the output's, then each input's (offset, then strides).
+    let mut contiguous = Vec::with_capacity(inputs.len() + 1);
+    let offsets = std::iter::once(out.layout.offset).chain(inputs.iter().map(|x| x.layout.offset));
+    for (offset, s) in offsets.zip(&merged_strides) {
+        params.push(check_u32(expr, offset)?);
         params.extend(s.iter().map(|&v| v as i32 as u32));
         params.resize(params.len() + MAX_DIMS - s.len(), 0);
-        contiguous.push(*s == merged_strides[0]);
+        contiguous.push(*s == dense);
     }
     let scalars_at = params.len();
     params.extend(scalars.iter().map(|v| v.to_bits()));
@@ -201,19 +208,21 @@ pub fn map(
              let i = (wid.y * nwg.x + wid.x) * {WORKGROUP}u + lid;\n\
              if (i >= p(0u)) {{ return; }}\n"
         ));
-        for (k, &c) in contiguous.iter().enumerate() {
+        let index = |k: usize| {
             let view_at = 3 + MAX_DIMS + k * (MAX_DIMS + 1);
-            let index = if c {
+            if contiguous[k] {
                 format!("p({view_at}u) + i")
             } else {
                 format!("strided(i, p(2u), 3u, {view_at}u)")
-            };
-            s.push_str(&format!("let x{k} = in{k}[{index}];\n"));
+            }
+        };
+        for k in 0..inputs.len() {
+            s.push_str(&format!("let x{k} = in{k}[{}];\n", index(k + 1)));
         }
         for k in 0..MAX_SCALARS {
             s.push_str(&format!("let s{k} = pf({}u);\n", scalars_at + k));
         }
-        s.push_str(&format!("out[p(1u) + i] = {expr};\n}}\n"));
+        s.push_str(&format!("out[{}] = {expr};\n}}\n", index(0)));
         s
     };
     let mut buffers = vec![out.buffer.raw()];

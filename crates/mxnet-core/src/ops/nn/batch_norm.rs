@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use mxnet_cpu::nn::norm;
 
+use super::batch_norm_gpu::{Settings, Split3};
+
 use super::{common_float_dtype, expect_inputs};
 use crate::attrs::{AttrReader, Attrs};
 use crate::dispatch_float;
@@ -84,6 +86,13 @@ impl BatchNorm {
             return Err(Error::Value(format!("{op}: eps must be positive, got {eps}")));
         }
         Ok(BatchNorm { eps, momentum, fix_gamma, use_global_stats, output_mean_var, axis })
+    }
+
+    fn gpu_plan(&self, shape: &[usize], batch_stats: bool) -> Result<(Split3, Settings)> {
+        let s = self.split("BatchNorm", shape)?;
+        let split = Split3 { outer: s.outer, channels: s.channels, inner: s.inner };
+        let settings = Settings { eps: self.eps, momentum: self.momentum, fix_gamma: self.fix_gamma, batch_stats };
+        Ok((split, settings))
     }
 
     fn split(&self, op: &str, shape: &[usize]) -> Result<Split> {
@@ -219,6 +228,16 @@ impl Operator for BatchNorm {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (split, settings) = self.gpu_plan(inputs[0].shape(), ctx.is_train && !self.use_global_stats)?;
+        let inputs = gpu_inputs(self.name(), inputs, outputs)?;
+        super::batch_norm_gpu::forward(&split, &settings, &inputs, outputs)
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let op = Arc::new(BatchNormBackward {
             forward: self.clone(),
@@ -272,6 +291,16 @@ impl Operator for BatchNormBackward {
             )));
         }
         Ok(vec![inputs[1].clone(), inputs[2].clone(), inputs[2].clone()])
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (split, settings) = self.forward.gpu_plan(inputs[1].shape(), self.batch_stats)?;
+        let inputs = gpu_inputs(self.name(), inputs, outputs)?;
+        super::batch_norm_gpu::backward(&split, &settings, &inputs, outputs)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
@@ -329,6 +358,15 @@ impl Operator for BatchNormBackward {
     fn attrs(&self) -> Attrs {
         self.forward.attrs()
     }
+}
+
+/// Contiguous float32 copies of the inputs where needed; the mutated moving statistics must be
+/// contiguous already, since they are written in place.
+fn gpu_inputs(op: &str, inputs: &[NDArray], outputs: &[NDArray]) -> Result<Vec<NDArray>> {
+    for x in inputs.iter().chain(outputs) {
+        crate::gpu::float_elem(op, x.dtype())?;
+    }
+    inputs.iter().map(crate::gpu::contiguous).collect()
 }
 
 pub fn register(defs: &mut Vec<OpDef>) {

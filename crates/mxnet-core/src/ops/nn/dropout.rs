@@ -102,6 +102,41 @@ impl Operator for Dropout {
         Ok(())
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// The same rule with a counter-based generator on the device: each mask value depends on
+    /// the call's seed and its index only. The stream differs from the CPU's generator, so a
+    /// seed gives different (equally distributed) masks on the two devices.
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, y, mask) = (&inputs[0], &outputs[0], &outputs[1]);
+        crate::gpu::float_elem("Dropout", x.dtype())?;
+        let active = (ctx.is_train || self.always) && self.p > 0.0;
+        if !active {
+            crate::gpu::map("Dropout", "1.0", &[], &[], mask)?;
+            return crate::gpu::map("Dropout", "x0", &[x], &[], y);
+        }
+        let shape = x.shape().to_vec();
+        let mut draw_shape = shape.clone();
+        for &a in &self.axes {
+            draw_shape[normalize_axis("Dropout", a, shape.len())?] = 1;
+        }
+        let scale = if self.p >= 1.0 { 0.0 } else { 1.0 / (1.0 - self.p) };
+        // Seed words below 2^30 stay finite floats, whose bits survive the trip through the uniforms.
+        let word = |w: u64| f32::from_bits(w as u32 & 0x3fff_ffff);
+        let key = [word(ctx.seed), word(ctx.seed >> 32), (1.0 - self.p) as f32, scale as f32];
+        let draw = "select(0.0, s3, rand_uniform(i, bitcast<u32>(s0), bitcast<u32>(s1)) < s2)";
+        if draw_shape == shape {
+            crate::gpu::map("Dropout", draw, &[], &key, mask)?;
+        } else {
+            let small = NDArray::for_overwrite(&draw_shape, x.dtype(), x.context())?;
+            crate::gpu::map("Dropout", draw, &[], &key, &small)?;
+            crate::gpu::map("Dropout", "x0", &[&small], &[], mask)?;
+        }
+        crate::gpu::map("Dropout", "x0 * x1", &[x, mask], &[], y)
+    }
+
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         Ok(vec![Some(call1("broadcast_mul", &[&g.out_grads[0], &g.outputs[1]], &[])?)])
     }

@@ -94,6 +94,36 @@ impl LeakyRelu {
         }
     }
 
+    /// The GPU kernels: the forward over `x0` (and the slope in `x1` for prelu) and the
+    /// gradient over `x0` = dy, `x1` = x, `x2` = y (and the slope in `x3` for prelu), with
+    /// `s0` = slope, `s1` = SELU's lambda, `s2` = SELU's alpha. rrelu has none yet.
+    fn wgsl(&self) -> Option<(&'static str, &'static str)> {
+        Some(match self.act {
+            Act::Leaky => ("select(s0 * x0, x0, x0 > 0.0)", "x0 * select(s0, 1.0, x1 > 0.0)"),
+            Act::PRelu => ("select(x1 * x0, x0, x0 > 0.0)", "x0 * select(x3, 1.0, x1 > 0.0)"),
+            Act::Elu => ("select(s0 * f_expm1(x0), x0, x0 > 0.0)", "x0 * select(x2 + s0, 1.0, x1 > 0.0)"),
+            Act::Selu => ("select(s1 * s2 * f_expm1(x0), s1 * x0, x0 > 0.0)", "x0 * select(x2 + s1 * s2, s1, x1 > 0.0)"),
+            Act::Gelu => (
+                "0.5 * x0 * (1.0 + f_erf(x0 * 0.7071067811865476))",
+                "x0 * (0.5 * (1.0 + f_erf(x1 * 0.7071067811865476)) + x1 * exp(-0.5 * x1 * x1) * 0.3989422804014327)",
+            ),
+            Act::RRelu => return None,
+        })
+    }
+
+    /// The scalars of [`LeakyRelu::wgsl`].
+    fn wgsl_scalars(&self) -> [f32; 3] {
+        [self.slope as f32, SELU_LAMBDA as f32, SELU_ALPHA as f32]
+    }
+
+    /// prelu's gamma viewed over data of `shape`: one value per channel (axis 1), or one for all.
+    fn gamma_view(shape: &[usize], gamma: &NDArray) -> NDArray {
+        let (inner, channels) = Self::channel_layout(shape, gamma.size());
+        let outer = shape.iter().product::<usize>() / (inner * channels).max(1);
+        let stride = if channels > 1 { gamma.layout().strides[0] } else { 0 };
+        gamma.with_layout(mxnet_cpu::Layout { shape: vec![outer, channels, inner], strides: vec![0, stride, 0], offset: gamma.layout().offset })
+    }
+
     fn attrs(&self) -> Attrs {
         vec![
             ("act_type".into(), self.act_name.clone()),
@@ -213,6 +243,22 @@ impl Operator for LeakyRelu {
         Ok(vec![inputs[0].clone(); self.num_outputs()])
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.wgsl().is_some()
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (expr, _) = self.wgsl().ok_or_else(|| crate::gpu::no_kernel("LeakyReLU(act_type='rrelu')"))?;
+        let rule = |d| crate::gpu::float_elem("LeakyReLU", d);
+        if self.act == Act::PRelu {
+            let x = crate::gpu::contiguous(&inputs[0])?;
+            let gamma = Self::gamma_view(x.shape(), &inputs[1]);
+            let (x3, y3) = (grid_view(&x, &gamma), grid_view(&outputs[0], &gamma));
+            return crate::gpu::map_as("LeakyReLU", expr, &[&x3, &gamma], &self.wgsl_scalars(), &y3, rule);
+        }
+        crate::gpu::map_as("LeakyReLU", expr, &[&inputs[0]], &self.wgsl_scalars(), &outputs[0], rule)
+    }
+
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let x_nd = &inputs[0];
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
@@ -308,6 +354,28 @@ impl Operator for LeakyReluBackward {
         Ok(out)
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.forward.wgsl().is_some()
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let f = &self.forward;
+        let (_, gradient) = f.wgsl().ok_or_else(|| crate::gpu::no_kernel("_backward_LeakyReLU(act_type='rrelu')"))?;
+        let rule = |d| crate::gpu::float_elem(self.name(), d);
+        let [dy, x, y] = [&inputs[0], &inputs[1], &inputs[2]].map(crate::gpu::contiguous);
+        let (dy, x, y) = (dy?, x?, y?);
+        if f.act != Act::PRelu {
+            return crate::gpu::map_as(self.name(), gradient, &[&dy, &x, &y], &f.wgsl_scalars(), &outputs[0], rule);
+        }
+        let gamma = LeakyRelu::gamma_view(x.shape(), &inputs[3]);
+        let [dy3, x3, y3, dx3] = [&dy, &x, &y, &outputs[0]].map(|a| grid_view(a, &gamma));
+        crate::gpu::map_as(self.name(), gradient, &[&dy3, &x3, &y3, &gamma], &f.wgsl_scalars(), &dx3, rule)?;
+        // dgamma[c] = sum of dy * x where x <= 0, over the batch and positions of channel c.
+        let terms = NDArray::for_overwrite(gamma.shape(), x.dtype(), x.context())?;
+        crate::gpu::map_as(self.name(), "select(0.0, x0 * x1, x1 <= 0.0)", &[&dy3, &x3], &[], &terms, rule)?;
+        crate::gpu::reduce(self.name(), mxnet_gpu::kernels::reduce::Reducer::Sum, &terms, &[true, false, true], 1.0, &outputs[1])
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.forward;
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
@@ -352,6 +420,12 @@ impl Operator for LeakyReluBackward {
     fn attrs(&self) -> Attrs {
         self.forward.attrs()
     }
+}
+
+/// `a` (contiguous, of the data's shape) viewed with the (outer, channels, inner) shape of
+/// prelu's gamma view.
+fn grid_view(a: &NDArray, gamma: &NDArray) -> NDArray {
+    a.with_layout(mxnet_cpu::Layout { offset: a.layout().offset, ..mxnet_cpu::Layout::contiguous(gamma.shape()) })
 }
 
 pub fn register(defs: &mut Vec<OpDef>) {

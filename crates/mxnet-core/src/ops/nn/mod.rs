@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod conv_gpu;
 pub mod batch_norm;
+pub mod batch_norm_gpu;
 pub mod convolution;
 pub mod dropout;
 pub mod embedding;
