@@ -558,3 +558,60 @@ def test_item_assignment_on_the_gpu():
     got[0, 1:3] = nd.array([5, 6])  # from the host
     want[0, 1:3] = [5, 6]
     np.testing.assert_array_equal(got.asnumpy(), want)
+
+
+@pytest.mark.parametrize("mode", ["clip", "wrap"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_take_and_its_gradient(mode, axis):
+    a = RNG.randn(5, 6, 3).astype(np.float32)
+    idx = np.array([[0, 4], [7, -2], [4, 4]], dtype=np.float32)  # repeats add up in the gradient
+    fn = lambda a, i: nd.take(a, i, axis=axis, mode=mode)
+    gpu, cpu = both(fn, a, idx)
+    np.testing.assert_array_equal(gpu, cpu)
+    outs = []
+    for ctx in (CPU, GPU):
+        x = nd.array(a, ctx=ctx)
+        x.attach_grad()
+        with autograd.record():
+            y = fn(x, nd.array(idx, ctx=ctx))
+        y.backward(nd.array(np.arange(y.size, dtype=np.float32).reshape(y.shape), ctx=ctx))
+        outs.append(x.grad.asnumpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-6)
+
+
+def test_embedding_forward_and_gradient():
+    w = RNG.randn(10, 4).astype(np.float32)
+    idx = np.array([[1, 3, 3], [9, 0, 12], [np.nan, -1, 3]], dtype=np.float32)
+    fn = lambda i, w: nd.Embedding(i, w, input_dim=10, output_dim=4)
+    gpu, cpu = both(fn, idx, w)
+    np.testing.assert_array_equal(gpu, cpu)
+    grads = []
+    for ctx in (CPU, GPU):
+        weight = nd.array(w, ctx=ctx)
+        weight.attach_grad()
+        with autograd.record():
+            y = fn(nd.array(idx, ctx=ctx), weight)
+        y.backward(nd.array(np.linspace(-1, 1, y.size, dtype=np.float32).reshape(y.shape), ctx=ctx))
+        grads.append(weight.grad.asnumpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+
+
+def test_forked_child_cannot_touch_the_gpu():
+    x = nd.ones((3,), ctx=GPU)
+    x.wait_to_read()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports what happened and leaves without running finalizers
+        os.close(read)
+        try:
+            x.asnumpy()
+            message = "no error"
+        except MXNetError as e:
+            message = str(e)
+        os.write(write, message.encode()[:500])
+        os._exit(0)
+    os.close(write)
+    message = os.read(read, 1000).decode()
+    os.waitpid(pid, 0)
+    assert "forked child" in message or "forked from" in message, message
+    np.testing.assert_array_equal((x * 2).asnumpy(), [2, 2, 2])

@@ -8,7 +8,9 @@
 //! on the kernel thread pool, and the forking thread takes the buffer pool's lock. After the
 //! fork both processes release the lock and let pushes through again. The child also starts
 //! a new kernel thread pool, where the engine then runs its operations.
-//! MXNet 1.x does the same with `pthread_atfork` handlers around its engine.
+//! MXNet 1.x does the same with `pthread_atfork` handlers around its engine. GPU devices do
+//! not survive a fork: in the child every GPU call raises an error that says so, and device
+//! buffers inherited from the parent are abandoned, not freed.
 //!
 //! The Python package calls these from `os.register_at_fork` hooks.
 
@@ -42,6 +44,7 @@ pub fn after_in_parent() {
 /// Run in the child just after `fork`.
 pub fn after_in_child() {
     pool::unlock_after_fork();
+    mxnet_gpu::forget_after_fork();
     mxnet_cpu::parallel::forget_after_fork();
     if let Some(engine) = Engine::get_if_started() {
         engine.start();

@@ -41,6 +41,12 @@ pub fn check_dtype(dtype: DType, ctx: Context) -> Result<()> {
 
 /// The device buffer of a GPU array.
 pub fn buffer(x: &NDArray) -> Result<&mxnet_gpu::Buffer> {
+    if mxnet_gpu::is_forked_child() {
+        return Err(Error::MXNet(format!(
+            "{x:?} lives on a GPU opened by the parent process, which a forked child cannot use; \
+             return CPU arrays from worker processes"
+        )));
+    }
     x.storage()
         .device_buffer()
         .ok_or_else(|| Error::MXNet(format!("internal error: {x:?} has no device buffer")))

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use wgpu::util::DeviceExt;
@@ -106,8 +107,31 @@ pub fn list_adapters() -> Vec<AdapterDesc> {
     adapters().list.iter().map(|(_, d)| d.clone()).collect()
 }
 
+/// Set in a child process after `fork`: the parent's device handles, driver threads and
+/// mappings do not survive a fork, so the child may not touch them.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Record that this process is a forked child: every GPU call fails from now on, and device
+/// buffers inherited from the parent are abandoned instead of being released to a driver that
+/// does not exist in this process.
+pub fn forget_after_fork() {
+    FORKED.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`forget_after_fork`] ran in this process.
+pub fn is_forked_child() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
 /// Open (once) and return device `index`.
 pub fn device(index: usize) -> Result<Arc<Device>> {
+    if is_forked_child() {
+        return Err(GpuError::NoDevice(format!(
+            "gpu({index}) cannot be used in a process forked from the one that opened it; \
+             keep GPU work in the main process (DataLoader workers should return CPU arrays), \
+             or start workers with multiprocessing's 'spawn' method"
+        )));
+    }
     let all = adapters();
     let Some((adapter, desc)) = all.list.get(index) else {
         let names: Vec<String> = all
@@ -130,6 +154,9 @@ pub fn device(index: usize) -> Result<Arc<Device>> {
 
 /// Every device opened so far (for `waitall`).
 pub fn opened_devices() -> Vec<Arc<Device>> {
+    if is_forked_child() {
+        return Vec::new();
+    }
     adapters()
         .devices
         .iter()

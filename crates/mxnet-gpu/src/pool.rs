@@ -102,6 +102,11 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let Some(raw) = self.raw.take() else { return };
+        if crate::backend::is_forked_child() {
+            // The driver behind this buffer lives in the parent process.
+            std::mem::forget(raw);
+            return;
+        }
         let mut pool = self.device.pool.lock().unwrap_or_else(|p| p.into_inner());
         pool.in_use_bytes -= raw.capacity;
         if pool.cached_bytes + raw.capacity <= MAX_CACHED_BYTES {

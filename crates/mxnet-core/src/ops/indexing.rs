@@ -113,6 +113,16 @@ impl Operator for Take {
         Ok(vec![TensorDesc::new(shape, a.dtype)])
     }
 
+    fn supports_gpu(&self) -> bool {
+        self.mode != IndexMode::Raise
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let a = &inputs[0];
+        let axis = axis_index("take", self.axis, a.ndim())?;
+        gpu_take("take", self.mode, a.shape(), axis, a, &inputs[1], false, &outputs[0])
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (a, out) = (&inputs[0], &outputs[0]);
         let axis = axis_index("take", self.axis, a.ndim())?;
@@ -189,6 +199,14 @@ impl Operator for TakeBackward {
             )));
         }
         Ok(vec![TensorDesc::new(self.shape.clone(), dy.dtype)])
+    }
+
+    fn supports_gpu(&self) -> bool {
+        self.mode != IndexMode::Raise
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        gpu_take(self.name(), self.mode, &self.shape, self.axis, &inputs[0], &inputs[1], true, &outputs[0])
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
@@ -388,6 +406,30 @@ impl Operator for PickBackward {
         let picked = call1("pick", &[&g.out_grads[0], &g.inputs[1]], &attrs)?;
         Ok(vec![Some(super::axes::reshape_to(&picked, dy.shape())?), None])
     }
+}
+
+/// `take` along `axis` of data of `shape` on a GPU (`backward`: its gradient, added into a
+/// zero-filled `out`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gpu_take(op: &str, mode: IndexMode, shape: &[usize], axis: usize, values: &NDArray, index: &NDArray, backward: bool, out: &NDArray) -> Result<()> {
+    use mxnet_gpu::kernels::{gather, pick};
+    let (outer, dim, inner) = split_at_axis(shape, axis);
+    let values = crate::gpu::contiguous(values)?;
+    let index = crate::gpu::contiguous(index)?;
+    let mode = match mode {
+        IndexMode::Clip => pick::IndexMode::Clip,
+        IndexMode::Wrap => pick::IndexMode::Wrap,
+        IndexMode::Raise => return Err(crate::gpu::no_kernel(&format!("{op}(mode='raise')"))),
+    };
+    let elem = crate::gpu::elem(op, values.dtype())?;
+    let (index_buffer, index_offset) = crate::gpu::operand(&index)?;
+    let t = gather::Take { outer, dim, inner, count: index.size(), mode, index: (index_buffer, index_offset, crate::gpu::elem(op, index.dtype())?) };
+    if backward {
+        crate::gpu::float_elem(op, values.dtype())?;
+        crate::gpu::map(op, "0.0", &[], &[], out)?;
+        return Ok(gather::take_backward(&t, crate::gpu::operand(&values)?, crate::gpu::operand(out)?)?);
+    }
+    Ok(gather::take(&t, elem, crate::gpu::operand(&values)?, crate::gpu::operand(out)?)?)
 }
 
 /// `pick` (or its gradient with `backward`) on a GPU; `shape` is the data's shape.

@@ -4,6 +4,7 @@
 
 pub mod conv;
 pub mod elementwise;
+pub mod gather;
 pub mod matmul;
 pub mod pick;
 pub mod pool;

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use crate::ops::indexing::IndexMode;
+
 use super::expect_inputs;
 use crate::attrs::{AttrReader, Attrs};
 use crate::dtype::{DType, Element};
@@ -88,6 +90,16 @@ impl Operator for Embedding {
         Ok(vec![TensorDesc::new(shape, weight.dtype)])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// `take` along axis 0 of the weight with clipped indices.
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let w = &inputs[1];
+        crate::ops::indexing::gpu_take("Embedding", IndexMode::Clip, w.shape(), 0, w, &inputs[0], false, &outputs[0])
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let d = self.output_dim;
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
@@ -136,6 +148,15 @@ impl Operator for EmbeddingBackward {
             )));
         }
         Ok(vec![inputs[2].clone()])
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let shape = [self.forward.input_dim, self.forward.output_dim];
+        crate::ops::indexing::gpu_take(self.name(), IndexMode::Clip, &shape, 0, &inputs[0], &inputs[1], true, &outputs[0])
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
