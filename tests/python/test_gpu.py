@@ -615,3 +615,47 @@ def test_forked_child_cannot_touch_the_gpu():
     os.waitpid(pid, 0)
     assert "forked child" in message or "forked from" in message, message
     np.testing.assert_array_equal((x * 2).asnumpy(), [2, 2, 2])
+
+
+# ---- Gluon on the GPU ---------------------------------------------------------------------
+
+def test_reset_ctx_hybridize_export_and_import_on_the_gpu(tmp_path):
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, activation="relu", in_units=5), gluon.nn.Dense(3, in_units=8))
+    net.initialize(ctx=CPU)
+    x_host = RNG.randn(4, 5).astype(np.float32)
+    want = net(nd.array(x_host)).asnumpy()
+    net.collect_params().reset_ctx(GPU)
+    assert all(p.data().context == GPU for p in net.collect_params().values())
+    net.hybridize()
+    x = nd.array(x_host, ctx=GPU)
+    np.testing.assert_allclose(net(x).asnumpy(), want, rtol=1e-5, atol=1e-6)
+    prefix = str(tmp_path / "net")
+    net.export(prefix)
+    block = gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0000.params", ctx=GPU)
+    np.testing.assert_allclose(block(x).asnumpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_data_parallel_training_over_cpu_and_gpu_matches_one_context():
+    data = nd.array(RNG.randn(8, 5).astype(np.float32))
+    label = nd.array(np.arange(8) % 3)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    weights = []
+    for ctxs in ([CPU], [CPU, GPU]):
+        net = gluon.nn.Dense(3, in_units=5)
+        net.initialize(mx.init.Constant(0.1), ctx=ctxs)
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+        for _ in range(3):
+            xs = gluon.utils.split_and_load(data, ctxs)
+            ys = gluon.utils.split_and_load(label, ctxs)
+            assert [x.context for x in xs] == ctxs
+            with autograd.record():
+                losses = [loss_fn(net(x), y) for x, y in zip(xs, ys)]
+            for loss in losses:
+                loss.backward()
+            trainer.step(8)
+        copies = [net.weight.data(c).asnumpy() for c in ctxs]
+        for c in copies[1:]:
+            np.testing.assert_array_equal(c, copies[0])
+        weights.append(copies[0])
+    np.testing.assert_allclose(weights[1], weights[0], rtol=1e-5, atol=1e-6)

@@ -206,7 +206,7 @@ class Trainer:
         self._update(ignore_stale_grad)
 
     def _update(self, ignore_stale_grad=False):
-        updates = [[] for _ in self._updaters]
+        pending = []
         for index, param in enumerate(self._params):
             if param.grad_req == 'null':
                 continue
@@ -221,17 +221,22 @@ class Trainer:
                             "with ignore_stale_grad=True to suppress this warning and skip "
                             "updating of Parameters with stale gradient"
                             % (param.name, str(data.context)))
-            for pending, data, grad in zip(updates, param.list_data(), param.list_grad()):
-                if not ignore_stale_grad or data._fresh_grad:
-                    pending.append((index, grad, data))
-                    data._fresh_grad = False
+            datas, grads = param.list_data(), param.list_grad()
+            if not ignore_stale_grad or datas[0]._fresh_grad:
+                # One update on the first context, then copies to the others, as MXNet's
+                # kvstore updates once and every device pulls the result: replicas stay equal
+                # bit for bit, even across devices whose kernels round differently.
+                pending.append((index, grads[0], datas[0], datas[1:]))
+            for data in datas:
+                data._fresh_grad = False
 
-        for updater, pending in zip(self._updaters, updates):
-            # Priority -index, as MXNet's kvstore pushes them: when several updates are ready,
-            # the first layers' run first, because the next forward pass needs them first.
-            for index, grad, data in pending:
-                with engine.priority(-index):
-                    updater(index, grad, data)
+        # Priority -index, as MXNet's kvstore pushes them: when several updates are ready, the
+        # first layers' run first, because the next forward pass needs them first.
+        for index, grad, data, replicas in pending:
+            with engine.priority(-index):
+                self._updaters[0](index, grad, data)
+                for replica in replicas:
+                    data.copyto(replica)
 
     # ---- states -----------------------------------------------------------------------------
 
