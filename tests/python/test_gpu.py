@@ -330,8 +330,8 @@ def test_errors_name_the_problem_and_the_fix():
     x = nd.ones((1, 1, 4, 4), ctx=GPU)
     with pytest.raises(MXNetError, match="operator Pooling has no GPU kernel yet.*as_in_context"):
         nd.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)  # lp pooling: raised at the call
-    with pytest.raises(MXNetError, match="operator norm has no GPU kernel yet"):
-        nd.norm(x)
+    with pytest.raises(MXNetError, match="operator one_hot has no GPU kernel yet"):
+        nd.one_hot(nd.array([0, 1], ctx=GPU), 3)
     with pytest.raises(MXNetError, match="gpu_memory_info"):
         mx.context.gpu_memory_info(0)
     with pytest.raises(MXNetError, match="inputs are on different contexts"):
@@ -659,3 +659,57 @@ def test_data_parallel_training_over_cpu_and_gpu_matches_one_context():
             np.testing.assert_array_equal(c, copies[0])
         weights.append(copies[0])
     np.testing.assert_allclose(weights[1], weights[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_argmax_argmin_with_ties_and_nan(name, axis):
+    x = np.round(RNG.randn(5, 300)).astype(np.float32)  # many ties
+    x[3, 17] = np.nan
+    kwargs = {} if axis is None else {"axis": axis}
+    gpu, cpu = both(getattr(nd, name), x, **kwargs)
+    np.testing.assert_array_equal(gpu, cpu)
+
+
+@pytest.mark.parametrize("ord_,axis", [(2, None), (2, 1), (1, 0), (2, (0, 2))])
+def test_norm(ord_, axis):
+    x = RNG.randn(3, 4, 5).astype(np.float32)
+    x[0, 0, 0] = 3e20  # its square overflows float32
+    kwargs = {"ord": ord_} if axis is None else {"ord": ord_, "axis": axis}
+    gpu, cpu = both(nd.norm, x, **kwargs)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-5)
+    check_grads(lambda v: nd.norm(v, **kwargs), [RNG.randn(3, 4, 5).astype(np.float32)], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"normalization": "batch", "grad_scale": 2.0}, {"normalization": "valid", "use_ignore": True, "ignore_label": 1},
+    {"smooth_alpha": 0.1}, {"multi_output": True, "normalization": "valid"},
+])
+def test_softmax_output_forward_and_gradient(kwargs):
+    if kwargs.get("multi_output"):
+        x = RNG.randn(3, 4, 5).astype(np.float32)
+        label = RNG.randint(0, 4, size=(3, 5)).astype(np.float32)
+    else:
+        x = RNG.randn(6, 4).astype(np.float32)
+        label = np.array([0, 1, 3, 1, 2, 0], np.float32)
+    gpu, cpu = both(lambda d, l: nd.SoftmaxOutput(d, l, **kwargs), x, label)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+    grads = []
+    for ctx in (CPU, GPU):
+        d = nd.array(x, ctx=ctx)
+        d.attach_grad()
+        with autograd.record():
+            y = nd.SoftmaxOutput(d, nd.array(label, ctx=ctx), **kwargs)
+        y.backward()
+        grads.append(d.grad.asnumpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_output_bad_label_gives_nan_gradient_on_the_gpu():
+    d = nd.array(RNG.randn(2, 3).astype(np.float32), ctx=GPU)
+    d.attach_grad()
+    with autograd.record():
+        y = nd.SoftmaxOutput(d, nd.array([1, 7], ctx=GPU))
+    y.backward()
+    g = d.grad.asnumpy()
+    assert np.isfinite(g[0]).all() and np.isnan(g[1]).all()

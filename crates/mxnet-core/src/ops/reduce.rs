@@ -576,6 +576,33 @@ impl Operator for Norm {
         Ok(vec![TensorDesc::new(self.axes.out_shape("norm", &x.shape)?, dtype)])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// The 2-norm is `m * sqrt(sum((x / m)^2))` with `m` the largest magnitude, so squares of
+    /// large float32 values do not overflow (the CPU kernel sums in f64 instead).
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        for a in [x, out] {
+            crate::gpu::float_elem("norm", a.dtype())?;
+        }
+        let mask = self.mask(x.ndim())?;
+        let magnitudes = NDArray::for_overwrite(x.shape(), x.dtype(), x.context())?;
+        crate::gpu::map("norm", "abs(x0)", &[x], &[], &magnitudes)?;
+        if self.ord == 1 {
+            return crate::gpu::reduce("norm", Reducer::Sum, &magnitudes, &mask, 1.0, out);
+        }
+        let largest = NDArray::for_overwrite(out.shape(), x.dtype(), x.context())?;
+        crate::gpu::reduce("norm", Reducer::Max, &magnitudes, &mask, 1.0, &largest)?;
+        let kept = reduced_shape(x.shape(), &mask, true);
+        let spread = largest.with_layout(mxnet_cpu::Layout::contiguous(&kept).broadcast_to(x.shape()).expect("keepdims shape broadcasts"));
+        crate::gpu::map("norm", "select(sq(x0 / x1), 0.0, x1 == 0.0 || x1 == inf())", &[&magnitudes, &spread], &[], &magnitudes)?;
+        let sums = NDArray::for_overwrite(out.shape(), x.dtype(), x.context())?;
+        crate::gpu::reduce("norm", Reducer::Sum, &magnitudes, &mask, 1.0, &sums)?;
+        crate::gpu::map("norm", "select(x0 * sqrt(x1), x0, x0 == inf())", &[&largest, &sums], &[], out)
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         let mask = self.mask(x.ndim())?;
@@ -687,6 +714,18 @@ impl Operator for ArgReduce {
 
     fn differentiable(&self) -> bool {
         false
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        crate::gpu::float_elem(self.name, x.dtype())?;
+        let mask = self.mask(x.ndim())?;
+        let (buffer, offset) = crate::gpu::operand(out)?;
+        Ok(mxnet_gpu::kernels::reduce::arg_reduce(self.is_max, crate::gpu::buffer(x)?, x.layout(), &mask, buffer, offset)?)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

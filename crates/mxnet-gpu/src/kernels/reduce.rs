@@ -225,3 +225,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let groups = grid(device, (n_out * chunks) as u64)?;
     device.dispatch(&key, source, &[x.raw(), out.raw()], &params, groups)
 }
+
+/// Record `out[o] = index of the maximum (or minimum) of x over the axes marked in `axes``,
+/// as a float, in row-major order of the reduced axes. The first NaN wins, then the first of
+/// equal extremes, as numpy's argmax.
+pub fn arg_reduce(is_max: bool, x: &Buffer, layout: &Layout, axes: &[bool], out: &Buffer, out_offset: usize) -> Result<()> {
+    let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
+    for d in 0..layout.ndim() {
+        let (shape, strides) = if axes[d] { (&mut red_shape, &mut red_strides) } else { (&mut keep_shape, &mut keep_strides) };
+        shape.push(layout.shape[d]);
+        strides.push(layout.strides[d]);
+    }
+    let n_out: usize = keep_shape.iter().product();
+    let n_red: usize = red_shape.iter().product();
+    let (keep_shape, keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
+    let (red_shape, red_strides) = merge_dims(&red_shape, &[&red_strides]);
+    if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
+        return Err(GpuError::Kernel(format!("argmax: more than {MAX_DIMS} dimensions after merging")));
+    }
+    let what = "argmax";
+    let mut params = vec![
+        check_u32(what, n_out)?,
+        check_u32(what, n_red)?,
+        keep_shape.len() as u32,
+        red_shape.len() as u32,
+        0,
+        0,
+        0,
+        check_u32(what, out_offset)?,
+    ];
+    let push = |params: &mut Vec<u32>, values: &mut dyn Iterator<Item = u32>| {
+        let start = params.len();
+        params.extend(values);
+        params.resize(start + MAX_DIMS, 0);
+    };
+    push(&mut params, &mut keep_shape.iter().map(|&d| d as u32));
+    params.push(check_u32(what, layout.offset)?);
+    push(&mut params, &mut keep_strides[0].iter().map(|&s| s as i32 as u32));
+    push(&mut params, &mut red_shape.iter().map(|&d| d as u32));
+    params.push(0);
+    push(&mut params, &mut red_strides[0].iter().map(|&s| s as i32 as u32));
+    let better = if is_max { "vb > va" } else { "vb < va" };
+    let key = format!("argreduce|{is_max}");
+    let source = || {
+        format!(
+            "{prelude}{STRIDED_INDEX}
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+var<workgroup> values: array<f32, {WORKGROUP}>;
+var<workgroup> indices: array<u32, {WORKGROUP}>;
+const EMPTY: u32 = 0xffffffffu;
+// Whether (vb, ib) beats (va, ia): NaN first, then the extreme, then the lower index.
+fn takes_b(va: f32, ia: u32, vb: f32, ib: u32) -> bool {{
+    if (ib == EMPTY) {{ return false; }}
+    if (ia == EMPTY) {{ return true; }}
+    let na = is_nan(va); let nb = is_nan(vb);
+    if (na || nb) {{ return nb && (!na || ib < ia); }}
+    if (vb == va) {{ return ib < ia; }}
+    return {better};
+}}
+@compute @workgroup_size({WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
+    let o = wid.y * nwg.x + wid.x;
+    if (o >= p(0u)) {{ return; }}
+    let base = strided(o, p(2u), 8u, 16u);
+    var va = 0.0;
+    var ia = EMPTY;
+    for (var r = lid; r < p(1u); r = r + {WORKGROUP}u) {{
+        let vb = x[base + strided(r, p(3u), 25u, 33u)];
+        if (takes_b(va, ia, vb, r)) {{ va = vb; ia = r; }}
+    }}
+    values[lid] = va;
+    indices[lid] = ia;
+    workgroupBarrier();
+    for (var width = {half}u; width > 0u; width = width / 2u) {{
+        if (lid < width && takes_b(values[lid], indices[lid], values[lid + width], indices[lid + width])) {{
+            values[lid] = values[lid + width];
+            indices[lid] = indices[lid + width];
+        }}
+        workgroupBarrier();
+    }}
+    if (lid == 0u) {{ out[p(7u) + o] = f32(indices[0]); }}
+}}
+",
+            prelude = prelude(2),
+            half = WORKGROUP / 2,
+        )
+    };
+    let device = out.device();
+    let groups = grid(device, n_out as u64)?;
+    device.dispatch(&key, source, &[x.raw(), out.raw()], &params, groups)
+}

@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+use mxnet_cpu::Layout;
+
+use crate::gpu;
+
 use mxnet_cpu::nn::softmax::{forward, Rows, SoftmaxKind};
 
 use super::expect_inputs;
@@ -144,6 +148,20 @@ impl Operator for SoftmaxOutput {
         Ok(vec![inputs[0].clone()])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        use mxnet_gpu::kernels::softmax::{softmax, Mode};
+        let rows = self.rows("SoftmaxOutput", inputs[0].shape())?;
+        let x = gpu::contiguous(&inputs[0])?;
+        for a in [&x, &outputs[0]] {
+            gpu::float_elem("SoftmaxOutput", a.dtype())?;
+        }
+        Ok(softmax(Mode::Softmax, rows, 1.0, gpu::operand(&x)?, None, gpu::operand(&outputs[0])?)?)
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let rows = self.rows("SoftmaxOutput", inputs[0].shape())?;
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
@@ -238,6 +256,57 @@ impl Operator for SoftmaxOutputBackward {
         expect_inputs(self.name(), inputs, &["output", "label", "out_grad"])?;
         self.forward.check_label(self.name(), &inputs[0].shape, &inputs[1].shape)?;
         Ok(vec![inputs[0].clone()])
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// The CPU rule as one elementwise kernel over the probabilities. A label outside
+    /// `[0, classes)` cannot raise from inside a GPU kernel: its row's gradient becomes NaN,
+    /// so training shows it instead of learning from a wrong target.
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let f = &self.forward;
+        let name = self.name();
+        let rows = f.rows(name, inputs[0].shape())?;
+        let (n, inner) = (rows.length, rows.inner);
+        let p = gpu::contiguous(&inputs[0])?;
+        let labels = gpu::contiguous(&inputs[1])?;
+        gpu::float_elem(name, p.dtype())?;
+        let label_rule = |d| gpu::float_elem(name, d);
+        // The normaliser, on the device: `valid` counts the labels other than ignore_label.
+        let spatial = if f.multi_output { inner as f64 } else { 1.0 };
+        let scale = NDArray::for_overwrite(&[1], p.dtype(), p.context())?;
+        match f.normalization {
+            Normalization::Valid => {
+                let flat = labels.with_layout(Layout { offset: labels.layout().offset, ..Layout::contiguous(&[labels.size()]) });
+                let counted = NDArray::for_overwrite(&[labels.size()], p.dtype(), p.context())?;
+                gpu::map_as(name, "select(0.0, 1.0, i32(x0) != i32(s0))", &[&flat], &[f.ignore_label as f32], &counted, label_rule)?;
+                gpu::reduce(name, mxnet_gpu::kernels::reduce::Reducer::Sum, &counted, &[true], 1.0, &scale)?;
+                gpu::map(name, "s0 / max(x0, 1.0)", &[&scale], &[f.grad_scale as f32], &scale)?;
+            }
+            Normalization::Null => gpu::map(name, "s0", &[], &[(f.grad_scale / spatial) as f32], &scale)?,
+            Normalization::Batch => gpu::map(name, "s0", &[], &[(f.grad_scale / (rows.outer as f64 * spatial)) as f32], &scale)?,
+        }
+        let (on, off) = if f.smooth_alpha > 0.0 && n > 1 { (1.0 - f.smooth_alpha, f.smooth_alpha / (n - 1) as f64) } else { (1.0, 0.0) };
+        let grid = [rows.outer, n, inner];
+        let view = |a: &NDArray, strides: Vec<isize>| a.with_layout(Layout { shape: grid.to_vec(), strides, offset: a.layout().offset });
+        let p3 = view(&p, Layout::contiguous(&grid).strides);
+        let label3 = view(&labels, vec![inner as isize, 0, 1]);
+        let scale3 = view(&scale, vec![0, 0, 0]);
+        let dx3 = view(&outputs[0], Layout::contiguous(&grid).strides);
+        let class = "((i / u32(s1)) % u32(s0))";
+        let mut value = format!("(x0 - select(s3, s2, u32(x1) == {class})) * x2");
+        let dy;
+        let mut args = vec![&p3, &label3, &scale3];
+        if f.out_grad {
+            dy = view(&gpu::contiguous(&inputs[2])?, Layout::contiguous(&grid).strides);
+            args.push(&dy);
+            value.push_str(" * x3");
+        }
+        let expr = format!("select(select(nan(), {value}, x1 >= 0.0 && x1 < s0), 0.0, s5 != 0.0 && i32(x1) == i32(s4))");
+        let scalars = [n as f32, inner as f32, on as f32, off as f32, f.ignore_label as f32, if f.use_ignore { 1.0 } else { 0.0 }];
+        gpu::map_as(name, &expr, &args, &scalars, &dx3, label_rule)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
