@@ -2,8 +2,8 @@
 
 Measures float32 matmul (GFLOP/s), elementwise add and sum (GB/s), training steps of LeNet and
 of a ResNet-18-sized network (CIFAR-sized images), and batch-1 LeNet inference latency. When
-PyTorch with CUDA is installed it runs the same work on cuda:0 right after ours, with TF32 off
-so both compute in full float32, and the JSON gains the ratio mxnet-rs / PyTorch (higher is
+PyTorch with CUDA is installed, the same work runs on cuda:0 right after ours. TF32 is off, so
+both compute in full float32. The JSON then gains the ratio mxnet-rs / PyTorch (higher is
 better for rates, lower for times):
 
     python benches/bench_gpu.py --json gpu.json       # a few minutes on a datacenter GPU
