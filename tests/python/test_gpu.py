@@ -713,3 +713,24 @@ def test_softmax_output_bad_label_gives_nan_gradient_on_the_gpu():
     y.backward()
     g = d.grad.asnumpy()
     assert np.isfinite(g[0]).all() and np.isnan(g[1]).all()
+
+
+@pytest.mark.parametrize("narrow", ["uint8", "int8", "bool", "float16", "bfloat16"])
+def test_casts_from_and_to_narrow_dtypes(narrow):
+    values = np.array([0, 1, -1, 2.5, -2.5, 127.9, 128, 255.5, 300, -129, 1e-3, 65504, np.nan], np.float32)
+    for length in (len(values), 5, 1):  # word-aligned and partial words
+        x = values[:length]
+        cpu = nd.array(x).astype(narrow)
+        gpu = nd.array(x, ctx=GPU).astype(narrow)
+        assert gpu.context == GPU and gpu.dtype == cpu.dtype
+        a, b = gpu.asnumpy(), cpu.asnumpy()
+        if narrow == "bfloat16":
+            a, b = a.astype(np.float32), b.astype(np.float32)
+        np.testing.assert_array_equal(a, b)
+        back_gpu = gpu.astype("float32").asnumpy()
+        back_cpu = cpu.astype("float32").asnumpy()
+        np.testing.assert_array_equal(back_gpu, back_cpu)
+    images = (np.arange(3 * 7) % 256).astype(np.uint8).reshape(3, 7)
+    on_gpu = nd.array(images, ctx=GPU, dtype="uint8")
+    np.testing.assert_array_equal(on_gpu.astype("float32").asnumpy(), images.astype(np.float32))
+    np.testing.assert_array_equal(on_gpu.astype("int32").asnumpy(), images.astype(np.int32))

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use mxnet_gpu::kernels::elementwise::{self, Input, Output};
+use mxnet_gpu::kernels::packed::{self, Packed};
 use mxnet_gpu::{Device, Elem, GpuError};
 
 use crate::context::Context;
@@ -270,10 +271,42 @@ unsafe fn host_bytes(x: &NDArray) -> Result<Vec<u8>> {
     Ok(packed.storage().slice::<u8>()[start..start + x.size() * width].to_vec())
 }
 
-/// Convert `src` to the dtype of `dst` on one GPU.
+/// The packed storage of dtypes narrower than 32 bits.
+fn packed(dtype: DType) -> Option<Packed> {
+    match dtype {
+        DType::UInt8 => Some(Packed::U8),
+        DType::Int8 => Some(Packed::I8),
+        DType::Bool => Some(Packed::Bool),
+        DType::Float16 => Some(Packed::F16),
+        DType::BFloat16 => Some(Packed::BF16),
+        _ => None,
+    }
+}
+
+/// Convert `src` to the dtype of `dst` on one GPU. Narrow dtypes convert through float32 and
+/// need contiguous arrays.
 pub(crate) fn cast(src: &NDArray, dst: &NDArray) -> Result<()> {
-    let to = elem("Cast", dst.dtype())?;
-    map("Cast", &format!("{}(x0)", to.wgsl()), &[src], &[], dst)
+    match (packed(src.dtype()), packed(dst.dtype())) {
+        (None, None) => {
+            let to = elem("Cast", dst.dtype())?;
+            map("Cast", &format!("{}(x0)", to.wgsl()), &[src], &[], dst)
+        }
+        (Some(kind), None) => {
+            require_contiguous("Cast", src)?;
+            require_contiguous("Cast", dst)?;
+            Ok(packed::unpack(kind, operand(src)?, src.size(), operand(dst)?, elem("Cast", dst.dtype())?)?)
+        }
+        (None, Some(kind)) => {
+            let src = contiguous(src)?;
+            require_contiguous("Cast", dst)?;
+            Ok(packed::pack(kind, operand(&src)?, elem("Cast", src.dtype())?, src.size(), operand(dst)?)?)
+        }
+        (Some(_), Some(_)) => {
+            let wide = NDArray::for_overwrite(src.shape(), DType::Float32, src.context())?;
+            cast(src, &wide)?;
+            cast(&wide, dst)
+        }
+    }
 }
 
 /// Copy `n` bytes into the storage of `dst` at byte `to`. Buffer copies move whole 4-byte

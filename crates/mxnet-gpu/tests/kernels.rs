@@ -70,18 +70,9 @@ fn broadcast_add_of_a_transposed_view() {
             elem: Elem::F32,
         },
     ];
-    map(
-        "x0 + x1 * s0",
-        &inputs,
-        &[2.0],
-        &[4, 3],
-        Output {
-            buffer: &out,
-            offset: 0,
-            elem: Elem::F32,
-        },
-    )
-    .unwrap();
+    let out_layout = Layout::contiguous(&[4, 3]);
+    let output = Output { buffer: &out, layout: &out_layout, elem: Elem::F32 };
+    map("x0 + x1 * s0", &inputs, &[2.0], output).unwrap();
     let got = download(&d, &out, 12);
     for i in 0..4 {
         for j in 0..3 {

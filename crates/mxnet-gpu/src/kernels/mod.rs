@@ -6,6 +6,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod gather;
 pub mod matmul;
+pub mod packed;
 pub mod pick;
 pub mod pool;
 pub mod reduce;
