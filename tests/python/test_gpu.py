@@ -330,8 +330,8 @@ def test_errors_name_the_problem_and_the_fix():
     x = nd.ones((1, 1, 4, 4), ctx=GPU)
     with pytest.raises(MXNetError, match="operator Pooling has no GPU kernel yet.*as_in_context"):
         nd.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)  # lp pooling: raised at the call
-    with pytest.raises(MXNetError, match="operator one_hot has no GPU kernel yet"):
-        nd.one_hot(nd.array([0, 1], ctx=GPU), 3)
+    with pytest.raises(MXNetError, match="operator smooth_l1 has no GPU kernel yet"):
+        nd.smooth_l1(x, scalar=1.0)
     with pytest.raises(MXNetError, match="gpu_memory_info"):
         mx.context.gpu_memory_info(0)
     with pytest.raises(MXNetError, match="inputs are on different contexts"):
@@ -734,3 +734,11 @@ def test_casts_from_and_to_narrow_dtypes(narrow):
     on_gpu = nd.array(images, ctx=GPU, dtype="uint8")
     np.testing.assert_array_equal(on_gpu.astype("float32").asnumpy(), images.astype(np.float32))
     np.testing.assert_array_equal(on_gpu.astype("int32").asnumpy(), images.astype(np.int32))
+
+
+def test_one_hot():
+    idx = np.array([[0, 3], [5, -1], [np.nan, 2.7]], np.float32)
+    gpu, cpu = both(lambda i: nd.one_hot(i, 4, on_value=2.0, off_value=-1.0), idx)
+    np.testing.assert_array_equal(gpu, cpu)
+    gpu, cpu = both(lambda i: nd.one_hot(i, 3, dtype="int32"), np.array([2, 0, 7], np.int32))
+    np.testing.assert_array_equal(gpu, cpu)

@@ -19,7 +19,7 @@ impl From<GpuError> for Error {
     }
 }
 
-/// The device of a GPU context, opened on first use.
+/// Return the device of a GPU context, opening it on first use.
 pub fn device(ctx: Context) -> Result<Arc<Device>> {
     match ctx {
         Context::Gpu(i) => Ok(mxnet_gpu::device(i as usize)?),

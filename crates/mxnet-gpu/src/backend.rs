@@ -102,7 +102,7 @@ fn enumerate(backends: wgpu::Backends) -> Vec<(wgpu::Adapter, AdapterDesc)> {
         .collect()
 }
 
-/// The adapters `mx.gpu(i)` can open, in index order.
+/// List the adapters `mx.gpu(i)` can open, in index order.
 pub fn list_adapters() -> Vec<AdapterDesc> {
     adapters().list.iter().map(|(_, d)| d.clone()).collect()
 }
@@ -118,7 +118,7 @@ pub fn forget_after_fork() {
     FORKED.store(true, Ordering::SeqCst);
 }
 
-/// Whether [`forget_after_fork`] ran in this process.
+/// Report whether [`forget_after_fork`] ran in this process.
 pub fn is_forked_child() -> bool {
     FORKED.load(Ordering::Relaxed)
 }
@@ -152,7 +152,7 @@ pub fn device(index: usize) -> Result<Arc<Device>> {
         .map_err(GpuError::NoDevice)
 }
 
-/// Every device opened so far (for `waitall`).
+/// Return every device opened so far (for `waitall`).
 pub fn opened_devices() -> Vec<Arc<Device>> {
     if is_forked_child() {
         return Vec::new();

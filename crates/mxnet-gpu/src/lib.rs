@@ -1,6 +1,6 @@
 //! GPU kernels for mxnet-rs on wgpu (Vulkan, Metal, DX12; GL as a last resort).
 //!
-//! Like `mxnet-cpu`, this crate knows nothing about NDArrays, the engine or autograd: kernels
+//! Like `mxnet-cpu`, this crate does not depend on NDArrays, the engine or autograd. Kernels
 //! take device buffers plus a [`Layout`] (shape, strides and offset in elements) and record
 //! their commands on the buffer's device. `backend` is the only module that calls wgpu.
 
@@ -47,7 +47,7 @@ pub enum Elem {
 }
 
 impl Elem {
-    /// The WGSL scalar type.
+    /// Return the WGSL scalar type.
     pub fn wgsl(self) -> &'static str {
         match self {
             Elem::F32 => "f32",

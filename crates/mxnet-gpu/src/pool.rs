@@ -1,6 +1,6 @@
 //! A size-bucketed cache of device buffers. Creating a wgpu buffer costs a driver allocation
-//! and zeroing; an eager loop frees and requests the same sizes every step, so freed buffers
-//! wait here for the next request of their bucket.
+//! and zeroing, and an eager loop frees and requests the same sizes every step. So freed
+//! buffers wait here for the next request of their bucket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,9 +32,9 @@ fn bucket_size(nbytes: u64) -> u64 {
     n.div_ceil(step) * step
 }
 
-/// Device memory behind an array. The buffer returns to its device's pool when dropped; the
-/// dependency engine drops it only after the last operation using it was recorded, and the GPU
-/// runs recorded commands in order, so a later user of the buffer runs after that operation.
+/// Device memory behind an array. The buffer returns to its device's pool when dropped. The
+/// engine drops it only after the last operation using it was recorded, and the GPU runs
+/// recorded commands in order, so a later user of the buffer runs after that operation.
 pub struct Buffer {
     raw: Option<RawBuffer>,
     device: Arc<Device>,
@@ -132,7 +132,8 @@ mod tests {
         assert_eq!(bucket_size(257), 512);
         for n in [70_000u64, 1 << 20, (1 << 20) + 1, 123_456_789] {
             let b = bucket_size(n);
-            assert!(b >= n && (b - n) * 4 <= n, "{n} -> {b}");
+            assert!(b >= n, "{n} -> {b}");
+            assert!((b - n) * 4 <= n, "{n} -> {b}");
         }
     }
 }

@@ -475,6 +475,29 @@ impl Operator for OneHot {
         Ok(vec![TensorDesc::new(shape, self.dtype)])
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// Each output element compares its column with its row's index (NaN and indices outside
+    /// `[0, depth)` match no column, as on the CPU).
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (idx, out) = (&inputs[0], &outputs[0]);
+        let rows = idx.size();
+        let index = crate::gpu::contiguous(idx)?;
+        let grid = [rows, self.depth];
+        let column_view = index.with_layout(mxnet_cpu::Layout { shape: grid.to_vec(), strides: vec![1, 0], offset: index.layout().offset });
+        let out2 = out.with_layout(mxnet_cpu::Layout { offset: out.layout().offset, ..mxnet_cpu::Layout::contiguous(&grid) });
+        let t = crate::gpu::elem("one_hot", out.dtype())?.wgsl();
+        let hit = match crate::gpu::elem("one_hot", index.dtype())? {
+            mxnet_gpu::Elem::F32 => "!is_nan(x0) && x0 >= 0.0 && x0 < s2 && u32(x0) == i % u32(s2)",
+            _ => "x0 >= 0 && f32(x0) < s2 && u32(x0) == i % u32(s2)",
+        };
+        let expr = format!("select({t}(s1), {t}(s0), {hit})");
+        let scalars = [self.on_value as f32, self.off_value as f32, self.depth as f32];
+        crate::gpu::map("one_hot", &expr, &[&column_view], &scalars, &out2)
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
         // SAFETY: called by the engine with the input read and `out` written.

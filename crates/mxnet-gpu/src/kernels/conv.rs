@@ -8,7 +8,7 @@ use mxnet_cpu::nn::conv::Conv2d;
 use super::{check_u32, grid, prelude, WORKGROUP};
 use crate::{Buffer, Result};
 
-/// Where the columns of a chunk live: element `(n, r, p)` (image, patch row `r = (c, kh, kw)`,
+/// The layout of a chunk's columns: element `(n, r, p)` (image, patch row `r = (c, kh, kw)`,
 /// output position `p`) at `n * image_stride + r * row_stride + p`.
 #[derive(Clone, Copy, Debug)]
 pub struct Columns {

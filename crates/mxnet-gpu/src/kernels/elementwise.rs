@@ -31,9 +31,9 @@ pub const HELPERS: &str = "
 fn nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
 fn inf() -> f32 { return bitcast<f32>(0x7f800000u); }
 fn sq(v: f32) -> f32 { return v * v; }
-// A uniform draw in [0, 1) for element `i` of the stream keyed by (k0, k1): a counter-based
-// generator (two rounds of the PCG output hash), so every thread draws independently and the
-// values depend only on the key and the index.
+// A uniform draw in [0, 1) for element `i` of the stream keyed by (k0, k1). The generator is
+// counter-based (two rounds of the PCG output hash), so every thread draws independently and
+// the values depend only on the key and the index.
 fn pcg(v: u32) -> u32 {
     let state = v * 747796405u + 2891336453u;
     let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;

@@ -1,7 +1,7 @@
 //! `take` along an axis and its gradient: rows chosen by an index array are copied out, and
 //! gradients are added back into the chosen rows. Several indices may name one row, so the
-//! gradient adds with atomic compare-and-swap on the float's bits; the order of those
-//! additions, and so the last bits of a sum, can differ between runs.
+//! gradient adds with atomic compare-and-swap on the float's bits. The order of those additions
+//! can differ between runs, and so can the last bits of a sum.
 
 use super::pick::IndexMode;
 use super::{check_u32, grid, prelude, WORKGROUP};

@@ -1,5 +1,5 @@
-//! WGSL kernels. Each kernel module builds its shader source from a template (the element
-//! type and the operation are spliced in, so one template serves every operator of a family),
+//! WGSL kernels. Each kernel module builds its shader source from a template, with the element
+//! type and the operation spliced in, so one template serves every operator of a family. It then
 //! packs shapes, strides and scalars into the uniform block and records one dispatch.
 
 pub mod conv;

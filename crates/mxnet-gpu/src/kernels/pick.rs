@@ -5,7 +5,7 @@
 use super::{check_u32, grid, prelude, WORKGROUP};
 use crate::{Buffer, Elem, Result};
 
-/// How an index outside `[0, dim)` is handled.
+/// The handling of an index outside `[0, dim)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IndexMode {
     Clip,

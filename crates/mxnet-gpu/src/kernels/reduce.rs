@@ -1,6 +1,6 @@
-//! Reductions over any set of axes of a strided array: a tree in workgroup memory per output
-//! element, split into chunks that a second pass combines when few outputs reduce many
-//! elements (a full sum would otherwise run on one workgroup).
+//! Reductions over any set of axes of a strided array, as a tree in workgroup memory per output
+//! element. When few outputs reduce many elements, the work is split into chunks that a second
+//! pass combines, because a full sum would otherwise run on one workgroup.
 
 use super::{check_u32, grid, merge_dims, prelude, MAX_DIMS, STRIDED_INDEX, WORKGROUP};
 use crate::{Buffer, Elem, GpuError, Layout, Result};
