@@ -479,8 +479,8 @@ impl Operator for OneHot {
         true
     }
 
-    /// Each output element compares its column with its row's index (NaN and indices outside
-    /// `[0, depth)` match no column, as on the CPU).
+    /// Each output element compares its column with its row's index; indices outside
+    /// `[0, depth)` match no column, as on the CPU.
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (idx, out) = (&inputs[0], &outputs[0]);
         let rows = idx.size();
@@ -490,7 +490,8 @@ impl Operator for OneHot {
         let out2 = out.with_layout(mxnet_cpu::Layout { offset: out.layout().offset, ..mxnet_cpu::Layout::contiguous(&grid) });
         let t = crate::gpu::elem("one_hot", out.dtype())?.wgsl();
         let hit = match crate::gpu::elem("one_hot", index.dtype())? {
-            mxnet_gpu::Elem::F32 => "!is_nan(x0) && x0 >= 0.0 && x0 < s2 && u32(x0) == i % u32(s2)",
+            // Floats truncate toward zero and NaN reads as 0, as the CPU's conversion does.
+            mxnet_gpu::Elem::F32 => "f_index(x0) >= 0.0 && f_index(x0) < s2 && u32(f_index(x0)) == i % u32(s2)",
             _ => "x0 >= 0 && f32(x0) < s2 && u32(x0) == i % u32(s2)",
         };
         let expr = format!("select({t}(s1), {t}(s0), {hit})");

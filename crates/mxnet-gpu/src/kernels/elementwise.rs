@@ -31,6 +31,8 @@ pub const HELPERS: &str = "
 fn nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
 fn inf() -> f32 { return bitcast<f32>(0x7f800000u); }
 fn sq(v: f32) -> f32 { return v * v; }
+// A float index as the CPU converts it: truncated toward zero, NaN as 0.
+fn f_index(v: f32) -> f32 { return select(trunc(v), 0.0, is_nan(v)); }
 // A uniform draw in [0, 1) for element `i` of the stream keyed by (k0, k1). The generator is
 // counter-based (two rounds of the PCG output hash), so every thread draws independently and
 // the values depend only on the key and the index.
