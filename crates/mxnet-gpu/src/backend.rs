@@ -164,9 +164,15 @@ pub fn opened_devices() -> Vec<Arc<Device>> {
         .collect()
 }
 
+/// Commands recorded and not yet submitted. Dispatches share one open compute pass, and their
+/// parameter blocks go to consecutive slots of `params`, which is written to the device's
+/// uniform arena right before the submit.
 struct Pending {
+    // Declared before the encoder, so it is dropped first.
+    pass: Option<wgpu::ComputePass<'static>>,
     encoder: Option<wgpu::CommandEncoder>,
     commands: usize,
+    params: Vec<u8>,
 }
 
 /// An opened adapter: its queue, pending commands, pipelines and buffer pool.
@@ -177,6 +183,12 @@ pub struct Device {
     queue: wgpu::Queue,
     limits: wgpu::Limits,
     pending: Mutex<Pending>,
+    /// Parameter blocks of the pending dispatches, one slot each, bound with dynamic offsets.
+    /// One buffer serves every submission: the queue runs the arena's write for a submission
+    /// after the previous submission's dispatches have read their slots.
+    arena: wgpu::Buffer,
+    /// Bytes between slots: a parameter block rounded up to the uniform offset alignment.
+    slot: u64,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     pub(crate) pool: Mutex<BufferPool>,
     /// First error wgpu reported outside an error scope; raised at the next synchronisation.
@@ -237,7 +249,16 @@ impl Device {
             let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert_with(|| e.to_string());
         }));
+        let slot = ((PARAM_WORDS * 4) as u64).next_multiple_of(limits.min_uniform_buffer_offset_alignment as u64);
+        let arena = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params"),
+            size: slot * MAX_PENDING_COMMANDS as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         Ok(Device {
+            arena,
+            slot,
             index,
             desc: desc.clone(),
             device,
@@ -245,7 +266,9 @@ impl Device {
             limits,
             pending: Mutex::new(Pending {
                 encoder: None,
+                pass: None,
                 commands: 0,
+                params: Vec::new(),
             }),
             pipelines: Mutex::new(HashMap::new()),
             pool: Mutex::new(BufferPool::default()),
@@ -282,29 +305,43 @@ impl Device {
         Ok(RawBuffer { buffer, capacity })
     }
 
+    /// Record a copy or clear with `f`, outside any compute pass.
     fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        // The encoder stays locked while a pass is open.
+        pending.pass = None;
         let encoder = pending.encoder.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
         });
         let result = f(encoder);
-        pending.commands += 1;
-        if pending.commands >= MAX_PENDING_COMMANDS {
-            Self::submit_locked(&self.queue, &mut pending);
-        }
+        self.count_command(&mut pending);
         result
     }
 
-    fn submit_locked(queue: &wgpu::Queue, pending: &mut Pending) -> Option<wgpu::SubmissionIndex> {
+    fn count_command(&self, pending: &mut Pending) {
+        pending.commands += 1;
+        if pending.commands >= MAX_PENDING_COMMANDS {
+            self.submit_locked(pending);
+        }
+    }
+
+    fn submit_locked(&self, pending: &mut Pending) {
+        pending.pass = None;
         pending.commands = 0;
-        pending.encoder.take().map(|e| queue.submit([e.finish()]))
+        if !pending.params.is_empty() {
+            self.queue.write_buffer(&self.arena, 0, &pending.params);
+            pending.params.clear();
+        }
+        if let Some(encoder) = pending.encoder.take() {
+            self.queue.submit([encoder.finish()]);
+        }
     }
 
     /// Submit the recorded commands without waiting for them.
     pub fn flush(&self) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        Self::submit_locked(&self.queue, &mut pending);
+        self.submit_locked(&mut pending);
     }
 
     /// Submit the recorded commands and wait until the GPU has run them; raise the first error
@@ -457,7 +494,13 @@ impl Device {
         let mut entries: Vec<wgpu::BindGroupLayoutEntry> = (0..storage)
             .map(|i| entry(i, wgpu::BufferBindingType::Storage { read_only: false }))
             .collect();
-        entries.push(entry(storage, wgpu::BufferBindingType::Uniform));
+        let mut uniform = entry(storage, wgpu::BufferBindingType::Uniform);
+        uniform.ty = wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: true,
+            min_binding_size: NonZeroU64::new((PARAM_WORDS * 4) as u64),
+        };
+        entries.push(uniform);
         let layout = self
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -514,15 +557,6 @@ impl Device {
             )));
         }
         let pipeline = self.pipeline(key, buffers.len(), make_source)?;
-        let mut words = [0u32; PARAM_WORDS];
-        words[..params.len()].copy_from_slice(params);
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: bytemuck::cast_slice(&words),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
         let mut entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -537,22 +571,34 @@ impl Device {
             .collect();
         entries.push(wgpu::BindGroupEntry {
             binding: buffers.len() as u32,
-            resource: uniform.as_entire_binding(),
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &self.arena,
+                offset: 0,
+                size: NonZeroU64::new((PARAM_WORDS * 4) as u64),
+            }),
         });
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(key),
             layout: &pipeline.layout,
             entries: &entries,
         });
-        self.record(|e| {
-            let mut pass = e.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(key),
-                timestamp_writes: None,
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let offset = pending.params.len();
+        pending.params.resize(offset + self.slot as usize, 0);
+        pending.params[offset..offset + params.len() * 4].copy_from_slice(bytemuck::cast_slice(params));
+        if pending.pass.is_none() {
+            let encoder = pending.encoder.get_or_insert_with(|| {
+                self.device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
             });
-            pass.set_pipeline(&pipeline.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
-        });
+            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            pending.pass = Some(pass.forget_lifetime());
+        }
+        let pass = pending.pass.as_mut().expect("a compute pass was opened above");
+        pass.set_pipeline(&pipeline.pipeline);
+        pass.set_bind_group(0, &bind_group, &[offset as u32]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        self.count_command(&mut pending);
         Ok(())
     }
 }
