@@ -276,6 +276,7 @@ def test_pick_and_its_gradient(mode):
     ("nag_mom_update", {"lr": 0.1, "wd": 0.01, "momentum": 0.9, "clip_gradient": 0.2}, 1),
     ("adam_update", {"lr": 0.01, "wd": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-6}, 2),
     ("rmsprop_update", {"lr": 0.01, "gamma1": 0.9, "epsilon": 1e-6, "clip_weights": 0.5}, 1),
+    ("rmspropalex_update", {"lr": 0.01, "gamma1": 0.9, "gamma2": 0.8, "epsilon": 1e-6, "clip_gradient": 0.4}, 3),
 ])
 def test_optimizer_updates_three_steps(opt, kwargs, states):
     w0 = RNG.randn(5, 4).astype(np.float32)
@@ -328,10 +329,8 @@ def test_errors_name_the_problem_and_the_fix():
     with pytest.raises(TypeError, match="float64 arrays cannot live on gpu.*astype"):
         nd.array([1.0, 2.0], ctx=GPU, dtype="float64")
     x = nd.ones((1, 1, 4, 4), ctx=GPU)
-    with pytest.raises(MXNetError, match="operator Pooling has no GPU kernel yet.*as_in_context"):
-        nd.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)  # lp pooling: raised at the call
-    with pytest.raises(MXNetError, match="operator smooth_l1 has no GPU kernel yet"):
-        nd.smooth_l1(x, scalar=1.0)
+    with pytest.raises(MXNetError, match="operator _shuffle has no GPU kernel yet.*as_in_context"):
+        nd.random.shuffle(x)  # raised at the call, not at the next sync
     with pytest.raises(MXNetError, match="gpu_memory_info"):
         mx.context.gpu_memory_info(0)
     with pytest.raises(MXNetError, match="inputs are on different contexts"):
@@ -422,6 +421,9 @@ def test_convolution_forward_and_gradients(kwargs, shape, wshape):
     {"kernel": (2, 3), "stride": (2, 2), "pool_type": "sum", "pooling_convention": "full"},
     {"kernel": (1, 1), "global_pool": True, "pool_type": "avg"},
     {"kernel": (3,), "stride": (2,), "pool_type": "max"},
+    {"kernel": (2, 2), "stride": (1, 1), "pool_type": "lp", "p_value": 1},
+    {"kernel": (2, 2), "stride": (2, 2), "pool_type": "lp", "p_value": 2},
+    {"kernel": (3, 3), "stride": (2, 2), "pool_type": "lp", "p_value": 3},
 ])
 def test_pooling_forward_and_gradients(kwargs):
     shape = (2, 3, 9) if len(kwargs["kernel"]) == 1 else (2, 3, 7, 9)
@@ -539,6 +541,7 @@ def test_leaky_relu_family(act):
     ("clip", lambda a: nd.clip(a, -0.5, 0.7)),
     ("where", lambda a: nd.where(a > 0, a, -a * 3)),
     ("add_n", lambda a: nd.add_n(a, a, a * 2, a, a, a * 3)),
+    ("smooth_l1", lambda a: nd.smooth_l1(a * 3, scalar=1.5)),
     ("expand_squeeze", lambda a: nd.squeeze(nd.expand_dims(a, axis=1), axis=1)),
 ])
 def test_data_movement_and_selection_with_gradients(name, fn):
@@ -742,3 +745,21 @@ def test_one_hot():
     np.testing.assert_array_equal(gpu, cpu)
     gpu, cpu = both(lambda i: nd.one_hot(i, 3, dtype="int32"), np.array([2, 0, 7], np.int32))
     np.testing.assert_array_equal(gpu, cpu)
+
+
+def test_rrelu_slopes_and_gradient():
+    x = nd.array(RNG.uniform(-2, 2, size=(300, 40)).astype(np.float32), ctx=GPU)
+    x.attach_grad()
+    with autograd.record():
+        y, mask = nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)  # rrelu shows its slopes
+    y.backward()
+    xs, ys, g = x.asnumpy(), y.asnumpy(), x.grad.asnumpy()
+    negative = xs < 0
+    slopes = ys[negative] / xs[negative]
+    assert slopes.min() >= 0.1 - 1e-6 and slopes.max() <= 0.3 + 1e-6
+    assert abs(slopes.mean() - 0.2) < 0.005, "slopes are uniform in [lower, upper]"
+    np.testing.assert_allclose(g[negative], slopes, rtol=1e-5)
+    np.testing.assert_array_equal(g[~negative], 1.0)
+    np.testing.assert_allclose(mask.asnumpy()[negative], slopes, rtol=1e-5)
+    inference = nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)[0]
+    np.testing.assert_allclose(inference.asnumpy(), np.where(xs > 0, xs, 0.2 * xs), rtol=1e-6)  # the mean slope

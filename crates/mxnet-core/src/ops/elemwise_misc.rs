@@ -362,6 +362,16 @@ impl Operator for SmoothL1 {
         true
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let s2 = (self.sigma * self.sigma) as f32;
+        let expr = "select(abs(x0) - 0.5 / s0, 0.5 * s0 * x0 * x0, abs(x0) < 1.0 / s0)";
+        crate::gpu::map_as("smooth_l1", expr, &[&inputs[0]], &[s2], &outputs[0], |d| crate::gpu::float_elem("smooth_l1", d))
+    }
+
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         let s2 = self.sigma * self.sigma;

@@ -291,7 +291,7 @@ impl Operator for Update {
     }
 
     fn supports_gpu(&self) -> bool {
-        self.kind != UpdateKind::RmsPropAlex
+        true
     }
 
     /// The same rules as the CPU kernels, one elementwise kernel per updated array: states
@@ -336,7 +336,15 @@ impl Operator for Update {
                 map("(1.0 - s3) * sq(clip_g(s0 * x2 + s1 * x1, s2)) + s3 * x0", &[n, w, g], &hyper, n)?;
                 map("clip_g(x0 - s4 * clip_g(s0 * x1 + s1 * x0, s2) / sqrt(x2 + s5), s6)", &[w, g, n], &hyper, out)
             }
-            UpdateKind::RmsPropAlex => Err(crate::gpu::no_kernel(name)),
+            UpdateKind::RmsPropAlex => {
+                let (n, mean, delta) = (&inputs[2], &inputs[3], &inputs[4]);
+                let hyper = [h.rescale_grad, h.wd, h.clip_gradient, h.gamma1, h.gamma2, h.lr, h.epsilon, h.clip_weights];
+                let grad = "clip_g(s0 * x2 + s1 * x1, s2)";
+                map(&format!("(1.0 - s3) * sq({grad}) + s3 * x0"), &[n, w, g], &hyper, n)?;
+                map(&format!("(1.0 - s3) * {grad} + s3 * x0"), &[mean, w, g], &hyper, mean)?;
+                map(&format!("s4 * x0 - s5 * {grad} / sqrt(x3 - x4 * x4 + s6)"), &[delta, w, g, n, mean], &hyper, delta)?;
+                map("clip_g(x0 + x1, s7)", &[w, delta], &hyper, out)
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 
 use mxnet_cpu::nn::pool::Pool2d;
 
+use super::elementwise::HELPERS;
 use super::{check_u32, grid, prelude, WORKGROUP};
 use crate::{Buffer, GpuError, Result};
 
@@ -15,6 +16,8 @@ pub enum PoolOp {
     Max,
     Avg { count_include_pad: bool },
     Sum,
+    /// `(sum x^p)^(1/p)` for p = 1, 2 or 3, without absolute values, as the CPU computes it.
+    Lp(i32),
 }
 
 const WINDOW: &str = "
@@ -70,13 +73,16 @@ pub fn forward(geo: &Pool2d, op: PoolOp, x: (&Buffer, usize), y: (&Buffer, usize
     let params = params(geo, [x.1, y.1, 0, 0])?;
     let (init, step, finish) = match op {
         PoolOp::Max => ("bitcast<f32>(0xff800000u)", "if (v > acc) { acc = v; }", "if (area(win) == 0.0) { acc = 0.0; }"),
+        PoolOp::Lp(1) => ("0.0", "acc = acc + v;", ""),
+        PoolOp::Lp(2) => ("0.0", "acc = acc + v * v;", "acc = f_sqrt(acc);"),
+        PoolOp::Lp(_) => ("0.0", "acc = acc + v * v * v;", "acc = f_cbrt(acc);"),
         _ => ("0.0", "acc = acc + v;", "let d = DIV; if (d == 0.0) { acc = 0.0; } else { acc = acc / d; }"),
     };
     let finish = finish.replace("DIV", divisor(op));
     let key = format!("pool|{op:?}");
     let source = || {
         format!(
-            "{prelude}{WINDOW}
+            "{prelude}{WINDOW}{HELPERS}
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size({WORKGROUP})
@@ -132,6 +138,12 @@ pub fn backward(
              }
              if (first == iy * i32(p(3u)) + ix) { acc = acc + dy[p(14u) + o]; }"
         }
+        // d y / d x = x^(p-1) / y^(p-1); a zero output passes no gradient.
+        PoolOp::Lp(p) => match p {
+            1 => "acc = acc + dy[p(14u) + o];",
+            2 => "let yo = y[p(13u) + o]; if (yo != 0.0) { acc = acc + dy[p(14u) + o] * x[base + u32(iy) * p(3u) + u32(ix)] / yo; }",
+            _ => "let yo = y[p(13u) + o]; let xi = x[base + u32(iy) * p(3u) + u32(ix)]; if (yo != 0.0) { acc = acc + dy[p(14u) + o] * xi * xi / (yo * yo); }",
+        },
         _ => "let d = DIV; if (d != 0.0) { acc = acc + dy[p(14u) + o] / d; }",
     };
     let contribution = contribution.replace("DIV", divisor(op));

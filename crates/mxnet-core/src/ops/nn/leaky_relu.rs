@@ -95,19 +95,18 @@ impl LeakyRelu {
     }
 
     /// The GPU kernels: the forward over `x0` (and the slope in `x1` for prelu) and the
-    /// gradient over `x0` = dy, `x1` = x, `x2` = y (and the slope in `x3` for prelu), with
-    /// `s0` = slope, `s1` = SELU's lambda, `s2` = SELU's alpha. rrelu has none yet.
+    /// gradient over `x0` = dy, `x1` = x, `x2` = y (and the slope in `x3` for prelu and rrelu),
+    /// with `s0` = slope, `s1` = SELU's lambda, `s2` = SELU's alpha.
     fn wgsl(&self) -> Option<(&'static str, &'static str)> {
         Some(match self.act {
             Act::Leaky => ("select(s0 * x0, x0, x0 > 0.0)", "x0 * select(s0, 1.0, x1 > 0.0)"),
-            Act::PRelu => ("select(x1 * x0, x0, x0 > 0.0)", "x0 * select(x3, 1.0, x1 > 0.0)"),
+            Act::PRelu | Act::RRelu => ("select(x1 * x0, x0, x0 > 0.0)", "x0 * select(x3, 1.0, x1 > 0.0)"),
             Act::Elu => ("select(s0 * f_expm1(x0), x0, x0 > 0.0)", "x0 * select(x2 + s0, 1.0, x1 > 0.0)"),
             Act::Selu => ("select(s1 * s2 * f_expm1(x0), s1 * x0, x0 > 0.0)", "x0 * select(x2 + s1 * s2, s1, x1 > 0.0)"),
             Act::Gelu => (
                 "0.5 * x0 * (1.0 + f_erf(x0 * 0.7071067811865476))",
                 "x0 * (0.5 * (1.0 + f_erf(x1 * 0.7071067811865476)) + x1 * exp(-0.5 * x1 * x1) * 0.3989422804014327)",
             ),
-            Act::RRelu => return None,
         })
     }
 
@@ -247,9 +246,24 @@ impl Operator for LeakyRelu {
         self.wgsl().is_some()
     }
 
-    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        let (expr, _) = self.wgsl().ok_or_else(|| crate::gpu::no_kernel("LeakyReLU(act_type='rrelu')"))?;
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (expr, _) = self.wgsl().ok_or_else(|| crate::gpu::no_kernel("LeakyReLU"))?;
         let rule = |d| crate::gpu::float_elem("LeakyReLU", d);
+        if self.act == Act::RRelu {
+            // Slopes drawn on the device in training (a different stream from the CPU's), their
+            // mean otherwise; they are the second output, which the gradient reads.
+            let slopes = &outputs[1];
+            if ctx.is_train {
+                let word = |w: u64| f32::from_bits(w as u32 & 0x3fff_ffff);
+                let key = [self.lower_bound as f32, self.upper_bound as f32, word(ctx.seed), word(ctx.seed >> 32)];
+                let draw = "s0 + (s1 - s0) * rand_uniform(i, bitcast<u32>(s2), bitcast<u32>(s3))";
+                crate::gpu::map_as("LeakyReLU", draw, &[], &key, slopes, rule)?;
+            } else {
+                let mean = [((self.lower_bound + self.upper_bound) / 2.0) as f32];
+                crate::gpu::map_as("LeakyReLU", "s0", &[], &mean, slopes, rule)?;
+            }
+            return crate::gpu::map_as("LeakyReLU", expr, &[&inputs[0], slopes], &[], &outputs[0], rule);
+        }
         if self.act == Act::PRelu {
             let x = crate::gpu::contiguous(&inputs[0])?;
             let gamma = Self::gamma_view(x.shape(), &inputs[1]);
@@ -360,10 +374,14 @@ impl Operator for LeakyReluBackward {
 
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.forward;
-        let (_, gradient) = f.wgsl().ok_or_else(|| crate::gpu::no_kernel("_backward_LeakyReLU(act_type='rrelu')"))?;
+        let (_, gradient) = f.wgsl().ok_or_else(|| crate::gpu::no_kernel(self.name()))?;
         let rule = |d| crate::gpu::float_elem(self.name(), d);
         let [dy, x, y] = [&inputs[0], &inputs[1], &inputs[2]].map(crate::gpu::contiguous);
         let (dy, x, y) = (dy?, x?, y?);
+        if f.act == Act::RRelu {
+            let slopes = crate::gpu::contiguous(&inputs[3])?;
+            return crate::gpu::map_as(self.name(), gradient, &[&dy, &x, &y, &slopes], &[], &outputs[0], rule);
+        }
         if f.act != Act::PRelu {
             return crate::gpu::map_as(self.name(), gradient, &[&dy, &x, &y], &f.wgsl_scalars(), &outputs[0], rule);
         }

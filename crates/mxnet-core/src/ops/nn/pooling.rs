@@ -127,14 +127,14 @@ impl Pooling {
         })
     }
 
-    /// The GPU kernel's reduction; `lp` pooling has none yet.
+    /// The GPU kernel's reduction.
     fn gpu_op(&self) -> Option<PoolOp> {
-        match self.kind {
-            PoolKind::Max => Some(PoolOp::Max),
-            PoolKind::Avg { count_include_pad } => Some(PoolOp::Avg { count_include_pad }),
-            PoolKind::Sum => Some(PoolOp::Sum),
-            PoolKind::Lp(_) => None,
-        }
+        Some(match self.kind {
+            PoolKind::Max => PoolOp::Max,
+            PoolKind::Avg { count_include_pad } => PoolOp::Avg { count_include_pad },
+            PoolKind::Sum => PoolOp::Sum,
+            PoolKind::Lp(p) => PoolOp::Lp(p),
+        })
     }
 
     fn out_shape(&self, shape: &[usize], geo: &Pool2d) -> Vec<usize> {
