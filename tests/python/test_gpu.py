@@ -763,3 +763,27 @@ def test_rrelu_slopes_and_gradient():
     np.testing.assert_allclose(mask.asnumpy()[negative], slopes, rtol=1e-5)
     inference = nd.LeakyReLU(x, act_type="rrelu", lower_bound=0.1, upper_bound=0.3)[0]
     np.testing.assert_allclose(inference.asnumpy(), np.where(xs > 0, xs, 0.2 * xs), rtol=1e-6)  # the mean slope
+
+
+def test_dot_with_a_long_contraction():
+    # Products longer than one dispatch's share of k are split and accumulated.
+    a = RNG.randn(20, 70000).astype(np.float32)
+    b = RNG.randn(70000, 25).astype(np.float32)
+    gpu = nd.dot(nd.array(a, ctx=GPU), nd.array(b, ctx=GPU)).asnumpy()
+    want = a.astype(np.float64) @ b
+    np.testing.assert_allclose(gpu, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_convolution_weight_gradient_of_a_large_batch():
+    x = RNG.rand(128, 1, 28, 28).astype(np.float32)
+    w = (RNG.randn(20, 1, 5, 5) * 0.1).astype(np.float32)
+    head = RNG.randn(128, 20, 24, 24).astype(np.float32)
+    grads = []
+    for ctx in (CPU, GPU):
+        weight = nd.array(w, ctx=ctx)
+        weight.attach_grad()
+        with autograd.record():
+            y = nd.Convolution(nd.array(x, ctx=ctx), weight, kernel=(5, 5), num_filter=20, no_bias=True)
+        y.backward(nd.array(head, ctx=ctx))
+        grads.append(weight.grad.asnumpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=1e-4 * np.abs(grads[0]).max())

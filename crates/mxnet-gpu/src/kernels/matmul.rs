@@ -17,10 +17,41 @@ pub struct Operand<'a> {
     pub strides: [isize; 3],
 }
 
+/// Longest contraction one dispatch runs. Mesa's llvmpipe (the software Vulkan driver of CI)
+/// returned wrong sums once a shader loop ran more than 65535 iterations (seen with Mesa
+/// 22.3.6), and 16384 keeps every dispatch below that. Hardware pays one more dispatch per
+/// 16384 of `k`.
+const MAX_K_PER_DISPATCH: usize = 16384;
+
 /// Record `C = alpha * A B` (`C += alpha * A B` with `accumulate`) for `batch` products of
 /// (m x k) by (k x n). C's rows must be contiguous (`c.strides[2] == 1`).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
+    a: &Operand,
+    b: &Operand,
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    accumulate: bool,
+    c: &Operand,
+) -> Result<()> {
+    if k <= MAX_K_PER_DISPATCH {
+        return product(a, b, batch, m, n, k, alpha, accumulate, c);
+    }
+    let shift = |offset: usize, stride: isize, by: usize| (offset as isize + stride * by as isize) as usize;
+    for (part, k0) in (0..k).step_by(MAX_K_PER_DISPATCH).enumerate() {
+        let len = MAX_K_PER_DISPATCH.min(k - k0);
+        let a_part = Operand { buffer: a.buffer, offset: shift(a.offset, a.strides[2], k0), strides: a.strides };
+        let b_part = Operand { buffer: b.buffer, offset: shift(b.offset, b.strides[1], k0), strides: b.strides };
+        product(&a_part, &b_part, batch, m, n, len, alpha, accumulate || part > 0, c)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn product(
     a: &Operand,
     b: &Operand,
     batch: usize,
