@@ -64,37 +64,15 @@ pub fn reduce(
     out: &Buffer,
     out_offset: usize,
 ) -> Result<()> {
-    let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) =
-        (vec![], vec![], vec![], vec![]);
-    for d in 0..layout.ndim() {
-        if axes[d] {
-            red_shape.push(layout.shape[d]);
-            red_strides.push(layout.strides[d]);
-        } else {
-            keep_shape.push(layout.shape[d]);
-            keep_strides.push(layout.strides[d]);
-        }
-    }
-    let n_out: usize = keep_shape.iter().product();
-    let n_red: usize = red_shape.iter().product();
-    let (keep_shape, keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
-    let (red_shape, red_strides) = merge_dims(&red_shape, &[&red_strides]);
-    if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
-        return Err(GpuError::Kernel(format!(
-            "reduce: more than {MAX_DIMS} dimensions after merging"
-        )));
-    }
+    let split = Split::of("reduce", layout, axes)?;
+    let (n_out, n_red) = (split.n_out, split.n_red);
     let chunks = if n_out < 4096 {
         n_red.div_ceil(CHUNK).max(1)
     } else {
         1
     };
     let device = out.device();
-    let view = Strided {
-        offset: layout.offset,
-        keep: (&keep_shape, &keep_strides[0]),
-        red: (&red_shape, &red_strides[0]),
-    };
+    let view = split.view(layout.offset);
     if chunks == 1 {
         return dispatch(
             reducer,
@@ -125,10 +103,60 @@ pub fn reduce(
     )
 }
 
+/// The axes of a strided array split into kept and reduced ones, each group merged.
+struct Split {
+    n_out: usize,
+    n_red: usize,
+    keep: (Vec<usize>, Vec<isize>),
+    red: (Vec<usize>, Vec<isize>),
+}
+
+impl Split {
+    fn of(what: &str, layout: &Layout, axes: &[bool]) -> Result<Split> {
+        let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
+        for d in 0..layout.ndim() {
+            let (shape, strides) = if axes[d] { (&mut red_shape, &mut red_strides) } else { (&mut keep_shape, &mut keep_strides) };
+            shape.push(layout.shape[d]);
+            strides.push(layout.strides[d]);
+        }
+        let n_out = keep_shape.iter().product();
+        let n_red = red_shape.iter().product();
+        let (keep_shape, mut keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
+        let (red_shape, mut red_strides) = merge_dims(&red_shape, &[&red_strides]);
+        if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
+            return Err(GpuError::Kernel(format!("{what}: more than {MAX_DIMS} dimensions after merging")));
+        }
+        Ok(Split { n_out, n_red, keep: (keep_shape, keep_strides.remove(0)), red: (red_shape, red_strides.remove(0)) })
+    }
+
+    fn view(&self, offset: usize) -> Strided<'_> {
+        Strided { offset, keep: (&self.keep.0, &self.keep.1), red: (&self.red.0, &self.red.1) }
+    }
+}
+
 struct Strided<'a> {
     offset: usize,
     keep: (&'a [usize], &'a [isize]),
     red: (&'a [usize], &'a [isize]),
+}
+
+/// The uniform block shared by the reduction kernels: counts in words 0..8, then the kept
+/// shape at 8, the view's offset and kept strides at 16, the reduced shape at 25, a zero offset
+/// and the reduced strides at 33 (the layout `strided()` reads).
+fn view_params(what: &str, head: [u32; 8], view: &Strided) -> Result<Vec<u32>> {
+    let mut params = head.to_vec();
+    let push = |params: &mut Vec<u32>, values: &mut dyn Iterator<Item = u32>| {
+        let start = params.len();
+        params.extend(values);
+        params.resize(start + MAX_DIMS, 0);
+    };
+    push(&mut params, &mut view.keep.0.iter().map(|&d| d as u32));
+    params.push(check_u32(what, view.offset)?);
+    push(&mut params, &mut view.keep.1.iter().map(|&s| s as i32 as u32));
+    push(&mut params, &mut view.red.0.iter().map(|&d| d as u32));
+    params.push(0);
+    push(&mut params, &mut view.red.1.iter().map(|&s| s as i32 as u32));
+    Ok(params)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -146,7 +174,7 @@ fn dispatch(
     out_offset: usize,
 ) -> Result<()> {
     let what = "reduce";
-    let mut params = vec![
+    let head = [
         check_u32(what, n_out)?,
         check_u32(what, n_red)?,
         view.keep.0.len() as u32,
@@ -156,25 +184,7 @@ fn dispatch(
         scale.to_bits(),
         check_u32(what, out_offset)?,
     ];
-    // 8..16 kept shape, 16 offset, 17..25 kept strides, 25..33 reduced shape, 33 zero,
-    // 34..42 reduced strides: the layout `strided()` reads.
-    let push = |params: &mut Vec<u32>, values: &mut dyn Iterator<Item = u32>| {
-        let start = params.len();
-        params.extend(values);
-        params.resize(start + MAX_DIMS, 0);
-    };
-    push(&mut params, &mut view.keep.0.iter().map(|&d| d as u32));
-    params.push(check_u32(what, view.offset)?);
-    push(
-        &mut params,
-        &mut view.keep.1.iter().map(|&s| s as i32 as u32),
-    );
-    push(&mut params, &mut view.red.0.iter().map(|&d| d as u32));
-    params.push(0);
-    push(
-        &mut params,
-        &mut view.red.1.iter().map(|&s| s as i32 as u32),
-    );
+    let params = view_params(what, head, view)?;
 
     let t = elem.wgsl();
     let key = format!("reduce|{reducer:?}|{t}");
@@ -230,41 +240,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /// as a float, in row-major order of the reduced axes. The first NaN wins, then the first of
 /// equal extremes, as numpy's argmax.
 pub fn arg_reduce(is_max: bool, x: &Buffer, layout: &Layout, axes: &[bool], out: &Buffer, out_offset: usize) -> Result<()> {
-    let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
-    for d in 0..layout.ndim() {
-        let (shape, strides) = if axes[d] { (&mut red_shape, &mut red_strides) } else { (&mut keep_shape, &mut keep_strides) };
-        shape.push(layout.shape[d]);
-        strides.push(layout.strides[d]);
-    }
-    let n_out: usize = keep_shape.iter().product();
-    let n_red: usize = red_shape.iter().product();
-    let (keep_shape, keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
-    let (red_shape, red_strides) = merge_dims(&red_shape, &[&red_strides]);
-    if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
-        return Err(GpuError::Kernel(format!("argmax: more than {MAX_DIMS} dimensions after merging")));
-    }
     let what = "argmax";
-    let mut params = vec![
-        check_u32(what, n_out)?,
-        check_u32(what, n_red)?,
-        keep_shape.len() as u32,
-        red_shape.len() as u32,
+    let split = Split::of(what, layout, axes)?;
+    let view = split.view(layout.offset);
+    let head = [
+        check_u32(what, split.n_out)?,
+        check_u32(what, split.n_red)?,
+        view.keep.0.len() as u32,
+        view.red.0.len() as u32,
         0,
         0,
         0,
         check_u32(what, out_offset)?,
     ];
-    let push = |params: &mut Vec<u32>, values: &mut dyn Iterator<Item = u32>| {
-        let start = params.len();
-        params.extend(values);
-        params.resize(start + MAX_DIMS, 0);
-    };
-    push(&mut params, &mut keep_shape.iter().map(|&d| d as u32));
-    params.push(check_u32(what, layout.offset)?);
-    push(&mut params, &mut keep_strides[0].iter().map(|&s| s as i32 as u32));
-    push(&mut params, &mut red_shape.iter().map(|&d| d as u32));
-    params.push(0);
-    push(&mut params, &mut red_strides[0].iter().map(|&s| s as i32 as u32));
+    let params = view_params(what, head, &view)?;
+    let n_out = split.n_out;
     let better = if is_max { "vb > va" } else { "vb < va" };
     let key = format!("argreduce|{is_max}");
     let source = || {
