@@ -329,8 +329,8 @@ def test_errors_name_the_problem_and_the_fix():
     with pytest.raises(TypeError, match="float64 arrays cannot live on gpu.*astype"):
         nd.array([1.0, 2.0], ctx=GPU, dtype="float64")
     x = nd.ones((1, 1, 4, 4), ctx=GPU)
-    with pytest.raises(MXNetError, match="operator _shuffle has no GPU kernel yet.*as_in_context"):
-        nd.random.shuffle(x)  # raised at the call, not at the next sync
+    with pytest.raises(MXNetError, match="operator shape_array has no GPU kernel yet.*as_in_context"):
+        nd.shape_array(x)  # raised at the call, not at the next sync
     with pytest.raises(MXNetError, match="gpu_memory_info"):
         mx.context.gpu_memory_info(0)
     with pytest.raises(MXNetError, match="inputs are on different contexts"):
@@ -787,3 +787,13 @@ def test_convolution_weight_gradient_of_a_large_batch():
         y.backward(nd.array(head, ctx=ctx))
         grads.append(weight.grad.asnumpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=1e-4 * np.abs(grads[0]).max())
+
+
+def test_shuffle_matches_the_cpu_permutation():
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    outs = []
+    for ctx in (CPU, GPU):
+        mx.random.seed(11)
+        outs.append(nd.random.shuffle(nd.array(x, ctx=ctx)).asnumpy())
+    np.testing.assert_array_equal(outs[1], outs[0])
+    assert sorted(outs[1][:, 0].tolist()) == x[:, 0].tolist()

@@ -174,6 +174,28 @@ impl Operator for Shuffle {
         true
     }
 
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    /// The same permutation as on the CPU (drawn on the host from the call's seed), applied on
+    /// the device as a `take` of rows.
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        let rows = x.shape().first().copied().unwrap_or(1);
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.shuffle(&mut kernel_rng(ctx.seed));
+        let order: Vec<i32> = order.into_iter().map(|r| r as i32).collect();
+        let host = NDArray::from_vec(&[rows], order)?;
+        let index = NDArray::for_overwrite(&[rows], crate::DType::Int32, x.context())?;
+        crate::gpu::copy(&host, &index)?;
+        // The rows are gathered from a copy, so an output that aliases the input is safe too.
+        let source = NDArray::for_overwrite(x.shape(), x.dtype(), x.context())?;
+        crate::gpu::copy(x, &source)?;
+        let shape = if x.ndim() == 0 { vec![1] } else { x.shape().to_vec() };
+        crate::ops::indexing::gpu_take("_shuffle", crate::ops::indexing::IndexMode::Clip, &shape, 0, &source, &index, false, out)
+    }
+
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         let rows = x.shape().first().copied().unwrap_or(1);
