@@ -18,6 +18,8 @@ class Context:
         if device_type not in _DEVTYPE_IDS:
             raise ValueError(
                 f"unknown device type '{device_type}'; use one of {sorted(_DEVTYPE_IDS)}")
+        if int(device_id) < 0:
+            raise ValueError(f"invalid device id {device_id} for {device_type}; device ids start at 0")
         self.device_type = device_type
         self.device_id = int(device_id)
         self._old = None

@@ -137,6 +137,23 @@ impl FromAttr for f32 {
     }
 }
 
+impl FromAttr for crate::Context {
+    /// `cpu(0)`, `gpu(1)`: the form Python's `str(mx.gpu(1))` gives.
+    fn from_attr(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let (kind, rest) = s.split_once('(').ok_or_else(|| format!("invalid context '{s}'; expected cpu(i) or gpu(i)"))?;
+        let id: u32 = rest
+            .strip_suffix(')')
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| format!("invalid context '{s}'; expected cpu(i) or gpu(i) with i >= 0"))?;
+        match kind.trim() {
+            "cpu" | "cpu_pinned" | "cpu_shared" => Ok(crate::Context::Cpu(id)),
+            "gpu" => Ok(crate::Context::Gpu(id)),
+            other => Err(format!("invalid device type '{other}' in context '{s}'; expected cpu or gpu")),
+        }
+    }
+}
+
 impl FromAttr for String {
     fn from_attr(s: &str) -> std::result::Result<Self, String> {
         Ok(s.trim().trim_matches('\'').trim_matches('"').to_string())

@@ -47,6 +47,7 @@ pub fn after_in_child() {
     mxnet_gpu::forget_after_fork();
     mxnet_cpu::parallel::forget_after_fork();
     if let Some(engine) = Engine::get_if_started() {
+        engine.forget_lanes_after_fork();
         engine.start();
     }
 }

@@ -90,7 +90,7 @@ pub fn no_kernel(op: &str) -> Error {
 }
 
 /// Record `out = expr(inputs..., scalars...)` elementwise; inputs broadcast to `out`'s shape.
-/// `expr` is WGSL over `x0`..`x3` and `s0`..`s3` (see `mxnet_gpu::kernels::elementwise`).
+/// `expr` is WGSL over `x0`..`x5` and `s0`..`s7` (see `mxnet_gpu::kernels::elementwise::map`).
 pub fn map(op: &str, expr: &str, inputs: &[&NDArray], scalars: &[f32], out: &NDArray) -> Result<()> {
     map_as(op, expr, inputs, scalars, out, |d| elem(op, d))
 }
@@ -120,7 +120,14 @@ pub fn map_as(
         kernel_inputs.push(Input { buffer: buffer(x)?, layout, elem: rule(x.dtype())? });
     }
     let output = Output { buffer: buffer(out)?, layout: out.layout(), elem: rule(out.dtype())? };
-    Ok(elementwise::map(expr, &kernel_inputs, scalars, output)?)
+    elementwise::map(expr, &kernel_inputs, scalars, output).map_err(|e| match e {
+        GpuError::Kernel(m) if m.contains("dimensions after merging") => Error::MXNet(format!(
+            "{op}: the GPU kernel indexes at most 8 axes after merging contiguous ones, and this view of \
+             shape {:?} needs more; reshape to fewer axes or call .copy() first ({m})",
+            out.shape()
+        )),
+        other => other.into(),
+    })
 }
 
 /// A matrix operand of [`matmul`]: element `(b, i, j)` of `array`'s buffer at
@@ -288,13 +295,21 @@ fn packed(dtype: DType) -> Option<Packed> {
 pub(crate) fn cast(src: &NDArray, dst: &NDArray) -> Result<()> {
     match (packed(src.dtype()), packed(dst.dtype())) {
         (None, None) => {
-            let to = elem("Cast", dst.dtype())?;
-            map("Cast", &format!("{}(x0)", to.wgsl()), &[src], &[], dst)
+            let from = elem("Cast", src.dtype())?;
+            let expr = match elem("Cast", dst.dtype())? {
+                Elem::I32 if from == Elem::F32 => "f_to_i32(x0)",
+                to => if to == Elem::F32 { "f32(x0)" } else { "i32(x0)" },
+            };
+            map("Cast", expr, &[src], &[], dst)
         }
         (Some(kind), None) => {
             require_contiguous("Cast", src)?;
-            require_contiguous("Cast", dst)?;
-            Ok(packed::unpack(kind, operand(src)?, src.size(), operand(dst)?, elem("Cast", dst.dtype())?)?)
+            if dst.dtype() != DType::Float32 || !dst.is_contiguous() {
+                let wide = NDArray::for_overwrite(src.shape(), DType::Float32, src.context())?;
+                cast(src, &wide)?;
+                return cast(&wide, dst);
+            }
+            Ok(packed::unpack(kind, operand(src)?, src.size(), operand(dst)?, Elem::F32)?)
         }
         (None, Some(kind)) => {
             let src = contiguous(src)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::cell::Cell;
 
-use mxnet_engine::{OpError, PushOptions, Var};
+use mxnet_engine::{Lane, OpError, PushOptions, Var};
 
 use crate::attrs::Attrs;
 use crate::autograd;
@@ -30,6 +30,7 @@ pub fn call1(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Resul
 
 /// Run `op` on `inputs`, writing into `out` when given. Returns the visible outputs.
 pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>) -> Result<Vec<NDArray>> {
+    let out_ctx = op.output_context().unwrap_or_else(|| ctx_of(inputs));
     if let Some(first) = inputs.first() {
         if let Some(other) = inputs.iter().find(|x| x.context() != first.context()) {
             return Err(Error::MXNet(format!(
@@ -56,6 +57,15 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
 
     let on_gpu = out.and_then(|o| o.first()).or(inputs.first()).is_some_and(|x| x.context().is_gpu());
     if on_gpu && !op.supports_gpu() {
+        // Random draws and other operators without inputs run on the host and are copied
+        // into a GPU `out=`, as they are for `ctx=mx.gpu()`.
+        if let (true, Some(out)) = (inputs.is_empty(), out) {
+            let host = invoke(op, inputs, None)?;
+            for (h, dst) in host.iter().zip(out) {
+                copy_into(h, dst)?;
+            }
+            return Ok(out.to_vec());
+        }
         return Err(crate::gpu::no_kernel(op.name()));
     }
     let mut targets: Vec<NDArray> = Vec::with_capacity(out_descs.len());
@@ -65,6 +75,13 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
         match requested_out {
             Some(dst) => {
                 check_out(op.name(), i, dst, desc)?;
+                if !inputs.is_empty() && dst.context() != out_ctx {
+                    return Err(Error::MXNet(format!(
+                        "{}: out[{i}] is on {} but the result is computed on {out_ctx}; pass an out= array on {out_ctx} or copy the result with as_in_context()",
+                        op.name(),
+                        dst.context(),
+                    )));
+                }
                 if recording && dst.ag.is_some() {
                     return Err(Error::MXNet(format!(
                         "{}: assigning to NDArrays that are already in a computational graph will cause \
@@ -92,10 +109,8 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
                     targets.push(tmp);
                 }
             }
-            None if op.overwrites_outputs() => {
-                targets.push(NDArray::for_overwrite(&desc.shape, desc.dtype, ctx_of(inputs))?)
-            }
-            None => targets.push(NDArray::zeros(&desc.shape, desc.dtype, ctx_of(inputs))?),
+            None if op.overwrites_outputs() => targets.push(NDArray::for_overwrite(&desc.shape, desc.dtype, out_ctx)?),
+            None => targets.push(NDArray::zeros(&desc.shape, desc.dtype, out_ctx)?),
         }
     }
 
@@ -163,6 +178,7 @@ pub(crate) fn push_forward(
     let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
+    let lane = lane_of(&inputs, &outputs);
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         let result = if on_gpu { op.forward_gpu(&ctx, &inputs, &outputs) } else { op.forward(&ctx, &inputs, &outputs) };
         if result.is_err() && op.overwrites_outputs() {
@@ -189,9 +205,26 @@ pub(crate) fn push_forward(
         }
         Ok(())
     });
-    // GPU operations only record commands, which takes microseconds whatever their size.
-    let inline = on_gpu || output_elements <= INLINE_MAX_ELEMENTS;
-    crate::engine().push_with(body, &reads, &writes, PushOptions { inline_if_ready: inline, bytes: output_bytes, priority: current_priority() }).map_err(from_engine)
+    // GPU operations only record commands, which takes microseconds whatever their size. A copy
+    // between devices may wait for a device, so it never runs inline.
+    let crosses_devices = matches!(lane, Lane::Dedicated(id) if id % 2 == 1);
+    let inline = !crosses_devices && (on_gpu || output_elements <= INLINE_MAX_ELEMENTS);
+    let options = PushOptions { inline_if_ready: inline, bytes: output_bytes, priority: current_priority(), lane };
+    crate::engine().push_with(body, &reads, &writes, options).map_err(from_engine)
+}
+
+/// The engine lane of an operation: lane `2i` is gpu(i)'s compute queue and `2i + 1` its copy
+/// queue (for operations whose inputs and outputs are on different devices); CPU operations
+/// use the pool.
+fn lane_of(inputs: &[NDArray], outputs: &[NDArray]) -> Lane {
+    let contexts = || inputs.iter().chain(outputs).map(|x| x.context());
+    let Some(gpu) = contexts().find(|c| c.is_gpu()) else { return Lane::Pool };
+    let first = contexts().next().expect("a GPU context was found");
+    if contexts().all(|c| c == first) {
+        Lane::Dedicated(2 * gpu.device_id())
+    } else {
+        Lane::Dedicated(2 * gpu.device_id() + 1)
+    }
 }
 
 thread_local! {
@@ -233,9 +266,12 @@ pub fn copy_into(src: &NDArray, dst: &NDArray) -> Result<()> {
     let dst = dst.detach();
     let reads = vec![src.var().clone()];
     let writes = vec![dst.var().clone()];
+    // A copy that involves a GPU runs on that device's lane; one to or from the host runs on
+    // its copy lane, because it waits for the device and must not hold a CPU worker meanwhile.
+    let lane = lane_of(std::slice::from_ref(&src), std::slice::from_ref(&dst));
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         crate::ops::copy::copy_kernel(&src, &dst).map_err(|e| Arc::new(e) as OpError)
     });
-    let options = PushOptions { priority: current_priority(), ..Default::default() };
+    let options = PushOptions { priority: current_priority(), lane, ..Default::default() };
     crate::engine().push_with(body, &reads, &writes, options).map_err(from_engine)
 }

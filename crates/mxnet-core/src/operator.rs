@@ -83,6 +83,11 @@ pub trait Operator: Send + Sync + 'static {
     /// `outputs` (contiguous, freshly allocated or caller-provided) and the mutated inputs.
     fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
 
+    /// The context of the outputs when it is not the inputs' (the copy between devices).
+    fn output_context(&self) -> Option<crate::Context> {
+        None
+    }
+
     /// Whether [`Operator::forward_gpu`] is implemented; checked before an operation on a GPU
     /// context is pushed, so a missing kernel raises at the call, not at the next sync.
     fn supports_gpu(&self) -> bool {

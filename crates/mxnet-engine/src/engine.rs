@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use crossbeam_utils::Backoff;
 
 use crate::inflight::{InFlight, Limits};
+use crate::lanes::{Lane, Lanes};
 use crate::queue::{Job, ReadyQueue, Spawn};
 use crate::sync::{Arc, AtomicUsize, Condvar, Mutex};
 use crate::var::Var;
@@ -54,6 +55,7 @@ pub(crate) struct OprBlock {
     bytes: usize,
     /// Ready operations of higher priority run first.
     pub(crate) priority: i32,
+    lane: Lane,
 }
 
 impl OprBlock {
@@ -82,6 +84,8 @@ pub struct PushOptions {
     pub bytes: usize,
     /// Among ready operations, higher priorities run first (MXNet's `priority` argument).
     pub priority: i32,
+    /// Where the operation runs when it becomes ready after the push.
+    pub lane: Lane,
 }
 
 /// The dependency engine. Get the process-wide instance with [`Engine::get`].
@@ -98,6 +102,7 @@ pub struct Shared {
     /// Error cells of failures not yet raised, oldest first. Locked only when an operation
     /// fails or on `wait_for_all`.
     global_errors: Mutex<Vec<ErrorCell>>,
+    lanes: Lanes<Arc<OprBlock>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -164,6 +169,7 @@ impl Engine {
             queue: None,
             inflight: InFlight::new(Limits::unlimited()),
             global_errors: Mutex::new(Vec::new()),
+            lanes: Lanes::new(),
         });
         Engine { shared }
     }
@@ -180,6 +186,7 @@ impl Engine {
             queue: (kind != EngineKind::Naive).then(|| ReadyQueue::new(max_running, spawn)),
             inflight: InFlight::new(limits),
             global_errors: Mutex::new(Vec::new()),
+            lanes: Lanes::new(),
         });
         Engine { shared }
     }
@@ -206,6 +213,11 @@ impl Engine {
         if let Some(queue) = &self.queue {
             self.inflight.block_while(|_| queue.drainers() > 0);
         }
+    }
+
+    /// Forget the lane threads: call in a child process after `fork`, where they do not exist.
+    pub fn forget_lanes_after_fork(&self) {
+        self.lanes.forget();
     }
 
     pub fn kind(&self) -> EngineKind {
@@ -249,6 +261,7 @@ impl Engine {
             is_wait: false,
             bytes,
             priority: options.priority,
+            lane: options.lane,
         });
         self.inflight.admit(bytes);
         for v in blk.reads() {
@@ -277,6 +290,10 @@ impl Shared {
     // Associated functions taking `&Arc<Self>` rather than methods, because loom's `Arc`
     // cannot be a method receiver.
     fn dispatch(this: &Arc<Self>, blk: Arc<OprBlock>) {
+        if let (Lane::Dedicated(id), EngineKind::ThreadedPerDevice) = (blk.lane, this.kind) {
+            let shared = this.clone();
+            return this.lanes.send(id, blk, move |blk| Shared::execute(&shared, blk));
+        }
         let Some(queue) = &this.queue else {
             return Shared::execute(this, blk);
         };
@@ -392,6 +409,7 @@ impl Engine {
             bytes: 0,
             // The waiter blocks a user thread; release it before other ready work.
             priority: i32::MAX,
+            lane: Lane::Pool,
         });
         // Not held back by the limits or by `stop`: a wait adds no memory and must not block
         // behind the pushes it waits for.
@@ -617,6 +635,45 @@ mod tests {
         }
         engine.wait_for_all().unwrap();
         assert_eq!(*order.lock().unwrap(), vec![10, 5, 5, 0, 0, -3]);
+    }
+
+    #[test]
+    fn dedicated_lane_runs_on_its_thread_in_dependency_order() {
+        let engine = Engine::new(EngineKind::ThreadedPerDevice, 1, spawn_on_global_pool);
+        let var = Var::new();
+        let log: Arc<Mutex<Vec<(i32, String)>>> = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..40 {
+            let log = log.clone();
+            let lane = if i % 2 == 0 { Lane::Dedicated(7) } else { Lane::Pool };
+            let body = Box::new(move || {
+                let thread = std::thread::current().name().unwrap_or("").to_string();
+                log.lock().unwrap().push((i, thread));
+                Ok(())
+            });
+            engine.push_with(body, &[], &[var.clone()], PushOptions { lane, ..Default::default() }).unwrap();
+        }
+        engine.wait_for_all().unwrap();
+        let log = log.lock().unwrap();
+        let order: Vec<i32> = log.iter().map(|(i, _)| *i).collect();
+        assert_eq!(order, (0..40).collect::<Vec<_>>(), "writes of one variable run in push order");
+        for (i, thread) in log.iter() {
+            assert_eq!(thread == "mxnet-lane-7", i % 2 == 0, "operation {i} ran on '{thread}'");
+        }
+    }
+
+    #[test]
+    fn shared_pool_engine_ignores_lanes() {
+        let engine = Engine::new(EngineKind::Threaded, 1, spawn_on_global_pool);
+        let var = Var::new();
+        let thread = Arc::new(Mutex::new(String::new()));
+        let seen = thread.clone();
+        let body = Box::new(move || {
+            *seen.lock().unwrap() = std::thread::current().name().unwrap_or("").to_string();
+            Ok(())
+        });
+        engine.push_with(body, &[], &[var.clone()], PushOptions { lane: Lane::Dedicated(9), ..Default::default() }).unwrap();
+        engine.wait_for_all().unwrap();
+        assert_ne!(*thread.lock().unwrap(), "mxnet-lane-9");
     }
 
     #[test]

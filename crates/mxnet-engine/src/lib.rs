@@ -14,6 +14,7 @@
 
 mod engine;
 mod inflight;
+mod lanes;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod queue;
@@ -21,6 +22,7 @@ mod sync;
 mod var;
 
 pub use engine::{Engine, EngineKind, OpFn, PushOptions};
+pub use lanes::Lane;
 pub use queue::{Job, Spawn};
 pub use var::Var;
 

@@ -139,7 +139,9 @@ def get_item(arr, key):
         return _basic_view(arr, norm, record=autograd.is_recording())
     flat, shape = _advanced_flat_indices(arr, key)
     from .creation import array
-    idx = array(flat, ctx=arr.context, dtype=np.int64)
+    # A GPU holds no int64; positions there fit int32 (arrays are below 2^32 bytes).
+    idx_dtype = np.int32 if arr.context.device_type == "gpu" else np.int64
+    idx = array(flat, ctx=arr.context, dtype=idx_dtype)
     out = _invoke("take", [arr.reshape((-1,)), idx], [("axis", "0")])
     return _reshape_exact(out, shape if shape else (1,))
 
@@ -161,6 +163,17 @@ def set_item(arr, key, value):
         return
     np_key = _numpy_key(key)
     values = value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
+    if arr.context.device_type == "gpu":
+        # Assign on a host copy, then write it back: GPU memory cannot be shared with numpy.
+        host = arr.asnumpy()
+        try:
+            host[np_key] = values
+        except (IndexError, ValueError) as e:
+            raise type(e)(f"cannot assign a value of shape {values.shape} at index {key!r} of an array of "
+                          f"shape {arr.shape}: {e}") from e
+        from .creation import array
+        array(host, dtype=arr.dtype).copyto(arr)
+        return
     arr.wait_to_write()
     # The numpy array shares the NDArray's storage (with its strides), so this writes in place.
     target = np.asarray(arr)

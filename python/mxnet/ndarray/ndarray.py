@@ -194,7 +194,8 @@ class NDArray:
             return other
         if isinstance(other, Context):
             if other.device_type == "gpu" or self._h.context[0] == 2:
-                return _wrap(_native.to_context(self._h, other.device_typeid, other.device_id))
+                # A recorded operator, so gradients flow back to this array's context.
+                return _invoke("_copyto", [self], [("ctx", str(other))])
             copied = self.copy()
             copied._h = _native.with_cpu_context(copied._h, other.device_id)
             return copied
@@ -265,11 +266,15 @@ class NDArray:
     __hash__ = object.__hash__
 
     def __getstate__(self):
-        return {"data": self.asnumpy(), "dtype": self._h.dtype}
+        return {"data": self.asnumpy(), "dtype": self._h.dtype, "ctx": str(self.context)}
 
     def __setstate__(self, state):
+        # Arrays come back on the context they were saved from, as MXNet's NDArray::Load does
+        # (states pickled before the context was stored load on the CPU).
         from .creation import array
-        self._h = array(state["data"], dtype=state["dtype"])._h
+        ctx = state.get("ctx", "cpu(0)")
+        kind, index = ctx.rstrip(")").split("(")
+        self._h = array(state["data"], ctx=Context(kind, int(index)), dtype=state["dtype"])._h
 
     # ---- arithmetic -------------------------------------------------------------------
     def _binary(self, other, array_op, scalar_op, rscalar_op=None, reflected=False):

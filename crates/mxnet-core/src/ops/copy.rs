@@ -108,7 +108,65 @@ impl Operator for Cast {
     }
 }
 
+/// `_copyto`: a copy to another context, recorded by autograd so gradients flow back to the
+/// source's context (MXNet records the same operator for `copyto` and `as_in_context`).
+pub struct CopyTo {
+    ctx: crate::Context,
+}
+
+impl Operator for CopyTo {
+    fn name(&self) -> &'static str {
+        "_copyto"
+    }
+
+    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+        Ok(vec![inputs[0].clone()])
+    }
+
+    fn output_context(&self) -> Option<crate::Context> {
+        Some(self.ctx)
+    }
+
+    fn overwrites_outputs(&self) -> bool {
+        true
+    }
+
+    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        copy_kernel(&inputs[0], &outputs[0])
+    }
+
+    fn supports_gpu(&self) -> bool {
+        true
+    }
+
+    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        copy_kernel(&inputs[0], &outputs[0])
+    }
+
+    fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
+        let back = g.inputs[0].context().to_string();
+        Ok(vec![Some(call1("_copyto", &[&g.out_grads[0]], &[("ctx", back)])?)])
+    }
+
+    fn attrs(&self) -> Attrs {
+        vec![("ctx".into(), self.ctx.to_string())]
+    }
+}
+
 pub fn register(defs: &mut Vec<OpDef>) {
+    defs.push(OpDef {
+        name: "_copyto",
+        aliases: &[],
+        arguments: &["data"],
+        params: &["ctx"],
+        doc: "Copy the array to another context (cpu(i) or gpu(i)).",
+        create: |attrs: &Attrs| {
+            let mut r = AttrReader::new("_copyto", attrs);
+            let ctx = r.required::<crate::Context>("ctx")?;
+            r.finish(&["ctx"])?;
+            Ok(Arc::new(CopyTo { ctx }) as Arc<dyn Operator>)
+        },
+    });
     defs.push(OpDef {
         name: "Cast",
         aliases: &["cast"],

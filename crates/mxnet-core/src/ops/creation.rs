@@ -38,8 +38,11 @@ impl Operator for Fill {
 
     fn forward_gpu(&self, _ctx: &OpContext, _inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
-        let elem = crate::gpu::elem(self.name, out.dtype())?;
-        crate::gpu::map(self.name, &format!("{}(s0)", elem.wgsl()), &[], &[self.value as f32], out)
+        use mxnet_gpu::kernels::elementwise::int_scalar;
+        match crate::gpu::elem(self.name, out.dtype())? {
+            mxnet_gpu::Elem::F32 => crate::gpu::map(self.name, "s0", &[], &[self.value as f32], out),
+            _ => crate::gpu::map(self.name, "si0", &[], &[int_scalar(self.value as i32)], out),
+        }
     }
 
     fn forward(&self, _ctx: &OpContext, _inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

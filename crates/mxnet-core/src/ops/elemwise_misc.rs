@@ -63,9 +63,12 @@ impl Operator for Clip {
 
     /// Comparisons in the CPU kernel's order, so NaN passes through.
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        let t = crate::gpu::elem("clip", inputs[0].dtype())?.wgsl();
-        let expr = format!("select(select(x0, {t}(s0), x0 < {t}(s0)), {t}(s1), x0 > {t}(s1))");
-        crate::gpu::map("clip", &expr, &[&inputs[0]], &[self.a_min as f32, self.a_max as f32], &outputs[0])
+        use mxnet_gpu::kernels::elementwise::int_scalar;
+        let (expr, bounds) = match crate::gpu::elem("clip", inputs[0].dtype())? {
+            mxnet_gpu::Elem::F32 => ("select(select(x0, s0, x0 < s0), s1, x0 > s1)", [self.a_min as f32, self.a_max as f32]),
+            _ => ("select(select(x0, si0, x0 < si0), si1, x0 > si1)", [int_scalar(self.a_min as i32), int_scalar(self.a_max as i32)]),
+        };
+        crate::gpu::map("clip", expr, &[&inputs[0]], &bounds, &outputs[0])
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

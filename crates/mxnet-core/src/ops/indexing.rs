@@ -488,14 +488,19 @@ impl Operator for OneHot {
         let grid = [rows, self.depth];
         let column_view = index.with_layout(mxnet_cpu::Layout { shape: grid.to_vec(), strides: vec![1, 0], offset: index.layout().offset });
         let out2 = out.with_layout(mxnet_cpu::Layout { offset: out.layout().offset, ..mxnet_cpu::Layout::contiguous(&grid) });
-        let t = crate::gpu::elem("one_hot", out.dtype())?.wgsl();
+        let int_out = crate::gpu::elem("one_hot", out.dtype())? == mxnet_gpu::Elem::I32;
         let hit = match crate::gpu::elem("one_hot", index.dtype())? {
             // Floats truncate toward zero and NaN reads as 0, as the CPU's conversion does.
             mxnet_gpu::Elem::F32 => "f_index(x0) >= 0.0 && f_index(x0) < s2 && u32(f_index(x0)) == i % u32(s2)",
             _ => "x0 >= 0 && f32(x0) < s2 && u32(x0) == i % u32(s2)",
         };
-        let expr = format!("select({t}(s1), {t}(s0), {hit})");
-        let scalars = [self.on_value as f32, self.off_value as f32, self.depth as f32];
+        use mxnet_gpu::kernels::elementwise::int_scalar;
+        let (expr, on, off) = if int_out {
+            (format!("select(si1, si0, {hit})"), int_scalar(self.on_value as i32), int_scalar(self.off_value as i32))
+        } else {
+            (format!("select(s1, s0, {hit})"), self.on_value as f32, self.off_value as f32)
+        };
+        let scalars = [on, off, self.depth as f32];
         crate::gpu::map("one_hot", &expr, &[&column_view], &scalars, &out2)
     }
 

@@ -430,6 +430,12 @@ impl Operator for Reduce {
         let mask = self.axes.mask(self.name, x.ndim())?;
         let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
         let (reducer, scale) = match self.kind {
+            ReduceKind::Mean if x.dtype() == DType::Int32 => {
+                // The mean of int32 values is int32, truncated toward zero, as on the CPU.
+                crate::gpu::reduce(self.name, Reducer::Sum, x, &mask, 1.0, out)?;
+                let count = mxnet_gpu::kernels::elementwise::int_scalar(count.max(1) as i32);
+                return crate::gpu::map(self.name, "x0 / si0", &[out], &[count], out);
+            }
             ReduceKind::Mean => {
                 crate::gpu::float_elem(self.name, x.dtype())?;
                 (Reducer::Sum, 1.0 / count as f32)
@@ -600,7 +606,8 @@ impl Operator for Norm {
         crate::gpu::map("norm", "select(sq(x0 / x1), 0.0, x1 == 0.0 || x1 == inf())", &[&magnitudes, &spread], &[], &magnitudes)?;
         let sums = NDArray::for_overwrite(out.shape(), x.dtype(), x.context())?;
         crate::gpu::reduce("norm", Reducer::Sum, &magnitudes, &mask, 1.0, &sums)?;
-        crate::gpu::map("norm", "select(x0 * sqrt(x1), x0, x0 == inf())", &[&largest, &sums], &[], out)
+        // An empty group's largest magnitude is -inf and an all-zero one's is 0: both give 0.
+        crate::gpu::map("norm", "select(select(x0 * sqrt(x1), x0, x0 == inf()), 0.0, x0 <= 0.0)", &[&largest, &sums], &[], out)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

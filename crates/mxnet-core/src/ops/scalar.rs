@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use mxnet_gpu::kernels::elementwise::int_scalar;
+
 use mxnet_cpu::strided::unary_map;
 
 use super::binary::BinaryKind;
@@ -63,10 +65,11 @@ impl Operator for Scalar {
 
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let int = inputs[0].dtype() == crate::DType::Int32;
-        let s = if int { "i32(s0)" } else { "s0" };
+        // The scalar converts to the array's dtype, as on the CPU (saturating for int32).
+        let (s, value) = if int { ("si0", int_scalar(self.scalar as i32)) } else { ("s0", self.scalar as f32) };
         let (a, b) = if self.reversed { (s, "x0") } else { ("x0", s) };
         let expr = self.kind.wgsl(a, b, int);
-        crate::gpu::map(self.name, &expr, &[&inputs[0]], &[self.scalar as f32], &outputs[0])
+        crate::gpu::map(self.name, &expr, &[&inputs[0]], &[value], &outputs[0])
     }
 
     fn differentiable(&self) -> bool {

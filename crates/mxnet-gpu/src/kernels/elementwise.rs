@@ -25,12 +25,25 @@ pub struct Output<'a> {
     pub elem: Elem,
 }
 
+/// An i32 scalar for the slot `si{k}` of [`map`]: its bits travel in an f32 slot, so integers
+/// beyond 2^24 stay exact.
+pub fn int_scalar(v: i32) -> f32 {
+    f32::from_bits(v as u32)
+}
+
 /// WGSL functions elementwise expressions may call. WGSL leaves results outside a builtin's
 /// domain undefined (`log(-1)`, `pow(-2, 3)`, `asin(2)`), so these give numpy's values there.
 pub const HELPERS: &str = "
 fn nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
 fn inf() -> f32 { return bitcast<f32>(0x7f800000u); }
 fn sq(v: f32) -> f32 { return v * v; }
+// float to int32 as the CPU converts: toward zero, saturating, NaN as 0.
+fn f_to_i32(v: f32) -> i32 {
+    if (is_nan(v)) { return 0; }
+    if (v >= 2147483648.0) { return 2147483647; }
+    if (v <= -2147483648.0) { return -2147483647 - 1; }
+    return i32(v);
+}
 // A float index as the CPU converts it: truncated toward zero, NaN as 0.
 fn f_index(v: f32) -> f32 { return select(trunc(v), 0.0, is_nan(v)); }
 // A uniform draw in [0, 1) for element `i` of the stream keyed by (k0, k1). The generator is
@@ -138,7 +151,8 @@ fn f_hypot(a: f32, b: f32) -> f32 {
 ";
 
 /// Record `out[i] = expr` for every element `i` of the output's view. `expr` is WGSL over
-/// `x0`..`x5` (the inputs' elements), `s0`..`s7` (f32 scalars) and `i` (the element's
+/// `x0`..`x5` (the inputs' elements), `s0`..`s7` (the scalars as f32), `si0`..`si7` (the same
+/// slots read as i32, for integer scalars passed with [`int_scalar`]) and `i` (the element's
 /// row-major index) and evaluates to the output's type.
 pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], out: Output) -> Result<()> {
     let shape = &out.layout.shape;
@@ -222,7 +236,7 @@ pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], out: Output) -> Result
             s.push_str(&format!("let x{k} = in{k}[{}];\n", index(k + 1)));
         }
         for k in 0..MAX_SCALARS {
-            s.push_str(&format!("let s{k} = pf({}u);\n", scalars_at + k));
+            s.push_str(&format!("let s{k} = pf({0}u);\nlet si{k} = pi({0}u);\n", scalars_at + k));
         }
         s.push_str(&format!("out[{}] = {expr};\n}}\n", index(0)));
         s

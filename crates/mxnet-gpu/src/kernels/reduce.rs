@@ -232,9 +232,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         )
     };
     let device = out.device();
+    if chunks == 1 && n_red <= ROW_MAX && n_out >= WORKGROUP as usize {
+        // Many short rows: one thread per output instead of a workgroup per output.
+        let row_source = || {
+            format!(
+                "{prelude}{STRIDED_INDEX}
+@group(0) @binding(0) var<storage, read_write> x: array<{t}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{t}>;
+fn comb(a: {t}, b: {t}) -> {t} {{ {combine} }}
+@compute @workgroup_size({WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
+    let o = (wid.y * nwg.x + wid.x) * {WORKGROUP}u + lid;
+    if (o >= p(0u)) {{ return; }}
+    let base = strided(o, p(2u), 8u, 16u);
+    var acc: {t} = {identity};
+    for (var r = 0u; r < p(1u); r = r + 1u) {{
+        acc = comb(acc, x[base + strided(r, p(3u), 25u, 33u)]);
+    }}
+    out[p(7u) + o] = {scaled};
+}}
+",
+                prelude = prelude(2),
+                combine = reducer.combine(elem),
+                identity = reducer.identity(elem),
+            )
+        };
+        let groups = grid(device, n_out.div_ceil(WORKGROUP as usize) as u64)?;
+        return device.dispatch(&format!("{key}|rows"), row_source, &[x.raw(), out.raw()], &params, groups);
+    }
     let groups = grid(device, (n_out * chunks) as u64)?;
     device.dispatch(&key, source, &[x.raw(), out.raw()], &params, groups)
 }
+
+/// Longest reduced run that one thread reduces alone when there are many outputs.
+const ROW_MAX: usize = 64;
 
 /// Record `out[o] = index of the maximum (or minimum) of x over the axes marked in `axes``,
 /// as a float, in row-major order of the reduced axes. The first NaN wins, then the first of
