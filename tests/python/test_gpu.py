@@ -899,3 +899,17 @@ def test_invalid_device_ids_and_too_many_axes_are_explained():
     x = nd.ones((2,) * 10, ctx=GPU).transpose(tuple(range(9, -1, -1)))
     with pytest.raises(MXNetError, match="broadcast_mul.*at most 8 axes"):
         (x * nd.ones((2,) * 10, ctx=GPU)).wait_to_read()
+
+
+@pytest.mark.parametrize("narrow", ["uint8", "int8", "bool", "float16", "bfloat16"])
+def test_strided_views_of_narrow_dtypes(narrow):
+    host = (np.arange(2 * 3 * 5) % 7 - 2).astype(np.float32).reshape(2, 3, 5)
+    cpu = nd.array(host).astype(narrow)
+    gpu = nd.array(host, ctx=GPU).astype(narrow)
+    as_float = lambda a: a.astype("float32").asnumpy()
+    for view in (lambda a: a.transpose((2, 0, 1)), lambda a: a[:, 1:3, ::2], lambda a: nd.flip(a, axis=2)):
+        np.testing.assert_array_equal(as_float(view(gpu)), as_float(view(cpu)))
+        np.testing.assert_array_equal(as_float(view(gpu).copy()), as_float(view(cpu).copy()))
+    with pytest.raises(MXNetError, match="strided or unaligned view of a .* GPU array"):
+        gpu[:, 1] = 1
+        gpu.wait_to_read()

@@ -217,8 +217,14 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
                 let output = Output { buffer: buffer(dst)?, layout: dst.layout(), elem: Elem::U32 };
                 return Ok(elementwise::map("x0", &input, &[], output)?);
             }
-            require_contiguous("copy on the GPU", dst)?;
-            require_contiguous("copy on the GPU", src)?;
+            if !src.is_contiguous() {
+                // Narrow dtypes: a strided read goes through float32, which holds every value
+                // of uint8, int8, bool, float16 and bfloat16 exactly.
+                let wide = NDArray::for_overwrite(src.shape(), DType::Float32, src.context())?;
+                cast(src, &wide)?;
+                return cast(&wide, dst);
+            }
+            require_narrow_contiguous(dst)?;
             let device = buffer(dst)?.device().clone();
             copy_bytes(&device, buffer(src)?, src.layout().offset * width, dst, dst.layout().offset * width, src.size() * width)
         }
@@ -232,29 +238,28 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
     }
 }
 
-fn require_contiguous(what: &str, x: &NDArray) -> Result<()> {
-    if x.is_contiguous() {
-        Ok(())
-    } else {
-        Err(Error::MXNet(format!(
-            "{what}: GPU views with strides (shape {:?}, strides {:?}) are not supported as a destination yet; \
-             copy into a contiguous array",
-            x.shape(),
-            x.layout().strides
-        )))
+/// Check that a narrow-dtype destination is written whole words at a time: packed bytes of a
+/// strided view would need per-byte atomic writes.
+fn require_narrow_contiguous(dst: &NDArray) -> Result<()> {
+    let width = dst.dtype().size();
+    let aligned = (dst.layout().offset * width) % 4 == 0;
+    if dst.is_contiguous() && aligned {
+        return Ok(());
     }
+    Err(Error::MXNet(format!(
+        "writing into a strided or unaligned view of a {} GPU array (shape {:?}, strides {:?}, offset {}) is not \
+         supported yet; write into a contiguous array, or cast the array to float32 or int32 first",
+        dst.dtype(),
+        dst.shape(),
+        dst.layout().strides,
+        dst.layout().offset
+    )))
 }
 
 /// `x` itself when contiguous, else a contiguous copy on the same device.
 pub fn contiguous(x: &NDArray) -> Result<NDArray> {
     if x.is_contiguous() {
         return Ok(x.clone());
-    }
-    if x.dtype().size() != 4 {
-        return Err(Error::MXNet(format!(
-            "reading a strided GPU view of dtype {} is not supported yet; call .copy() on a float32 or int32 array",
-            x.dtype()
-        )));
     }
     let out = NDArray::for_overwrite(x.shape(), x.dtype(), x.context())?;
     copy(x, &out)?;
@@ -303,17 +308,16 @@ pub(crate) fn cast(src: &NDArray, dst: &NDArray) -> Result<()> {
             map("Cast", expr, &[src], &[], dst)
         }
         (Some(kind), None) => {
-            require_contiguous("Cast", src)?;
             if dst.dtype() != DType::Float32 || !dst.is_contiguous() {
                 let wide = NDArray::for_overwrite(src.shape(), DType::Float32, src.context())?;
                 cast(src, &wide)?;
                 return cast(&wide, dst);
             }
-            Ok(packed::unpack(kind, operand(src)?, src.size(), operand(dst)?, Elem::F32)?)
+            Ok(packed::unpack(kind, (buffer(src)?, src.layout()), operand(dst)?, Elem::F32)?)
         }
         (None, Some(kind)) => {
             let src = contiguous(src)?;
-            require_contiguous("Cast", dst)?;
+            require_narrow_contiguous(dst)?;
             Ok(packed::pack(kind, operand(&src)?, elem("Cast", src.dtype())?, src.size(), operand(dst)?)?)
         }
         (Some(_), Some(_)) => {

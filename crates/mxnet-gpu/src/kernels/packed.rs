@@ -3,8 +3,8 @@
 //! reads one element per thread, and `pack` writes one word per thread, keeping the bytes of
 //! the word that lie outside the array.
 
-use super::{check_u32, grid, prelude, WORKGROUP};
-use crate::{Buffer, Elem, GpuError, Result};
+use super::{check_u32, grid, merge_dims, prelude, MAX_DIMS, STRIDED_INDEX, WORKGROUP};
+use crate::{Buffer, Elem, GpuError, Layout, Result};
 
 /// A narrow dtype as stored in 32-bit words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,11 +26,18 @@ impl Packed {
     }
 }
 
-/// Record `out[i] = convert(src[offset + i])` for `n` elements into a contiguous f32 or i32
-/// output starting at element `out_offset`.
-pub fn unpack(kind: Packed, src: (&Buffer, usize), n: usize, out: (&Buffer, usize), elem: Elem) -> Result<()> {
+/// Record `out[i] = convert(src[view(i)])` for every element `i` of the view `layout` of
+/// `src` (any strides, in elements), into a contiguous f32 or i32 output from element
+/// `out_offset`.
+pub fn unpack(kind: Packed, src: (&Buffer, &Layout), out: (&Buffer, usize), elem: Elem) -> Result<()> {
+    let layout = src.1;
+    let n = layout.size();
     if n == 0 {
         return Ok(());
+    }
+    let (shape, strides) = merge_dims(&layout.shape, &[&layout.strides]);
+    if shape.len() > MAX_DIMS {
+        return Err(GpuError::Kernel(format!("unpack: {} dimensions after merging exceed {MAX_DIMS}", shape.len())));
     }
     let t = elem.wgsl();
     let value = match kind {
@@ -41,21 +48,26 @@ pub fn unpack(kind: Packed, src: (&Buffer, usize), n: usize, out: (&Buffer, usiz
         Packed::BF16 => "bitcast<f32>(((word >> (16u * (at % 2u))) & 0xffffu) << 16u)",
     };
     let per_word = kind.per_word();
-    let params = vec![check_u32("unpack", n)?, check_u32("unpack", src.1)?, check_u32("unpack", out.1)?];
+    // 0: count, 1: output offset, 2: rank, 3..11: shape, 11: view offset, 12..20: strides.
+    let mut params = vec![check_u32("unpack", n)?, check_u32("unpack", out.1)?, shape.len() as u32];
+    params.extend(shape.iter().map(|&d| d as u32));
+    params.resize(3 + MAX_DIMS, 0);
+    params.push(check_u32("unpack", layout.offset)?);
+    params.extend(strides[0].iter().map(|&v| v as i32 as u32));
     let key = format!("unpack|{kind:?}|{t}");
     let source = || {
         format!(
-            "{prelude}
+            "{prelude}{STRIDED_INDEX}
 @group(0) @binding(0) var<storage, read_write> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<{t}>;
 @compute @workgroup_size({WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
     let i = (wid.y * nwg.x + wid.x) * {WORKGROUP}u + lid;
     if (i >= p(0u)) {{ return; }}
-    let at = p(1u) + i;
+    let at = strided(i, p(2u), 3u, 11u);
     let word = src[at / {per_word}u];
     let shift = (at % 4u) * 8u;
-    out[p(2u) + i] = {t}({value});
+    out[p(1u) + i] = {t}({value});
 }}
 ",
             prelude = prelude(2)
