@@ -913,3 +913,10 @@ def test_strided_views_of_narrow_dtypes(narrow):
     with pytest.raises(MXNetError, match="strided or unaligned view of a .* GPU array"):
         gpu[:, 1] = 1
         gpu.wait_to_read()
+
+
+def test_numpy_conversion_of_gpu_arrays_copies():
+    g = nd.array([[1, 2], [3, 4]], ctx=GPU)
+    np.testing.assert_array_equal(np.asarray(g), [[1, 2], [3, 4]])
+    assert np.asarray(g, dtype=np.int32).dtype == np.int32
+    np.testing.assert_array_equal(nd.array([g[0], g[1]]).asnumpy(), [[1, 2], [3, 4]])

@@ -129,7 +129,15 @@ class NDArray:
 
     @property
     def __array_interface__(self):
+        if self._h.context[0] == 2:
+            # GPU memory cannot be shared; numpy then falls back to __array__, which copies.
+            raise AttributeError("__array_interface__ is only available for CPU arrays")
         return self._h.array_interface()
+
+    def __array__(self, dtype=None, copy=None):
+        """Copy to a numpy array (used for GPU arrays, whose memory numpy cannot share)."""
+        data = self.asnumpy()
+        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
         """Export as a DLPack capsule that shares memory (waits for pending reads and writes).
