@@ -674,6 +674,10 @@ def test_argmax_argmin_with_ties_and_nan(name, axis):
     kwargs = {} if axis is None else {"axis": axis}
     gpu, cpu = both(getattr(nd, name), x, **kwargs)
     np.testing.assert_array_equal(gpu, cpu)
+    ints = (np.round(RNG.randn(5, 300) * 3) + (1 << 25)).astype(np.int32)  # beyond float32's exact range
+    gpu, cpu = both(getattr(nd, name), ints, **kwargs)
+    assert gpu.dtype == cpu.dtype
+    np.testing.assert_array_equal(gpu, cpu)
 
 
 @pytest.mark.parametrize("ord_,axis", [(2, None), (2, 1), (1, 0), (2, (0, 2))])

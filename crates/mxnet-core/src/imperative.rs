@@ -213,9 +213,9 @@ pub(crate) fn push_forward(
     crate::engine().push_with(body, &reads, &writes, options).map_err(from_engine)
 }
 
-/// The engine lane of an operation: lane `2i` is gpu(i)'s compute queue and `2i + 1` its copy
-/// queue (for operations whose inputs and outputs are on different devices); CPU operations
-/// use the pool.
+/// Choose the engine lane of an operation. Lane `2i` is gpu(i)'s compute queue, and `2i + 1`
+/// its copy queue, for operations whose inputs and outputs are on different devices. CPU
+/// operations use the pool.
 fn lane_of(inputs: &[NDArray], outputs: &[NDArray]) -> Lane {
     let contexts = || inputs.iter().chain(outputs).map(|x| x.context());
     let Some(gpu) = contexts().find(|c| c.is_gpu()) else { return Lane::Pool };
@@ -266,8 +266,8 @@ pub fn copy_into(src: &NDArray, dst: &NDArray) -> Result<()> {
     let dst = dst.detach();
     let reads = vec![src.var().clone()];
     let writes = vec![dst.var().clone()];
-    // A copy that involves a GPU runs on that device's lane; one to or from the host runs on
-    // its copy lane, because it waits for the device and must not hold a CPU worker meanwhile.
+    // A copy that involves a GPU runs on that device's lane. One to or from the host runs on the
+    // copy lane, because it waits for the device and must not hold a CPU worker meanwhile.
     let lane = lane_of(std::slice::from_ref(&src), std::slice::from_ref(&dst));
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         crate::ops::copy::copy_kernel(&src, &dst).map_err(|e| Arc::new(e) as OpError)

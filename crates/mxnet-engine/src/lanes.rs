@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
 
-/// Where a ready operation runs.
+/// The thread, or pool of threads, that runs a ready operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Lane {
     /// The shared thread pool (CPU operations).

@@ -729,10 +729,16 @@ impl Operator for ArgReduce {
 
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
-        crate::gpu::float_elem(self.name, x.dtype())?;
+        let elem = crate::gpu::elem(self.name, x.dtype())?;
         let mask = self.mask(x.ndim())?;
-        let (buffer, offset) = crate::gpu::operand(out)?;
-        Ok(mxnet_gpu::kernels::reduce::arg_reduce(self.is_max, crate::gpu::buffer(x)?, x.layout(), &mask, buffer, offset)?)
+        // The kernel writes float indices; an int32 input gets int32 indices, as on the CPU.
+        let indices = if elem == mxnet_gpu::Elem::F32 { out.clone() } else { NDArray::for_overwrite(out.shape(), DType::Float32, out.context())? };
+        let (buffer, offset) = crate::gpu::operand(&indices)?;
+        mxnet_gpu::kernels::reduce::arg_reduce(self.is_max, elem, crate::gpu::buffer(x)?, x.layout(), &mask, buffer, offset)?;
+        if elem != mxnet_gpu::Elem::F32 {
+            crate::gpu::cast(&indices, out)?;
+        }
+        Ok(())
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

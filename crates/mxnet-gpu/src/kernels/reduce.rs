@@ -270,7 +270,7 @@ const ROW_MAX: usize = 64;
 /// Record `out[o] = index of the maximum (or minimum) of x over the axes marked in `axes``,
 /// as a float, in row-major order of the reduced axes. The first NaN wins, then the first of
 /// equal extremes, as numpy's argmax.
-pub fn arg_reduce(is_max: bool, x: &Buffer, layout: &Layout, axes: &[bool], out: &Buffer, out_offset: usize) -> Result<()> {
+pub fn arg_reduce(is_max: bool, elem: Elem, x: &Buffer, layout: &Layout, axes: &[bool], out: &Buffer, out_offset: usize) -> Result<()> {
     let what = "argmax";
     let split = Split::of(what, layout, axes)?;
     let view = split.view(layout.offset);
@@ -287,20 +287,24 @@ pub fn arg_reduce(is_max: bool, x: &Buffer, layout: &Layout, axes: &[bool], out:
     let params = view_params(what, head, &view)?;
     let n_out = split.n_out;
     let better = if is_max { "vb > va" } else { "vb < va" };
-    let key = format!("argreduce|{is_max}");
+    let key = format!("argreduce|{is_max}|{elem:?}");
+    let t = elem.wgsl();
+    // Integers have no NaN: the test is constant false for them.
+    let nan_test = if elem == Elem::F32 { "is_nan" } else { "never_nan" };
     let source = || {
         format!(
             "{prelude}{STRIDED_INDEX}
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(0) var<storage, read_write> x: array<{t}>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-var<workgroup> values: array<f32, {WORKGROUP}>;
+var<workgroup> values: array<{t}, {WORKGROUP}>;
+fn never_nan(v: {t}) -> bool {{ return false; }}
 var<workgroup> indices: array<u32, {WORKGROUP}>;
 const EMPTY: u32 = 0xffffffffu;
 // Whether (vb, ib) beats (va, ia): NaN first, then the extreme, then the lower index.
-fn takes_b(va: f32, ia: u32, vb: f32, ib: u32) -> bool {{
+fn takes_b(va: {t}, ia: u32, vb: {t}, ib: u32) -> bool {{
     if (ib == EMPTY) {{ return false; }}
     if (ia == EMPTY) {{ return true; }}
-    let na = is_nan(va); let nb = is_nan(vb);
+    let na = {nan_test}(va); let nb = {nan_test}(vb);
     if (na || nb) {{ return nb && (!na || ib < ia); }}
     if (vb == va) {{ return ib < ia; }}
     return {better};
@@ -310,7 +314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let o = wid.y * nwg.x + wid.x;
     if (o >= p(0u)) {{ return; }}
     let base = strided(o, p(2u), 8u, 16u);
-    var va = 0.0;
+    var va: {t} = {t}(0);
     var ia = EMPTY;
     for (var r = lid; r < p(1u); r = r + {WORKGROUP}u) {{
         let vb = x[base + strided(r, p(3u), 25u, 33u)];
