@@ -924,3 +924,29 @@ def test_numpy_conversion_of_gpu_arrays_copies():
     np.testing.assert_array_equal(np.asarray(g), [[1, 2], [3, 4]])
     assert np.asarray(g, dtype=np.int32).dtype == np.int32
     np.testing.assert_array_equal(nd.array([g[0], g[1]]).asnumpy(), [[1, 2], [3, 4]])
+
+
+def test_symbol_bind_and_simple_bind_on_the_gpu():
+    data, weight = mx.sym.var("data"), mx.sym.var("w")
+    loss = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, weight, num_hidden=3, no_bias=True), mx.sym.var("label"))
+    x = RNG.rand(4, 5).astype(np.float32)
+    w = RNG.rand(3, 5).astype(np.float32)
+    label = np.array([0, 1, 2, 0], np.float32)
+    results = []
+    for ctx in (CPU, GPU):
+        args = {"data": nd.array(x, ctx=ctx), "w": nd.array(w, ctx=ctx), "label": nd.array(label, ctx=ctx)}
+        grads = {"w": nd.zeros((3, 5), ctx=ctx)}
+        executor = loss.bind(ctx, args, args_grad=grads)
+        executor.forward(is_train=True)
+        executor.backward()
+        assert executor.outputs[0].context == ctx
+        results.append((executor.outputs[0].asnumpy(), grads["w"].asnumpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-6)
+    executor = loss.simple_bind(GPU, data=(4, 5), label=(4,))
+    executor.arg_dict["data"][:] = x
+    executor.arg_dict["w"][:] = w
+    executor.arg_dict["label"][:] = label
+    executor.forward(is_train=True)
+    executor.backward()
+    np.testing.assert_allclose(executor.grad_dict["w"].asnumpy(), results[0][1], rtol=1e-5, atol=1e-6)
