@@ -55,7 +55,7 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
         }
     }
 
-    let on_gpu = out.and_then(|o| o.first()).or(inputs.first()).is_some_and(|x| x.context().is_gpu());
+    let on_gpu = out.and_then(|o| o.first()).map_or(out_ctx, |x| x.context()).is_gpu();
     if on_gpu && !op.supports_gpu() {
         // Random draws and other operators without inputs run on the host and are copied
         // into a GPU `out=`, as they are for `ctx=mx.gpu()`.
