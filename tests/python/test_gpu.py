@@ -169,7 +169,8 @@ def test_max_min_propagate_nan():
     for name in ("max", "min"):
         gpu, cpu = both(getattr(nd, name), x, axis=1)
         close(gpu, cpu)
-        assert np.isnan(gpu[2]) and not np.isnan(gpu[[0, 1, 3]]).any()
+        assert np.isnan(gpu[2])
+        assert not np.isnan(gpu[[0, 1, 3]]).any()
 
 
 # ---- matrix products ---------------------------------------------------------------------
@@ -298,7 +299,8 @@ def test_optimizer_updates_three_steps(opt, kwargs, states):
 def test_round_trip_of_every_gpu_dtype(dtype):
     x = (RNG.randn(3, 5) * 50).astype(dtype)
     a = nd.array(x, ctx=GPU, dtype=dtype)
-    assert a.context == GPU and a.dtype == np.dtype(dtype)
+    assert a.context == GPU
+    assert a.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(a.asnumpy(), x)
     np.testing.assert_array_equal(a.as_in_context(CPU).asnumpy(), x)
     np.testing.assert_array_equal(a.copyto(GPU).asnumpy(), x)
@@ -727,7 +729,8 @@ def test_softmax_output_bad_label_gives_nan_gradient_on_the_gpu():
         y = nd.SoftmaxOutput(d, nd.array([1, 7], ctx=GPU))
     y.backward()
     g = d.grad.asnumpy()
-    assert np.isfinite(g[0]).all() and np.isnan(g[1]).all()
+    assert np.isfinite(g[0]).all()
+    assert np.isnan(g[1]).all()
 
 
 @pytest.mark.parametrize("narrow", ["uint8", "int8", "bool", "float16", "bfloat16"])
@@ -768,7 +771,8 @@ def test_rrelu_slopes_and_gradient():
     xs, ys, g = x.asnumpy(), y.asnumpy(), x.grad.asnumpy()
     negative = xs < 0
     slopes = ys[negative] / xs[negative]
-    assert slopes.min() >= 0.1 - 1e-6 and slopes.max() <= 0.3 + 1e-6
+    assert slopes.min() >= 0.1 - 1e-6
+    assert slopes.max() <= 0.3 + 1e-6
     assert abs(slopes.mean() - 0.2) < 0.005, "slopes are uniform in [lower, upper]"
     np.testing.assert_allclose(g[negative], slopes, rtol=1e-5)
     np.testing.assert_array_equal(g[~negative], 1.0)
@@ -875,7 +879,10 @@ def test_random_draws_into_a_gpu_out():
     out = nd.zeros((1000,), ctx=GPU)
     nd.random.uniform(shape=(1000,), out=out)
     values = out.asnumpy()
-    assert out.context == GPU and values.min() >= 0 and values.max() < 1 and values.std() > 0.2
+    assert out.context == GPU
+    assert values.min() >= 0
+    assert values.max() < 1
+    assert values.std() > 0.2
     w = nd.zeros((30, 40), ctx=GPU)
     mx.init.Xavier()(mx.init.InitDesc("w_weight"), w)
     assert np.abs(w.asnumpy()).max() > 0

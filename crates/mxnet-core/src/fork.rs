@@ -9,7 +9,7 @@
 //! fork both processes release the lock and let pushes through again. The child also starts
 //! a new kernel thread pool, where the engine then runs its operations.
 //! MXNet 1.x does the same with `pthread_atfork` handlers around its engine. GPU devices do
-//! not survive a fork: in the child every GPU call raises an error that says so, and device
+//! not survive a fork: in the child every GPU call raises an error that names the fork, and device
 //! buffers inherited from the parent are abandoned, not freed.
 //!
 //! The Python package calls these from `os.register_at_fork` hooks.

@@ -40,7 +40,7 @@ pub fn check_dtype(dtype: DType, ctx: Context) -> Result<()> {
     }
 }
 
-/// The device buffer of a GPU array.
+/// Return the device buffer of a GPU array.
 pub fn buffer(x: &NDArray) -> Result<&mxnet_gpu::Buffer> {
     if mxnet_gpu::is_forked_child() {
         return Err(Error::MXNet(format!(
@@ -53,12 +53,12 @@ pub fn buffer(x: &NDArray) -> Result<&mxnet_gpu::Buffer> {
         .ok_or_else(|| Error::MXNet(format!("internal error: {x:?} has no device buffer")))
 }
 
-/// The device buffer of a contiguous GPU array and the element offset where it starts.
+/// Return the device buffer of a contiguous GPU array and the element offset where it starts.
 pub fn operand(x: &NDArray) -> Result<(&mxnet_gpu::Buffer, usize)> {
     Ok((buffer(x)?, x.layout().offset))
 }
 
-/// The kernel element type of `dtype`, or an error naming `op` and the dtypes it accepts.
+/// Return the kernel element type of `dtype`, or an error naming `op` and the dtypes it accepts.
 pub fn elem(op: &str, dtype: DType) -> Result<Elem> {
     match dtype {
         DType::Float32 => Ok(Elem::F32),
@@ -81,7 +81,7 @@ pub fn float_elem(op: &str, dtype: DType) -> Result<Elem> {
     }
 }
 
-/// The error of an operator that has no GPU kernel yet.
+/// Build the error of an operator that has no GPU kernel yet.
 pub fn no_kernel(op: &str) -> Error {
     Error::MXNet(format!(
         "operator {op} has no GPU kernel yet; run it on the CPU (x.as_in_context(mx.cpu())) and \
@@ -218,7 +218,7 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
                 return Ok(elementwise::map("x0", &input, &[], output)?);
             }
             if !src.is_contiguous() {
-                // Narrow dtypes: a strided read goes through float32, which holds every value
+                // Narrow dtypes: a strided read goes through float32, which represents every value
                 // of uint8, int8, bool, float16 and bfloat16 exactly.
                 let wide = NDArray::for_overwrite(src.shape(), DType::Float32, src.context())?;
                 cast(src, &wide)?;
@@ -266,7 +266,7 @@ pub fn contiguous(x: &NDArray) -> Result<NDArray> {
     Ok(out)
 }
 
-/// The row-major bytes of a host array.
+/// Copy out the row-major bytes of a host array.
 ///
 /// # Safety
 /// Call inside an engine operation that reads `x`.
@@ -283,7 +283,7 @@ unsafe fn host_bytes(x: &NDArray) -> Result<Vec<u8>> {
     Ok(packed.storage().slice::<u8>()[start..start + x.size() * width].to_vec())
 }
 
-/// The packed storage of dtypes narrower than 32 bits.
+/// Return the packed storage of a dtype narrower than 32 bits.
 fn packed(dtype: DType) -> Option<Packed> {
     match dtype {
         DType::UInt8 => Some(Packed::U8),

@@ -88,8 +88,8 @@ pub trait Operator: Send + Sync + 'static {
         None
     }
 
-    /// Whether [`Operator::forward_gpu`] is implemented; checked before an operation on a GPU
-    /// context is pushed, so a missing kernel raises at the call, not at the next sync.
+    /// Report whether [`Operator::forward_gpu`] is implemented. It is checked before an
+    /// operation on a GPU context is pushed, so a missing kernel raises at the call.
     fn supports_gpu(&self) -> bool {
         false
     }

@@ -84,7 +84,7 @@ pub struct PushOptions {
     pub bytes: usize,
     /// Among ready operations, higher priorities run first (MXNet's `priority` argument).
     pub priority: i32,
-    /// Where the operation runs when it becomes ready after the push.
+    /// The lane that runs the operation when it becomes ready after the push.
     pub lane: Lane,
 }
 

@@ -139,7 +139,7 @@ def get_item(arr, key):
         return _basic_view(arr, norm, record=autograd.is_recording())
     flat, shape = _advanced_flat_indices(arr, key)
     from .creation import array
-    # A GPU holds no int64; positions there fit int32 (arrays are below 2^32 bytes).
+    # A GPU has no int64; positions there fit int32 (arrays are below 2^32 bytes).
     idx_dtype = np.int32 if arr.context.device_type == "gpu" else np.int64
     idx = array(flat, ctx=arr.context, dtype=idx_dtype)
     out = _invoke("take", [arr.reshape((-1,)), idx], [("axis", "0")])

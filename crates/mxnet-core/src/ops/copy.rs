@@ -83,13 +83,7 @@ impl Operator for Cast {
         copy_kernel(&inputs[0], &outputs[0])
     }
 
-    fn supports_gpu(&self) -> bool {
-        true
-    }
-
-    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        copy_kernel(&inputs[0], &outputs[0])
-    }
+    super::gpu_through_copies!();
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let x = &g.inputs[0];
@@ -135,13 +129,7 @@ impl Operator for CopyTo {
         copy_kernel(&inputs[0], &outputs[0])
     }
 
-    fn supports_gpu(&self) -> bool {
-        true
-    }
-
-    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        copy_kernel(&inputs[0], &outputs[0])
-    }
+    super::gpu_through_copies!();
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let back = g.inputs[0].context().to_string();

@@ -445,7 +445,7 @@ impl Operator for ShapeArray {
         Ok(vec![TensorDesc::new(vec![n], DType::Int64)])
     }
 
-    /// The int64 result lives on the CPU whatever the input's context: a GPU holds no 64-bit
+    /// The int64 result lives on the CPU whatever the input's context: a GPU has no 64-bit
     /// types, and the values come from the shape alone. MXNet 1.9.1 returns it on the input's
     /// context.
     fn output_context(&self) -> Option<crate::Context> {
