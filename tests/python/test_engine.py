@@ -524,3 +524,22 @@ def test_fork_while_another_thread_pushes(name):
     done = run_python(FORK_WHILE_PUSHING, name)
     assert done.returncode == 0, done.stderr
     assert "FORKS_OK 4.0" in done.stdout
+
+
+def test_cpu_only_process_leaves_gpu_drivers_alone():
+    # waitall synchronises every opened GPU; a process that opened none must not start the
+    # graphics drivers to find that out (Mesa's software Vulkan driver, for one, prints to stderr
+    # when it starts without XDG_RUNTIME_DIR).
+    env_code = """
+        import os
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+        import mxnet as mx
+        a = mx.nd.ones((2, 2))
+        (a + a).wait_to_read()
+        mx.nd.waitall()
+        print((a + a).asnumpy().sum())
+    """
+    result = run_python(env_code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "8.0"
+    assert result.stderr == ""

@@ -40,8 +40,9 @@ struct Adapters {
     devices: Vec<OnceLock<std::result::Result<Arc<Device>, String>>>,
 }
 
+static ADAPTERS: OnceLock<Adapters> = OnceLock::new();
+
 fn adapters() -> &'static Adapters {
-    static ADAPTERS: OnceLock<Adapters> = OnceLock::new();
     ADAPTERS.get_or_init(|| {
         // WGPU_BACKEND (vulkan, metal, dx12, gl) narrows the backends, as in every wgpu program.
         // GL only when nothing else can compute: it lacks features the other backends have,
@@ -154,10 +155,14 @@ pub fn device(index: usize) -> Result<Arc<Device>> {
 
 /// Return every device opened so far (for `waitall`).
 pub fn opened_devices() -> Vec<Arc<Device>> {
+    // A process that never asked for a GPU must not start the graphics drivers at `waitall`.
+    let Some(adapters) = ADAPTERS.get() else {
+        return Vec::new();
+    };
     if is_forked_child() {
         return Vec::new();
     }
-    adapters()
+    adapters
         .devices
         .iter()
         .filter_map(|d| d.get().and_then(|r| r.as_ref().ok()).cloned())
