@@ -254,7 +254,8 @@ impl Device {
             let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert_with(|| e.to_string());
         }));
-        let slot = ((PARAM_WORDS * 4) as u64).next_multiple_of(limits.min_uniform_buffer_offset_alignment as u64);
+        let slot = ((PARAM_WORDS * 4) as u64)
+            .next_multiple_of(limits.min_uniform_buffer_offset_alignment as u64);
         let arena = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("params"),
             size: slot * MAX_PENDING_COMMANDS as u64,
@@ -590,16 +591,23 @@ impl Device {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let offset = pending.params.len();
         pending.params.resize(offset + self.slot as usize, 0);
-        pending.params[offset..offset + params.len() * 4].copy_from_slice(bytemuck::cast_slice(params));
+        pending.params[offset..offset + params.len() * 4]
+            .copy_from_slice(bytemuck::cast_slice(params));
         if pending.pass.is_none() {
             let encoder = pending.encoder.get_or_insert_with(|| {
                 self.device
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
             });
-            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
             pending.pass = Some(pass.forget_lifetime());
         }
-        let pass = pending.pass.as_mut().expect("a compute pass was opened above");
+        let pass = pending
+            .pass
+            .as_mut()
+            .expect("a compute pass was opened above");
         pass.set_pipeline(&pipeline.pipeline);
         pass.set_bind_group(0, &bind_group, &[offset as u32]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);

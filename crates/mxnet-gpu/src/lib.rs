@@ -8,7 +8,9 @@ pub mod backend;
 pub mod kernels;
 pub mod pool;
 
-pub use backend::{device, forget_after_fork, is_forked_child, list_adapters, opened_devices, AdapterDesc, Device};
+pub use backend::{
+    device, forget_after_fork, is_forked_child, list_adapters, opened_devices, AdapterDesc, Device,
+};
 pub use mxnet_cpu::Layout;
 pub use pool::{memory_usage, Buffer};
 

@@ -71,7 +71,11 @@ fn broadcast_add_of_a_transposed_view() {
         },
     ];
     let out_layout = Layout::contiguous(&[4, 3]);
-    let output = Output { buffer: &out, layout: &out_layout, elem: Elem::F32 };
+    let output = Output {
+        buffer: &out,
+        layout: &out_layout,
+        elem: Elem::F32,
+    };
     map("x0 + x1 * s0", &inputs, &[2.0], output).unwrap();
     let got = download(&d, &out, 12);
     for i in 0..4 {
@@ -162,7 +166,11 @@ fn matmul_with_transposed_operand() {
         offset: 0,
         strides: [0, 1, k as isize],
     };
-    let oc = Operand { buffer: &c, offset: 0, strides: [0, n as isize, 1] };
+    let oc = Operand {
+        buffer: &c,
+        offset: 0,
+        strides: [0, n as isize, 1],
+    };
     matmul(&oa, &ob, 1, m, n, k, 0.5, false, &oc).unwrap();
     let got = download(&d, &c, m * n);
     for i in 0..m {
@@ -176,6 +184,83 @@ fn matmul_with_transposed_operand() {
                 "({i},{j}) {} vs {want}",
                 got[i * n + j]
             );
+        }
+    }
+}
+
+/// Every way the matmul kernel reads an operand: vec4 along the output side or along k when
+/// rows or columns are contiguous and aligned, element by element otherwise (odd sizes, an
+/// offset of one element). Each case is a batch of two products with an accumulated result.
+#[test]
+fn matmul_every_operand_layout() {
+    let Some(d) = gpu() else { return };
+    for (m, n, k) in [(68, 72, 36), (7, 5, 9), (64, 64, 16), (130, 4, 20)] {
+        for a_transposed in [false, true] {
+            for b_transposed in [false, true] {
+                for offset in [0, 1] {
+                    check_matmul(&d, m, n, k, a_transposed, b_transposed, offset);
+                }
+            }
+        }
+    }
+}
+
+/// Compute `C += 2 A B` for a batch of two, with A and B stored (optionally transposed) at
+/// `offset` elements into their buffers, and compare against a float64 loop.
+fn check_matmul(d: &Arc<Device>, m: usize, n: usize, k: usize, at: bool, bt: bool, offset: usize) {
+    let batch = 2;
+    let a = values(offset + batch * m * k, 6);
+    let b = values(offset + batch * k * n, 7);
+    let c0 = values(batch * m * n, 8);
+    let (ga, gb, gc) = (upload(d, &a), upload(d, &b), upload(d, &c0));
+
+    let a_strides = if at {
+        [(m * k) as isize, 1, m as isize]
+    } else {
+        [(m * k) as isize, k as isize, 1]
+    };
+    let b_strides = if bt {
+        [(k * n) as isize, 1, k as isize]
+    } else {
+        [(k * n) as isize, n as isize, 1]
+    };
+    let oa = Operand {
+        buffer: &ga,
+        offset,
+        strides: a_strides,
+    };
+    let ob = Operand {
+        buffer: &gb,
+        offset,
+        strides: b_strides,
+    };
+    let oc = Operand {
+        buffer: &gc,
+        offset: 0,
+        strides: [(m * n) as isize, n as isize, 1],
+    };
+    matmul(&oa, &ob, batch, m, n, k, 2.0, true, &oc).unwrap();
+
+    let got = download(d, &gc, batch * m * n);
+    let at_ = |s: [isize; 3], bi: usize, i: usize, j: usize| {
+        offset + bi * s[0] as usize + i * s[1] as usize + j * s[2] as usize
+    };
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f64 = (0..k)
+                    .map(|t| {
+                        a[at_(a_strides, bi, i, t)] as f64 * b[at_(b_strides, bi, t, j)] as f64
+                    })
+                    .sum();
+                let want = c0[bi * m * n + i * n + j] as f64 + 2.0 * dot;
+                let have = got[bi * m * n + i * n + j] as f64;
+                assert!(
+                    (have - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "{m}x{n}x{k} a_transposed={at} b_transposed={bt} offset={offset} \
+                     [{bi},{i},{j}]: {have} vs {want}"
+                );
+            }
         }
     }
 }

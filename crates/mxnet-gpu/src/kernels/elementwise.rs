@@ -236,7 +236,10 @@ pub fn map(expr: &str, inputs: &[Input], scalars: &[f32], out: Output) -> Result
             s.push_str(&format!("let x{k} = in{k}[{}];\n", index(k + 1)));
         }
         for k in 0..MAX_SCALARS {
-            s.push_str(&format!("let s{k} = pf({0}u);\nlet si{k} = pi({0}u);\n", scalars_at + k));
+            s.push_str(&format!(
+                "let s{k} = pf({0}u);\nlet si{k} = pi({0}u);\n",
+                scalars_at + k
+            ));
         }
         s.push_str(&format!("out[{}] = {expr};\n}}\n", index(0)));
         s

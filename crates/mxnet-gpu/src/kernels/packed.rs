@@ -29,7 +29,12 @@ impl Packed {
 /// Record `out[i] = convert(src[view(i)])` for every element `i` of the view `layout` of
 /// `src` (any strides, in elements), into a contiguous f32 or i32 output from element
 /// `out_offset`.
-pub fn unpack(kind: Packed, src: (&Buffer, &Layout), out: (&Buffer, usize), elem: Elem) -> Result<()> {
+pub fn unpack(
+    kind: Packed,
+    src: (&Buffer, &Layout),
+    out: (&Buffer, usize),
+    elem: Elem,
+) -> Result<()> {
     let layout = src.1;
     let n = layout.size();
     if n == 0 {
@@ -37,7 +42,10 @@ pub fn unpack(kind: Packed, src: (&Buffer, &Layout), out: (&Buffer, usize), elem
     }
     let (shape, strides) = merge_dims(&layout.shape, &[&layout.strides]);
     if shape.len() > MAX_DIMS {
-        return Err(GpuError::Kernel(format!("unpack: {} dimensions after merging exceed {MAX_DIMS}", shape.len())));
+        return Err(GpuError::Kernel(format!(
+            "unpack: {} dimensions after merging exceed {MAX_DIMS}",
+            shape.len()
+        )));
     }
     let t = elem.wgsl();
     let value = match kind {
@@ -49,7 +57,11 @@ pub fn unpack(kind: Packed, src: (&Buffer, &Layout), out: (&Buffer, usize), elem
     };
     let per_word = kind.per_word();
     // 0: count, 1: output offset, 2: rank, 3..11: shape, 11: view offset, 12..20: strides.
-    let mut params = vec![check_u32("unpack", n)?, check_u32("unpack", out.1)?, shape.len() as u32];
+    let mut params = vec![
+        check_u32("unpack", n)?,
+        check_u32("unpack", out.1)?,
+        shape.len() as u32,
+    ];
     params.extend(shape.iter().map(|&d| d as u32));
     params.resize(3 + MAX_DIMS, 0);
     params.push(check_u32("unpack", layout.offset)?);
@@ -82,12 +94,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /// or i32 source. Floats convert as on the CPU: rounded toward zero and saturated for the
 /// integer types (NaN becomes 0), nonzero (NaN included) for bool, nearest for float16 and
 /// bfloat16.
-pub fn pack(kind: Packed, src: (&Buffer, usize), elem: Elem, n: usize, dst: (&Buffer, usize)) -> Result<()> {
+pub fn pack(
+    kind: Packed,
+    src: (&Buffer, usize),
+    elem: Elem,
+    n: usize,
+    dst: (&Buffer, usize),
+) -> Result<()> {
     if n == 0 {
         return Ok(());
     }
     if elem != Elem::F32 && elem != Elem::I32 {
-        return Err(GpuError::Kernel(format!("pack: {elem:?} sources are not supported")));
+        return Err(GpuError::Kernel(format!(
+            "pack: {elem:?} sources are not supported"
+        )));
     }
     let t = elem.wgsl();
     let per_word = kind.per_word() as usize;
@@ -115,7 +135,11 @@ pub fn pack(kind: Packed, src: (&Buffer, usize), elem: Elem, n: usize, dst: (&Bu
         }
     };
     let width = 32 / kind.per_word();
-    let mask = if kind.per_word() == 2 { "0xffffu" } else { "0xffu" };
+    let mask = if kind.per_word() == 2 {
+        "0xffffu"
+    } else {
+        "0xffu"
+    };
     let key = format!("pack|{kind:?}|{t}");
     let source = || {
         format!(

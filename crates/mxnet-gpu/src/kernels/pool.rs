@@ -14,7 +14,9 @@ use crate::{Buffer, GpuError, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolOp {
     Max,
-    Avg { count_include_pad: bool },
+    Avg {
+        count_include_pad: bool,
+    },
     Sum,
     /// `(sum x^p)^(1/p)` for p = 1, 2 or 3, without absolute values, as the CPU computes it.
     Lp(i32),
@@ -62,8 +64,12 @@ fn params(geo: &Pool2d, offsets: [usize; 4]) -> Result<Vec<u32>> {
 
 fn divisor(op: PoolOp) -> &'static str {
     match op {
-        PoolOp::Avg { count_include_pad: true } => "win.padded",
-        PoolOp::Avg { count_include_pad: false } => "area(win)",
+        PoolOp::Avg {
+            count_include_pad: true,
+        } => "win.padded",
+        PoolOp::Avg {
+            count_include_pad: false,
+        } => "area(win)",
         _ => "1.0",
     }
 }
@@ -72,11 +78,19 @@ fn divisor(op: PoolOp) -> &'static str {
 pub fn forward(geo: &Pool2d, op: PoolOp, x: (&Buffer, usize), y: (&Buffer, usize)) -> Result<()> {
     let params = params(geo, [x.1, y.1, 0, 0])?;
     let (init, step, finish) = match op {
-        PoolOp::Max => ("bitcast<f32>(0xff800000u)", "if (v > acc) { acc = v; }", "if (area(win) == 0.0) { acc = 0.0; }"),
+        PoolOp::Max => (
+            "bitcast<f32>(0xff800000u)",
+            "if (v > acc) { acc = v; }",
+            "if (area(win) == 0.0) { acc = 0.0; }",
+        ),
         PoolOp::Lp(1) => ("0.0", "acc = acc + v;", ""),
         PoolOp::Lp(2) => ("0.0", "acc = acc + v * v;", "acc = f_sqrt(acc);"),
         PoolOp::Lp(_) => ("0.0", "acc = acc + v * v * v;", "acc = f_cbrt(acc);"),
-        _ => ("0.0", "acc = acc + v;", "let d = DIV; if (d == 0.0) { acc = 0.0; } else { acc = acc / d; }"),
+        _ => (
+            "0.0",
+            "acc = acc + v;",
+            "let d = DIV; if (d == 0.0) { acc = 0.0; } else { acc = acc / d; }",
+        ),
     };
     let finish = finish.replace("DIV", divisor(op));
     let key = format!("pool|{op:?}");
@@ -187,5 +201,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     };
     let device = dx.0.device();
     let groups = grid(device, (params[1] as u64).div_ceil(WORKGROUP as u64))?;
-    device.dispatch(&key, source, &[x.0.raw(), y.0.raw(), dy.0.raw(), dx.0.raw()], &params, groups)
+    device.dispatch(
+        &key,
+        source,
+        &[x.0.raw(), y.0.raw(), dy.0.raw(), dx.0.raw()],
+        &params,
+        groups,
+    )
 }

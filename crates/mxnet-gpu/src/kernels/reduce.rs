@@ -113,9 +113,14 @@ struct Split {
 
 impl Split {
     fn of(what: &str, layout: &Layout, axes: &[bool]) -> Result<Split> {
-        let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
+        let (mut keep_shape, mut keep_strides, mut red_shape, mut red_strides) =
+            (vec![], vec![], vec![], vec![]);
         for d in 0..layout.ndim() {
-            let (shape, strides) = if axes[d] { (&mut red_shape, &mut red_strides) } else { (&mut keep_shape, &mut keep_strides) };
+            let (shape, strides) = if axes[d] {
+                (&mut red_shape, &mut red_strides)
+            } else {
+                (&mut keep_shape, &mut keep_strides)
+            };
             shape.push(layout.shape[d]);
             strides.push(layout.strides[d]);
         }
@@ -124,13 +129,24 @@ impl Split {
         let (keep_shape, mut keep_strides) = merge_dims(&keep_shape, &[&keep_strides]);
         let (red_shape, mut red_strides) = merge_dims(&red_shape, &[&red_strides]);
         if keep_shape.len() > MAX_DIMS || red_shape.len() > MAX_DIMS {
-            return Err(GpuError::Kernel(format!("{what}: more than {MAX_DIMS} dimensions after merging")));
+            return Err(GpuError::Kernel(format!(
+                "{what}: more than {MAX_DIMS} dimensions after merging"
+            )));
         }
-        Ok(Split { n_out, n_red, keep: (keep_shape, keep_strides.remove(0)), red: (red_shape, red_strides.remove(0)) })
+        Ok(Split {
+            n_out,
+            n_red,
+            keep: (keep_shape, keep_strides.remove(0)),
+            red: (red_shape, red_strides.remove(0)),
+        })
     }
 
     fn view(&self, offset: usize) -> Strided<'_> {
-        Strided { offset, keep: (&self.keep.0, &self.keep.1), red: (&self.red.0, &self.red.1) }
+        Strided {
+            offset,
+            keep: (&self.keep.0, &self.keep.1),
+            red: (&self.red.0, &self.red.1),
+        }
     }
 }
 
@@ -152,10 +168,16 @@ fn view_params(what: &str, head: [u32; 8], view: &Strided) -> Result<Vec<u32>> {
     };
     push(&mut params, &mut view.keep.0.iter().map(|&d| d as u32));
     params.push(check_u32(what, view.offset)?);
-    push(&mut params, &mut view.keep.1.iter().map(|&s| s as i32 as u32));
+    push(
+        &mut params,
+        &mut view.keep.1.iter().map(|&s| s as i32 as u32),
+    );
     push(&mut params, &mut view.red.0.iter().map(|&d| d as u32));
     params.push(0);
-    push(&mut params, &mut view.red.1.iter().map(|&s| s as i32 as u32));
+    push(
+        &mut params,
+        &mut view.red.1.iter().map(|&s| s as i32 as u32),
+    );
     Ok(params)
 }
 
@@ -258,7 +280,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             )
         };
         let groups = grid(device, n_out.div_ceil(WORKGROUP as usize) as u64)?;
-        return device.dispatch(&format!("{key}|rows"), row_source, &[x.raw(), out.raw()], &params, groups);
+        return device.dispatch(
+            &format!("{key}|rows"),
+            row_source,
+            &[x.raw(), out.raw()],
+            &params,
+            groups,
+        );
     }
     let groups = grid(device, (n_out * chunks) as u64)?;
     device.dispatch(&key, source, &[x.raw(), out.raw()], &params, groups)
@@ -270,7 +298,15 @@ const ROW_MAX: usize = 64;
 /// Record `out[o] = index of the maximum (or minimum) of x over the axes marked in `axes``,
 /// as a float, in row-major order of the reduced axes. The first NaN wins, then the first of
 /// equal extremes, as numpy's argmax.
-pub fn arg_reduce(is_max: bool, elem: Elem, x: &Buffer, layout: &Layout, axes: &[bool], out: &Buffer, out_offset: usize) -> Result<()> {
+pub fn arg_reduce(
+    is_max: bool,
+    elem: Elem,
+    x: &Buffer,
+    layout: &Layout,
+    axes: &[bool],
+    out: &Buffer,
+    out_offset: usize,
+) -> Result<()> {
     let what = "argmax";
     let split = Split::of(what, layout, axes)?;
     let view = split.view(layout.offset);
@@ -290,7 +326,11 @@ pub fn arg_reduce(is_max: bool, elem: Elem, x: &Buffer, layout: &Layout, axes: &
     let key = format!("argreduce|{is_max}|{elem:?}");
     let t = elem.wgsl();
     // Integers have no NaN: the test is constant false for them.
-    let nan_test = if elem == Elem::F32 { "is_nan" } else { "never_nan" };
+    let nan_test = if elem == Elem::F32 {
+        "is_nan"
+    } else {
+        "never_nan"
+    };
     let source = || {
         format!(
             "{prelude}{STRIDED_INDEX}
