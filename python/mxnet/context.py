@@ -72,7 +72,9 @@ def num_gpus():
 
 
 def gpu_adapters():
-    """Describe each adapter ``mx.gpu(i)`` opens: name, backend, device type and driver."""
+    """Describe each adapter ``mx.gpu(i)`` opens: name, backend, device type, driver, and
+    whether it shares the host's memory (``unified_memory``: reads to the host then map the
+    array's buffer without a copy on the GPU)."""
     from . import _native
     return _native.gpu_adapters()
 

@@ -343,7 +343,8 @@ def test_errors_name_the_problem_and_the_fix():
 
 def test_memory_usage_and_adapters():
     adapters = mx.context.gpu_adapters()
-    assert len(adapters) == mx.context.num_gpus() and {"name", "backend"} <= set(adapters[0])
+    assert len(adapters) == mx.context.num_gpus()
+    assert {"name", "backend", "device_type", "unified_memory"} <= set(adapters[0])
     big = nd.zeros((1 << 20,), ctx=GPU)
     big.wait_to_read()
     with_big = mx.context.gpu_memory_usage(0)[0]

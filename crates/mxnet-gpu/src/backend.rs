@@ -21,6 +21,11 @@ use crate::{GpuError, Result};
 /// of work queued by a Python loop that never synchronises.
 const MAX_PENDING_COMMANDS: usize = 64;
 
+/// Staging buffers kept for downloads: a few, so that a loop reading results back reuses
+/// them, and at most 256 MiB of mappable memory held idle.
+const MAX_STAGING_BUFFERS: usize = 4;
+const MAX_STAGING_BYTES: u64 = 256 << 20;
+
 /// 32-bit words of the uniform block every kernel receives (shapes, strides, scalars).
 pub const PARAM_WORDS: usize = 96;
 
@@ -33,6 +38,9 @@ pub struct AdapterDesc {
     /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" or "Other".
     pub device_type: String,
     pub driver: String,
+    /// The GPU shares the host's memory (an integrated GPU or a software rasteriser) and wgpu
+    /// can map its storage buffers, so reads to the host map the array's own buffer.
+    pub unified_memory: bool,
 }
 
 struct Adapters {
@@ -90,7 +98,14 @@ fn enumerate(backends: wgpu::Backends) -> Vec<(wgpu::Adapter, AdapterDesc)> {
         })
         .map(|a| {
             let info = a.get_info();
+            let shares_host_memory = matches!(
+                info.device_type,
+                wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::Cpu
+            );
             let desc = AdapterDesc {
+                unified_memory: shares_host_memory
+                    && a.features()
+                        .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
                 name: info.name.clone(),
                 backend: format!("{:?}", info.backend),
                 device_type: format!("{:?}", info.device_type),
@@ -196,6 +211,8 @@ pub struct Device {
     slot: u64,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     pub(crate) pool: Mutex<BufferPool>,
+    /// Mappable buffers that downloads copied through, kept for the next download.
+    staging: Mutex<Vec<wgpu::Buffer>>,
     /// First error wgpu reported outside an error scope; raised at the next synchronisation.
     error: Arc<Mutex<Option<String>>>,
 }
@@ -234,7 +251,11 @@ impl Device {
         let limits = adapter.limits();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("mxnet"),
-            required_features: wgpu::Features::empty(),
+            required_features: if desc.unified_memory {
+                wgpu::Features::MAPPABLE_PRIMARY_BUFFERS
+            } else {
+                wgpu::Features::empty()
+            },
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::default(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -278,6 +299,7 @@ impl Device {
             }),
             pipelines: Mutex::new(HashMap::new()),
             pool: Mutex::new(BufferPool::default()),
+            staging: Mutex::new(Vec::new()),
             error,
         })
     }
@@ -295,12 +317,16 @@ impl Device {
     /// Create a buffer of `capacity` bytes (a multiple of 4) usable by kernels and copies.
     pub(crate) fn create_buffer(&self, capacity: u64) -> Result<RawBuffer> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let mut usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
+        if self.desc.unified_memory {
+            usage |= wgpu::BufferUsages::MAP_READ;
+        }
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: capacity,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+            usage,
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -419,23 +445,48 @@ impl Device {
     }
 
     /// Copy the first `out.len()` bytes of `src` to the host, waiting for every recorded command.
+    /// On unified memory the buffer itself is mapped; otherwise the GPU first copies it into a
+    /// mappable staging buffer.
     pub fn download(&self, src: &RawBuffer, out: &mut [u8]) -> Result<()> {
         if out.is_empty() {
             return self.take_error();
         }
+        if self.desc.unified_memory {
+            self.download_mapped(src, out)
+        } else {
+            self.download_staged(src, out)
+        }
+    }
+
+    fn download_mapped(&self, src: &RawBuffer, out: &mut [u8]) -> Result<()> {
+        // A submission that uses a mapped buffer is invalid, so none may happen while `src` is
+        // mapped: the pending lock is held from the submit to the unmap.
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        self.submit_locked(&mut pending);
+        let result = self.map_and_read(&src.buffer, out);
+        src.buffer.unmap();
+        result
+    }
+
+    fn download_staged(&self, src: &RawBuffer, out: &mut [u8]) -> Result<()> {
         let size = round4(out.len() as u64);
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("download"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = self.take_staging(size);
         self.record(|e| e.copy_buffer_to_buffer(&src.buffer, 0, &staging, 0, size));
         self.flush();
+        let result = self.map_and_read(&staging, out);
+        staging.unmap();
+        self.keep_staging(staging);
+        result
+    }
+
+    /// Map the start of `buffer` once the queue has run every submitted command, copy
+    /// `out.len()` bytes to `out`, and leave the buffer mapped (the caller unmaps it).
+    fn map_and_read(&self, buffer: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        let range = buffer.slice(..round4(out.len() as u64));
         let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
             Arc::new(Mutex::new(None));
         let slot = status.clone();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+        range.map_async(wgpu::MapMode::Read, move |r| {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         });
         self.device
@@ -448,18 +499,50 @@ impl Device {
             Some(Ok(())) => {}
             other => {
                 return Err(GpuError::Device(format!(
-                    "{self:?}: mapping a download buffer failed: {other:?}"
+                    "{self:?}: mapping a buffer for reading failed: {other:?}"
                 )))
             }
         }
-        {
-            let view = staging.slice(..).get_mapped_range().map_err(|e| {
-                GpuError::Device(format!("{self:?}: reading a download buffer failed: {e}"))
-            })?;
-            out.copy_from_slice(&view[..out.len()]);
-        }
-        staging.unmap();
+        let view = range.get_mapped_range().map_err(|e| {
+            GpuError::Device(format!("{self:?}: reading a mapped buffer failed: {e}"))
+        })?;
+        out.copy_from_slice(&view[..out.len()]);
         Ok(())
+    }
+
+    /// Take a cached staging buffer of at least `size` bytes, or create one.
+    fn take_staging(&self, size: u64) -> wgpu::Buffer {
+        let mut cache = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        let fitting = cache
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.size() >= size)
+            .min_by_key(|(_, b)| b.size())
+            .map(|(i, _)| i);
+        if let Some(i) = fitting {
+            return cache.swap_remove(i);
+        }
+        drop(cache);
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("download"),
+            size: crate::pool::bucket_size(size)
+                .min(self.limits.max_buffer_size)
+                .max(size),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Return a staging buffer to the cache, dropping the largest ones past its budget.
+    fn keep_staging(&self, buffer: wgpu::Buffer) {
+        let mut cache = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        cache.push(buffer);
+        cache.sort_by_key(|b| b.size());
+        while cache.len() > MAX_STAGING_BUFFERS
+            || cache.iter().map(|b| b.size()).sum::<u64>() > MAX_STAGING_BYTES
+        {
+            cache.pop();
+        }
     }
 
     /// Compile (once per key) the WGSL `source` made by `make_source`, entry point `main`, with
@@ -619,4 +702,49 @@ impl Device {
 /// Round a byte count up to the 4-byte granularity of buffer copies.
 pub fn round4(n: u64) -> u64 {
     n.div_ceil(4) * 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways to the host, on the first adapter: mapping the buffer itself (used on unified
+    /// memory) and copying through a cached staging buffer (used on discrete GPUs).
+    #[test]
+    fn download_mapped_and_staged() {
+        let device = match super::device(0) {
+            Ok(d) => d,
+            Err(e) if std::env::var("MXNET_TEST_REQUIRE_GPU").as_deref() != Ok("1") => {
+                eprintln!("skipped: {e}");
+                return;
+            }
+            Err(e) => panic!("MXNET_TEST_REQUIRE_GPU=1 but {e}"),
+        };
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let buffer = device.create_buffer(1024).unwrap();
+        device.upload(&buffer, &data);
+
+        // 998 bytes: a length that is not a multiple of 4 reads a rounded-up range.
+        let mut staged = vec![0u8; 998];
+        device.download_staged(&buffer, &mut staged).unwrap();
+        assert_eq!(staged, data[..998]);
+        assert_eq!(device.staging.lock().unwrap().len(), 1);
+
+        device.download_staged(&buffer, &mut staged).unwrap();
+        assert_eq!(
+            device.staging.lock().unwrap().len(),
+            1,
+            "the staging buffer was reused"
+        );
+
+        if device.desc.unified_memory {
+            let mut mapped = vec![0u8; 998];
+            device.download_mapped(&buffer, &mut mapped).unwrap();
+            assert_eq!(mapped, data[..998]);
+            // The buffer is unmapped again, so kernels and copies may use it.
+            device.clear(&buffer, 1024);
+            device.download_mapped(&buffer, &mut mapped).unwrap();
+            assert!(mapped.iter().all(|&b| b == 0));
+        }
+    }
 }

@@ -22,7 +22,7 @@ pub(crate) struct BufferPool {
 
 /// Round a request up to its bucket: multiples of 256 bytes up to 64 KiB, then four buckets
 /// per power of two, so a reused buffer wastes at most 25%.
-fn bucket_size(nbytes: u64) -> u64 {
+pub(crate) fn bucket_size(nbytes: u64) -> u64 {
     let n = nbytes.max(4);
     if n <= 1 << 16 {
         return n.div_ceil(256) * 256;

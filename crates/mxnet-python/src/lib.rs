@@ -187,6 +187,7 @@ fn gpu_adapters(py: Python<'_>) -> PyResult<Vec<Bound<'_, pyo3::types::PyDict>>>
             d.set_item("backend", a.backend)?;
             d.set_item("device_type", a.device_type)?;
             d.set_item("driver", a.driver)?;
+            d.set_item("unified_memory", a.unified_memory)?;
             Ok(d)
         })
         .collect()
