@@ -723,15 +723,35 @@ def test_softmax_output_forward_and_gradient(kwargs):
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)
 
 
-def test_softmax_output_bad_label_gives_nan_gradient_on_the_gpu():
+def test_softmax_output_bad_label_raises_at_sync():
     d = nd.array(RNG.randn(2, 3).astype(np.float32), ctx=GPU)
     d.attach_grad()
     with autograd.record():
         y = nd.SoftmaxOutput(d, nd.array([1, 7], ctx=GPU))
     y.backward()
+    # The CPU's error, raised at the first synchronisation after the kernel ran.
+    with pytest.raises(ValueError, match=r"label 7 is out of range for 3 classes"):
+        d.grad.asnumpy()
+    # Raised once: the gradient reads back with the bad row as NaN.
     g = d.grad.asnumpy()
     assert np.isfinite(g[0]).all()
     assert np.isnan(g[1]).all()
+
+
+def test_softmax_output_label_errors_match_cpu():
+    for ctx in (mx.cpu(), GPU):
+        d = nd.ones((2, 3), ctx=ctx)
+        d.attach_grad()
+        with autograd.record():
+            y = nd.SoftmaxOutput(d, nd.array([0, -2], ctx=ctx))
+        y.backward()
+        with pytest.raises(ValueError, match=r"label -2 is out of range for 3 classes"):
+            mx.nd.waitall()
+        # An ignored label is not an error on either context.
+        with autograd.record():
+            y = nd.SoftmaxOutput(d, nd.array([0, -1], ctx=ctx), use_ignore=True, ignore_label=-1)
+        y.backward()
+        np.testing.assert_allclose(d.grad.asnumpy()[1], 0.0)
 
 
 @pytest.mark.parametrize("narrow", ["uint8", "int8", "bool", "float16", "bfloat16"])

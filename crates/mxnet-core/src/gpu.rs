@@ -15,7 +15,10 @@ use crate::ndarray::NDArray;
 
 impl From<GpuError> for Error {
     fn from(e: GpuError) -> Error {
-        Error::MXNet(e.to_string())
+        match e {
+            GpuError::InvalidInput(m) => Error::Value(m),
+            other => Error::MXNet(other.to_string()),
+        }
     }
 }
 

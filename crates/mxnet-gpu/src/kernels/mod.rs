@@ -2,6 +2,7 @@
 //! type and the operation spliced in, so one template serves every operator of a family. It then
 //! packs shapes, strides and scalars into the uniform block and records one dispatch.
 
+pub mod check;
 pub mod conv;
 pub mod elementwise;
 pub mod gather;

@@ -12,7 +12,7 @@ use mxnet_cpu::nn::softmax::{forward, Rows, SoftmaxKind};
 
 use super::expect_inputs;
 use crate::attrs::{AttrReader, Attrs};
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::imperative::invoke;
 use crate::ndarray::NDArray;
@@ -263,8 +263,8 @@ impl Operator for SoftmaxOutputBackward {
     }
 
     /// The CPU rule as one elementwise kernel over the probabilities. A label outside
-    /// `[0, classes)` cannot raise from inside a GPU kernel: its row's gradient becomes NaN,
-    /// so training shows it instead of learning from a wrong target.
+    /// `[0, classes)` cannot raise from inside a GPU kernel: its row's gradient becomes NaN, and
+    /// a check kernel raises the CPU's error at the next synchronisation of the device.
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.forward;
         let name = self.name();
@@ -274,6 +274,7 @@ impl Operator for SoftmaxOutputBackward {
         let labels = gpu::contiguous(&inputs[1])?;
         gpu::float_elem(name, p.dtype())?;
         let label_rule = |d| gpu::float_elem(name, d);
+        check_labels(&labels, n, f.use_ignore.then_some(f.ignore_label as f32))?;
         // The normaliser, on the device: `valid` counts the labels other than ignore_label.
         let spatial = if f.multi_output { inner as f64 } else { 1.0 };
         let scale = NDArray::for_overwrite(&[1], p.dtype(), p.context())?;
@@ -328,6 +329,23 @@ impl Operator for SoftmaxOutputBackward {
     fn attrs(&self) -> Attrs {
         self.forward.attrs()
     }
+}
+
+/// Record a check that every label (other than `skip`) is a class index in `[0, classes)`,
+/// raising the CPU kernel's error at the next synchronisation of the GPU.
+fn check_labels(labels: &NDArray, classes: usize, skip: Option<f32>) -> Result<()> {
+    let name = "SoftmaxOutput";
+    let as_f32;
+    let labels = if labels.dtype() == DType::Float32 {
+        labels
+    } else {
+        as_f32 = NDArray::for_overwrite(labels.shape(), DType::Float32, labels.context())?;
+        gpu::cast(labels, &as_f32)?;
+        &as_f32
+    };
+    let message = format!("{name}: label {{value}} is out of range for {classes} classes; labels must be integers in [0, {classes})");
+    let (buffer, offset) = gpu::operand(labels)?;
+    Ok(mxnet_gpu::kernels::check::check_range((buffer, offset), labels.size(), 0.0, classes as f32, skip, &message)?)
 }
 
 pub fn register(defs: &mut Vec<OpDef>) {
