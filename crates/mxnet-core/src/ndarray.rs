@@ -16,7 +16,9 @@ use crate::storage::Storage;
 #[derive(Clone)]
 pub struct NDArray {
     storage: Arc<Storage>,
-    layout: Layout,
+    /// Shared, because views, `detach` and every operation's captured inputs clone arrays,
+    /// and copying the shape and strides cost two allocations per clone.
+    layout: Arc<Layout>,
     dtype: DType,
     ctx: Context,
     /// Autograd entry: a leaf with a gradient buffer, or the recorded op that produced it.
@@ -116,7 +118,7 @@ impl NDArray {
 
     /// Wrap existing storage.
     pub fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType, ctx: Context) -> NDArray {
-        NDArray { storage, layout, dtype, ctx, ag: None }
+        NDArray { storage, layout: Arc::new(layout), dtype, ctx, ag: None }
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -163,7 +165,7 @@ impl NDArray {
 
     /// Make a view with another layout over the same storage and no autograd history.
     pub fn with_layout(&self, layout: Layout) -> NDArray {
-        NDArray { storage: self.storage.clone(), layout, dtype: self.dtype, ctx: self.ctx, ag: None }
+        NDArray { storage: self.storage.clone(), layout: Arc::new(layout), dtype: self.dtype, ctx: self.ctx, ag: None }
     }
 
     /// Return the same array tagged with another CPU context. All CPU contexts share host
