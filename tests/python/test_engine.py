@@ -47,9 +47,10 @@ def failing_array():
     return mx.nd.random.normal(0, -1, shape=(2, 2))
 
 
-def run_python(code, engine_type=None):
-    """Run ``code`` in a fresh interpreter with ``MXNET_ENGINE_TYPE`` set; return the result."""
-    env = dict(os.environ)
+def run_python(code, engine_type=None, extra_env=None):
+    """Run ``code`` in a fresh interpreter with ``MXNET_ENGINE_TYPE`` (and ``extra_env``) set;
+    return the result."""
+    env = dict(os.environ, **(extra_env or {}))
     env["PYTHONPATH"] = PYTHON_DIR + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("MXNET_ENGINE_TYPE", None)
     if engine_type is not None:
@@ -494,8 +495,13 @@ FORK_WHILE_PUSHING = """
 
     def push_forever():
         a = mx.nd.ones((256, 256))
+        small = mx.nd.ones((2, 2))
         while not stop.is_set():
             a = mx.nd.dot(a, a) * (1.0 / 256)
+            # Small operations keep the GIL while they push. One that waited for the engine
+            # stopped for the fork, with the GIL held, would hang the fork.
+            for _ in range(50):
+                small = small + small * 0
 
     pusher = threading.Thread(target=push_forever)
     pusher.start()
@@ -543,3 +549,31 @@ def test_cpu_only_process_leaves_gpu_drivers_alone():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "8.0"
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("engine_type", ["ThreadedEnginePerDevice", "NaiveEngine"])
+def test_small_ops_at_the_inflight_limit(engine_type):
+    # Small operations push with the GIL held. At the in-flight limit, which another thread's
+    # large operations reach, they release it and wait like any other push.
+    code = """
+        import threading
+        import mxnet as mx
+        big = mx.nd.ones((256, 256))
+        results = []
+        def pusher():
+            x = big
+            for _ in range(30):
+                x = mx.nd.dot(x, big) / 256
+            results.append(float(x.asnumpy()[0, 0]))
+        thread = threading.Thread(target=pusher)
+        thread.start()
+        small = mx.nd.ones((2, 2))
+        total = small
+        for _ in range(3000):
+            total = total + small
+        thread.join(timeout=60)
+        print(float(total.asnumpy()[0, 0]), results)
+    """
+    result = run_python(code, engine_type, {"MXNET_ENGINE_MAX_INFLIGHT_OPS": "2"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3001.0", "[1.0]"]

@@ -235,12 +235,28 @@ impl Engine {
 
     /// Like [`Engine::push`], with the options of [`PushOptions`].
     pub fn push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions) -> Result<(), OpError> {
-        let (vars, n_reads) = dedup_vars(reads, writes);
+        self.push_admitted(func, reads, writes, options, true).map(|_| ())
+    }
+
+    /// Like [`Engine::push_with`], but return `Ok(false)` at once, with nothing pushed and
+    /// `func` dropped, where the push would have to wait: the in-flight limits are reached or
+    /// the engine is stopped for a `fork`. A caller that holds a lock the engine's progress
+    /// may need (Python's GIL) pushes this way and retries with `push_with` after releasing it.
+    pub fn try_push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions) -> Result<bool, OpError> {
+        self.push_admitted(func, reads, writes, options, false)
+    }
+
+    fn push_admitted(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions, wait: bool) -> Result<bool, OpError> {
         let bytes = options.bytes;
+        if wait {
+            self.inflight.admit(bytes);
+        } else if !self.inflight.try_admit(bytes) {
+            return Ok(false);
+        }
+        let (vars, n_reads) = dedup_vars(reads, writes);
 
         if self.kind == EngineKind::Naive {
             // Counted in flight like queued operations, so that `stop` waits for it.
-            self.inflight.admit(bytes);
             let result = match first_error(&vars) {
                 Some(cell) => Err(take_error(&cell).unwrap_or_else(|| skipped_error())),
                 None => func(),
@@ -249,7 +265,7 @@ impl Engine {
                 v.0.version.fetch_add(1, Ordering::AcqRel);
             }
             self.inflight.retire(bytes);
-            return result;
+            return result.map(|()| true);
         }
 
         let blk = Arc::new(OprBlock {
@@ -263,7 +279,6 @@ impl Engine {
             priority: options.priority,
             lane: options.lane,
         });
-        self.inflight.admit(bytes);
         for v in blk.reads() {
             if v.append_read(&blk) {
                 blk.decr_wait();
@@ -281,7 +296,7 @@ impl Engine {
                 Shared::dispatch(&self.shared, blk);
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -566,6 +581,44 @@ mod tests {
         // An independent operation still waits: one operation is already in flight.
         engine.push(Box::new(|| Ok(())), &[], &[Var::new()]).unwrap();
         assert!(start.elapsed() >= std::time::Duration::from_millis(30));
+        engine.wait_for_all().unwrap();
+    }
+
+    #[test]
+    fn try_push_declines_instead_of_waiting() {
+        for kind in [EngineKind::Threaded, EngineKind::Naive] {
+            let engine = Arc::new(Engine::with_limits(kind, 1, spawn_on_global_pool, Limits { ops: 1, bytes: 1 << 30 }));
+            let ran = Arc::new(AtomicI64::new(0));
+            let counter = |ran: &Arc<AtomicI64>| -> OpFn {
+                let ran = ran.clone();
+                Box::new(move || {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            };
+            // Nothing in flight: admitted and run.
+            assert!(engine.try_push_with(counter(&ran), &[], &[Var::new()], PushOptions::default()).unwrap());
+            engine.wait_for_all().unwrap();
+            assert_eq!(ran.load(Ordering::SeqCst), 1);
+
+            // Stopped for a fork: declined, and the function never runs.
+            engine.stop();
+            assert!(!engine.try_push_with(counter(&ran), &[], &[Var::new()], PushOptions::default()).unwrap());
+            engine.start();
+            engine.wait_for_all().unwrap();
+            assert_eq!(ran.load(Ordering::SeqCst), 1);
+        }
+
+        // At the in-flight limit: declined while a slow operation runs, admitted after it.
+        let engine = Engine::with_limits(EngineKind::Threaded, 1, spawn_on_global_pool, Limits { ops: 1, bytes: 1 << 30 });
+        let slow: OpFn = Box::new(|| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(())
+        });
+        engine.push(slow, &[], &[Var::new()]).unwrap();
+        assert!(!engine.try_push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions::default()).unwrap());
+        engine.wait_for_all().unwrap();
+        assert!(engine.try_push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions::default()).unwrap());
         engine.wait_for_all().unwrap();
     }
 

@@ -69,18 +69,7 @@ impl InFlight {
     /// Count one operation in flight, first waiting while the engine is paused or the limits
     /// are reached. Concurrent pushers may overshoot the byte limit by one operation each.
     pub(crate) fn admit(&self, bytes: usize) {
-        loop {
-            let before = self.state.fetch_add(1, AcqRel);
-            if before & PAUSED == 0 {
-                let ops = (before & OPS_MASK) as usize;
-                let bytes_in_flight = if bytes > 0 { self.bytes.fetch_add(bytes, AcqRel) } else { self.bytes.load(Acquire) };
-                if ops == 0 || (ops < self.limits.ops && bytes_in_flight.saturating_add(bytes) <= self.limits.bytes) {
-                    return;
-                }
-                self.retire(bytes);
-            } else {
-                self.retire(0);
-            }
+        while !self.try_admit(bytes) {
             self.block_while(|state| {
                 let ops = (state & OPS_MASK) as usize;
                 state & PAUSED != 0
@@ -89,6 +78,23 @@ impl InFlight {
                             || self.bytes.load(Acquire).saturating_add(bytes) > self.limits.bytes))
             });
         }
+    }
+
+    /// Count one operation in flight if [`InFlight::admit`] would not wait, and report whether
+    /// it did.
+    pub(crate) fn try_admit(&self, bytes: usize) -> bool {
+        let before = self.state.fetch_add(1, AcqRel);
+        if before & PAUSED == 0 {
+            let ops = (before & OPS_MASK) as usize;
+            let bytes_in_flight = if bytes > 0 { self.bytes.fetch_add(bytes, AcqRel) } else { self.bytes.load(Acquire) };
+            if ops == 0 || (ops < self.limits.ops && bytes_in_flight.saturating_add(bytes) <= self.limits.bytes) {
+                return true;
+            }
+            self.retire(bytes);
+        } else {
+            self.retire(0);
+        }
+        false
     }
 
     /// Count one operation in flight without waiting.

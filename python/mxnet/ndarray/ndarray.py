@@ -40,13 +40,13 @@ def _binary_method(array_op, scalar_op, rscalar_op=None, reflected=False):
     Two plain NDArrays take a path with no further Python call: this is the eager hot path
     (``a + b``), where each interpreted call costs a measurable share of the dispatch time.
     """
-    invoke, new = _native.invoke_binary, object.__new__
+    invoke, new, op = _native.invoke_binary, object.__new__, _native.operator(array_op)
 
     def method(self, other):
         if type(other) is NDArray and type(self) is NDArray:
             a, b = (other, self) if reflected else (self, other)
             result = new(NDArray)
-            result._h = invoke(array_op, a._h, b._h)
+            result._h = invoke(op, a._h, b._h)
             return result
         return self._binary(other, array_op, scalar_op, rscalar_op, reflected)
     return method
