@@ -6,6 +6,7 @@ Without an adapter the module is skipped, unless MXNET_TEST_REQUIRE_GPU=1 (set b
 where Mesa's lavapipe provides a software Vulkan adapter): then a missing adapter fails.
 """
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -984,3 +985,25 @@ def test_symbol_bind_and_simple_bind_on_the_gpu():
     executor.forward(is_train=True)
     executor.backward()
     np.testing.assert_allclose(executor.grad_dict["w"].asnumpy(), results[0][1], rtol=1e-5, atol=1e-6)
+
+
+def test_reads_to_host_from_threads_while_others_synchronise():
+    # A read maps its buffer and waits for the mapping callback, which runs inside whichever
+    # thread polls the device first: another thread's wait_to_read may run it.
+    errors = []
+
+    def work():
+        try:
+            x = nd.ones((5,), ctx=GPU)
+            for _ in range(200):
+                (x + x).wait_to_read()
+                assert x.asnumpy().sum() == 5
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

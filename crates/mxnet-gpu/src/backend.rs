@@ -578,26 +578,32 @@ impl Device {
     /// `out.len()` bytes to `out`, and leave the buffer mapped (the caller unmaps it).
     fn map_and_read(&self, buffer: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
         let range = buffer.slice(..round4(out.len() as u64));
-        let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
-            Arc::new(Mutex::new(None));
-        let slot = status.clone();
+        let (sender, receiver) = std::sync::mpsc::channel();
         range.map_async(wgpu::MapMode::Read, move |r| {
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            let _ = sender.send(r);
         });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| {
-                GpuError::Device(format!("{self:?}: waiting for a download failed: {e}"))
-            })?;
-        self.take_error()?;
-        match status.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            Some(Ok(())) => {}
-            other => {
-                return Err(GpuError::Device(format!(
-                    "{self:?}: mapping a buffer for reading failed: {other:?}"
-                )))
+        // The callback runs inside some thread's `poll`: ours, or a concurrent `synchronize`
+        // or download that took it and may still be running it when ours returns.
+        let mapped = loop {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| {
+                    GpuError::Device(format!("{self:?}: waiting for a download failed: {e}"))
+                })?;
+            match receiver.recv_timeout(std::time::Duration::from_millis(1)) {
+                Ok(result) => break result,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(GpuError::Device(format!(
+                        "{self:?}: wgpu dropped a buffer mapping without reporting it"
+                    )))
+                }
             }
-        }
+        };
+        self.take_error()?;
+        mapped.map_err(|e| {
+            GpuError::Device(format!("{self:?}: mapping a buffer for reading failed: {e}"))
+        })?;
         let view = range.get_mapped_range().map_err(|e| {
             GpuError::Device(format!("{self:?}: reading a mapped buffer failed: {e}"))
         })?;
