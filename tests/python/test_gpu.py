@@ -724,35 +724,55 @@ def test_softmax_output_forward_and_gradient(kwargs):
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)
 
 
-def test_softmax_output_bad_label_raises_at_sync():
+def test_softmax_output_bad_label_raises_for_its_gradient():
     d = nd.array(RNG.randn(2, 3).astype(np.float32), ctx=GPU)
     d.attach_grad()
     with autograd.record():
         y = nd.SoftmaxOutput(d, nd.array([1, 7], ctx=GPU))
     y.backward()
-    # The CPU's error, raised at the first synchronisation after the kernel ran.
+    # Another array synchronises cleanly: the error belongs to the failed gradient.
+    np.testing.assert_allclose((nd.ones((2,), ctx=GPU) + 1).asnumpy(), [2, 2])
     with pytest.raises(ValueError, match=r"label 7 is out of range for 3 classes"):
         d.grad.asnumpy()
-    # Raised once: the gradient reads back with the bad row as NaN.
-    g = d.grad.asnumpy()
-    assert np.isfinite(g[0]).all()
-    assert np.isnan(g[1]).all()
+    # Raised once, and the failed operation left zeros, as on the CPU.
+    np.testing.assert_array_equal(d.grad.asnumpy(), np.zeros((2, 3), np.float32))
 
 
-def test_softmax_output_label_errors_match_cpu():
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_softmax_output_label_errors_match_cpu(dtype):
     for ctx in (mx.cpu(), GPU):
         d = nd.ones((2, 3), ctx=ctx)
         d.attach_grad()
         with autograd.record():
-            y = nd.SoftmaxOutput(d, nd.array([0, -2], ctx=ctx))
+            y = nd.SoftmaxOutput(d, nd.array([0, -2], ctx=ctx, dtype=dtype))
         y.backward()
         with pytest.raises(ValueError, match=r"label -2 is out of range for 3 classes"):
             mx.nd.waitall()
-        # An ignored label is not an error on either context.
+        # An ignored label is not an error on either context, NaN included (it converts to 0).
         with autograd.record():
-            y = nd.SoftmaxOutput(d, nd.array([0, -1], ctx=ctx), use_ignore=True, ignore_label=-1)
+            y = nd.SoftmaxOutput(d, nd.array([0, -1], ctx=ctx, dtype=dtype), use_ignore=True, ignore_label=-1)
         y.backward()
         np.testing.assert_allclose(d.grad.asnumpy()[1], 0.0)
+        if dtype == "float32":
+            with autograd.record():
+                y = nd.SoftmaxOutput(d, nd.array([1, np.nan], ctx=ctx), use_ignore=True, ignore_label=0)
+            y.backward()
+            np.testing.assert_allclose(d.grad.asnumpy()[1], 0.0)
+
+
+def test_softmax_output_two_bad_calls_raise_their_own_errors():
+    grads = []
+    for classes, labels in ((5, [0, 9]), (3, [0, 4])):
+        d = nd.ones((2, classes), ctx=GPU)
+        d.attach_grad()
+        with autograd.record():
+            y = nd.SoftmaxOutput(d, nd.array(labels, ctx=GPU))
+        y.backward()
+        grads.append(d)
+    with pytest.raises(ValueError, match=r"label 9 is out of range for 5 classes"):
+        grads[0].grad.asnumpy()
+    with pytest.raises(ValueError, match=r"label 4 is out of range for 3 classes"):
+        grads[1].grad.asnumpy()
 
 
 @pytest.mark.parametrize("narrow", ["uint8", "int8", "bool", "float16", "bfloat16"])

@@ -15,10 +15,7 @@ use crate::ndarray::NDArray;
 
 impl From<GpuError> for Error {
     fn from(e: GpuError) -> Error {
-        match e {
-            GpuError::InvalidInput(m) => Error::Value(m),
-            other => Error::MXNet(other.to_string()),
-        }
+        Error::MXNet(e.to_string())
     }
 }
 

@@ -26,9 +26,6 @@ const MAX_PENDING_COMMANDS: usize = 64;
 const MAX_STAGING_BUFFERS: usize = 4;
 const MAX_STAGING_BYTES: u64 = 256 << 20;
 
-/// Bytes of the kernel report flags: a code and a value.
-const REPORT_BYTES: u64 = 8;
-
 /// 32-bit words of the uniform block every kernel receives (shapes, strides, scalars).
 pub const PARAM_WORDS: usize = 96;
 
@@ -218,18 +215,6 @@ pub struct Device {
     staging: Mutex<Vec<wgpu::Buffer>>,
     /// First error wgpu reported outside an error scope; raised at the next synchronisation.
     error: Arc<Mutex<Option<String>>>,
-    /// Invalid-input reports of kernels: see [`Device::report_slot`].
-    reports: Reports,
-}
-
-/// Two words on the device that checking kernels write when they find invalid input: the
-/// report's code (1-based index into `messages`, the largest one wins) and the offending value.
-struct Reports {
-    flags: RawBuffer,
-    messages: Mutex<Vec<String>>,
-    /// Set after a checking kernel is recorded, cleared when the flags are read back, so
-    /// synchronisations read them only after such a kernel.
-    armed: AtomicBool,
 }
 
 impl std::fmt::Debug for Device {
@@ -298,17 +283,6 @@ impl Device {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let reports = RawBuffer {
-            buffer: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("kernel reports"),
-                size: REPORT_BYTES,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
-            capacity: REPORT_BYTES,
-        };
         Ok(Device {
             arena,
             slot,
@@ -327,11 +301,6 @@ impl Device {
             pool: Mutex::new(BufferPool::default()),
             staging: Mutex::new(Vec::new()),
             error,
-            reports: Reports {
-                flags: reports,
-                messages: Mutex::new(Vec::new()),
-                armed: AtomicBool::new(false),
-            },
         })
     }
 
@@ -416,70 +385,7 @@ impl Device {
             .map_err(|e| {
                 GpuError::Device(format!("{self:?}: waiting for the queue failed: {e}"))
             })?;
-        self.take_error()?;
-        self.take_report()
-    }
-
-    /// Register `message` for a checking kernel and return its code and the flags buffer the
-    /// kernel writes: `atomicMax(&flags[0], code)` and the offending value's bits to `flags[1]`.
-    /// `{value}` in the message is replaced by that value when it is raised. The caller
-    /// records the kernel, then calls [`Device::arm_reports`].
-    pub fn report_slot(&self, message: &str) -> (u32, &RawBuffer) {
-        let mut messages = self
-            .reports
-            .messages
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let index = match messages.iter().position(|m| m == message) {
-            Some(i) => i,
-            None => {
-                messages.push(message.to_string());
-                messages.len() - 1
-            }
-        };
-        (index as u32 + 1, &self.reports.flags)
-    }
-
-    /// Make the next synchronisation read the report flags. Called after the checking kernel is
-    /// recorded: a read-back recorded in between then still leaves the flag set for this kernel.
-    pub fn arm_reports(&self) {
-        self.reports.armed.store(true, Ordering::Release);
-    }
-
-    /// Read back and clear the report flags if a checking kernel ran since the last read, and
-    /// raise the report found there (once).
-    fn take_report(&self) -> Result<()> {
-        if !self.reports.armed.swap(false, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let flags = &self.reports.flags.buffer;
-        let staging = self.take_staging(REPORT_BYTES);
-        self.record(|e| {
-            e.copy_buffer_to_buffer(flags, 0, &staging, 0, REPORT_BYTES);
-            e.clear_buffer(flags, 0, None);
-        });
-        self.flush();
-        let mut words = [0u8; 8];
-        let result = self.map_and_read(&staging, &mut words);
-        staging.unmap();
-        self.keep_staging(staging);
-        result?;
-        let code = u32::from_le_bytes(words[..4].try_into().expect("4 bytes"));
-        let value = f32::from_le_bytes(words[4..].try_into().expect("4 bytes"));
-        if code == 0 {
-            return Ok(());
-        }
-        let messages = self
-            .reports
-            .messages
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let message = messages
-            .get(code as usize - 1)
-            .map_or("a GPU kernel reported invalid input", |m| m.as_str());
-        Err(GpuError::InvalidInput(
-            message.replace("{value}", &value.to_string()),
-        ))
+        self.take_error()
     }
 
     fn take_error(&self) -> Result<()> {
@@ -546,11 +452,10 @@ impl Device {
             return self.take_error();
         }
         if self.desc.unified_memory {
-            self.download_mapped(src, out)?;
+            self.download_mapped(src, out)
         } else {
-            self.download_staged(src, out)?;
+            self.download_staged(src, out)
         }
-        self.take_report()
     }
 
     fn download_mapped(&self, src: &RawBuffer, out: &mut [u8]) -> Result<()> {
@@ -602,7 +507,9 @@ impl Device {
         };
         self.take_error()?;
         mapped.map_err(|e| {
-            GpuError::Device(format!("{self:?}: mapping a buffer for reading failed: {e}"))
+            GpuError::Device(format!(
+                "{self:?}: mapping a buffer for reading failed: {e}"
+            ))
         })?;
         let view = range.get_mapped_range().map_err(|e| {
             GpuError::Device(format!("{self:?}: reading a mapped buffer failed: {e}"))

@@ -24,18 +24,12 @@ pub enum GpuError {
     Kernel(String),
     /// The device reported an error while running commands.
     Device(String),
-    /// A kernel found invalid input (a label out of range, say), reported at the first
-    /// synchronisation after it ran.
-    InvalidInput(String),
 }
 
 impl std::fmt::Display for GpuError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GpuError::NoDevice(m)
-            | GpuError::Kernel(m)
-            | GpuError::Device(m)
-            | GpuError::InvalidInput(m) => f.write_str(m),
+            GpuError::NoDevice(m) | GpuError::Kernel(m) | GpuError::Device(m) => f.write_str(m),
             GpuError::OutOfMemory(m) => write!(f, "out of GPU memory: {m}"),
         }
     }

@@ -262,17 +262,25 @@ impl Operator for SoftmaxOutputBackward {
         true
     }
 
-    /// The CPU rule as one elementwise kernel over the probabilities. A label outside
-    /// `[0, classes)` cannot raise from inside a GPU kernel: its row's gradient becomes NaN, and
-    /// a check kernel raises the CPU's error at the next synchronisation of the device.
+    /// The CPU rule as one elementwise kernel over the probabilities, after a check of the
+    /// labels that raises the CPU's error for a label outside `[0, classes)`. The check waits
+    /// for the GPU once per call.
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.forward;
         let name = self.name();
         let rows = f.rows(name, inputs[0].shape())?;
         let (n, inner) = (rows.length, rows.inner);
         let p = gpu::contiguous(&inputs[0])?;
-        let labels = gpu::contiguous(&inputs[1])?;
         gpu::float_elem(name, p.dtype())?;
+        // Integer labels are compared as floats, as the CPU kernel reads them as f64.
+        let labels = gpu::contiguous(&inputs[1])?;
+        let labels = if labels.dtype() == DType::Float32 {
+            labels
+        } else {
+            let cast = NDArray::for_overwrite(labels.shape(), DType::Float32, labels.context())?;
+            gpu::cast(&labels, &cast)?;
+            cast
+        };
         let label_rule = |d| gpu::float_elem(name, d);
         check_labels(&labels, n, f.use_ignore.then_some(f.ignore_label as f32))?;
         // The normaliser, on the device: `valid` counts the labels other than ignore_label.
@@ -305,7 +313,7 @@ impl Operator for SoftmaxOutputBackward {
             args.push(&dy);
             value.push_str(" * x3");
         }
-        let expr = format!("select(select(nan(), {value}, x1 >= 0.0 && x1 < s0), 0.0, s5 != 0.0 && i32(x1) == i32(s4))");
+        let expr = format!("select(select(nan(), {value}, x1 >= 0.0 && x1 < s0), 0.0, s5 != 0.0 && f_to_i32(x1) == f_to_i32(s4))");
         let scalars = [n as f32, inner as f32, on as f32, off as f32, f.ignore_label as f32, if f.use_ignore { 1.0 } else { 0.0 }];
         gpu::map_as(name, &expr, &args, &scalars, &dx3, label_rule)
     }
@@ -331,21 +339,23 @@ impl Operator for SoftmaxOutputBackward {
     }
 }
 
-/// Record a check that every label (other than `skip`) is a class index in `[0, classes)`,
-/// raising the CPU kernel's error at the next synchronisation of the GPU.
+/// Raise the CPU kernel's error if a label (other than `skip`) is not a class index in
+/// `[0, classes)`. A check kernel writes what it finds to a two-word buffer, and reading it back
+/// waits for the GPU, so the error belongs to this operation, as on the CPU.
 fn check_labels(labels: &NDArray, classes: usize, skip: Option<f32>) -> Result<()> {
-    let name = "SoftmaxOutput";
-    let as_f32;
-    let labels = if labels.dtype() == DType::Float32 {
-        labels
-    } else {
-        as_f32 = NDArray::for_overwrite(labels.shape(), DType::Float32, labels.context())?;
-        gpu::cast(labels, &as_f32)?;
-        &as_f32
-    };
-    let message = format!("{name}: label {{value}} is out of range for {classes} classes; labels must be integers in [0, {classes})");
+    let flags = NDArray::zeros(&[2], DType::Int32, labels.context())?;
     let (buffer, offset) = gpu::operand(labels)?;
-    Ok(mxnet_gpu::kernels::check::check_range((buffer, offset), labels.size(), 0.0, classes as f32, skip, &message)?)
+    let flag_buffer = gpu::buffer(&flags)?;
+    mxnet_gpu::kernels::check::check_range((buffer, offset), labels.size(), 0.0, classes as f32, skip, flag_buffer)?;
+    let mut words = [0u8; 8];
+    flag_buffer.device().download(flag_buffer.raw(), &mut words)?;
+    if words[..4] == [0; 4] {
+        return Ok(());
+    }
+    let label = f32::from_le_bytes([words[4], words[5], words[6], words[7]]) as f64;
+    Err(Error::Value(format!(
+        "SoftmaxOutput: label {label} is out of range for {classes} classes; labels must be integers in [0, {classes})"
+    )))
 }
 
 pub fn register(defs: &mut Vec<OpDef>) {
