@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 profile="${1:-dev}"
 cargo build -p mxnet-python --profile "$profile" --quiet
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
-cp "target/$dir/lib_native.so" python/mxnet/_native.abi3.so
+cp "${CARGO_TARGET_DIR:-target}/$dir/lib_native.so" python/mxnet/_native.abi3.so

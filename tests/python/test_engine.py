@@ -577,3 +577,38 @@ def test_small_ops_at_the_inflight_limit(engine_type):
     result = run_python(code, engine_type, {"MXNET_ENGINE_MAX_INFLIGHT_OPS": "2"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["3001.0", "[1.0]"]
+
+
+@pytest.mark.parametrize("large_every", [0, 100, 1000])
+def test_eager_loop_leaves_other_threads_the_gil(large_every):
+    # A thread that releases and takes back the GIL more often than the 5 ms switch interval
+    # keeps another thread waiting for the GIL from asking for it. A loop of small `a + b` with
+    # a read or a larger `a + b` now and then starved the main thread for seconds.
+    code = f"""
+        import threading, time
+        import mxnet as mx
+        stop = threading.Event()
+        def pusher():
+            s, one, large, n = mx.nd.ones((2, 2)), mx.nd.ones((2, 2)), mx.nd.ones((100000,)), 0
+            while not stop.is_set():
+                s = s + one
+                n += 1
+                if n % 500 == 0:
+                    s.wait_to_read()
+                    s.asnumpy()
+                if {large_every} and n % {large_every} == 0:
+                    large = large + large
+        threading.Thread(target=pusher, daemon=True).start()
+        worst, end = 0.0, time.time() + 2
+        while time.time() < end:
+            t = time.time()
+            time.sleep(0.001)
+            worst = max(worst, time.time() - t)
+        stop.set()
+        print(worst)
+    """
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    # Seconds when starved; a few switch intervals otherwise. The bound leaves room for a
+    # loaded CI machine.
+    assert float(result.stdout) < 0.5

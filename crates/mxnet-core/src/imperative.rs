@@ -34,21 +34,24 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
     Ok(outputs.expect("a push that may wait always runs"))
 }
 
-/// Invoke `op` on CPU `inputs` if its outputs have at most [`SMALL_MAX_ELEMENTS`] elements and
-/// the engine admits it without waiting. Otherwise return `None`, with nothing run or recorded.
-/// The Python binding calls this with the GIL held: a small operation then skips releasing and
-/// taking back the GIL, and it never waits for the engine while it holds it.
-pub fn try_invoke_small(op: Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Option<Vec<NDArray>>> {
+/// Invoke `op` on CPU `inputs` if that takes little time on the calling thread: the push is
+/// admitted without waiting, and a kernel that runs inline reads and writes at most
+/// [`QUICK_MAX_ELEMENTS`] elements. Otherwise return `None`, with nothing run or recorded.
+/// The Python binding calls this with the GIL held, so that the call neither pays for
+/// releasing the GIL nor waits for the engine while holding it.
+pub fn try_invoke_quick(op: Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Option<Vec<NDArray>>> {
     if inputs.iter().any(|x| x.context().is_gpu()) || op.output_context().is_some_and(|c| c.is_gpu()) {
         return Ok(None);
     }
     invoke_with(op, inputs, None, false)
 }
 
-/// Outputs of at most this many elements make an operation small for [`try_invoke_small`].
-/// Releasing and taking back the GIL cost 0.1 us per 2x2 `a + b` (measured on 2 cores), and
-/// an elementwise kernel over 4096 floats takes a few times that (an estimate).
-pub const SMALL_MAX_ELEMENTS: usize = 1 << 12;
+/// Elements (inputs and outputs together) of the largest kernel [`try_invoke_quick`] runs on the
+/// calling thread: an elementwise kernel over 16K floats takes a few microseconds, as long as
+/// Python code between two calls (an estimate). Releasing and taking back the GIL costs 0.1 us
+/// per call (measured on 2 cores). A thread that does it more often than CPython's 5 ms switch
+/// interval also keeps the threads waiting for the GIL from requesting a switch.
+pub const QUICK_MAX_ELEMENTS: usize = 3 * INLINE_MAX_ELEMENTS;
 
 fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>, wait: bool) -> Result<Option<Vec<NDArray>>> {
     let out_ctx = op.output_context().unwrap_or_else(|| ctx_of(inputs));
@@ -64,7 +67,7 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
     }
     let descs: Vec<TensorDesc> = inputs.iter().map(TensorDesc::of).collect();
     let out_descs = op.infer(&descs)?;
-    if !wait && out_descs.iter().map(|d| d.shape.iter().product::<usize>()).sum::<usize>() > SMALL_MAX_ELEMENTS {
+    if !wait && !is_quick(inputs, &out_descs) {
         return Ok(None);
     }
     let recording = autograd::is_recording();
@@ -248,6 +251,16 @@ pub(crate) fn push_forward(
     } else {
         engine.try_push_with(body, &reads, &writes, options).map_err(from_engine)
     }
+}
+
+/// Report whether pushing an operation with these inputs and outputs takes little time on the
+/// calling thread (see [`try_invoke_quick`]): its kernel either runs on a pool thread (large
+/// outputs under a threaded engine) or is small.
+fn is_quick(inputs: &[NDArray], outputs: &[TensorDesc]) -> bool {
+    let out_elements: usize = outputs.iter().map(|d| d.shape.iter().product::<usize>()).sum();
+    let in_elements: usize = inputs.iter().map(|x| x.size()).sum();
+    let queued = out_elements > INLINE_MAX_ELEMENTS && crate::engine().kind() != mxnet_engine::EngineKind::Naive;
+    queued || out_elements + in_elements <= QUICK_MAX_ELEMENTS
 }
 
 /// Choose the engine lane of an operation. Lane `2i` is gpu(i)'s compute queue, and `2i + 1`

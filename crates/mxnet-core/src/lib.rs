@@ -22,7 +22,7 @@ pub use attrs::{AttrReader, Attrs};
 pub use context::Context;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
-pub use imperative::{call, call1, invoke, try_invoke_small};
+pub use imperative::{call, call1, invoke, try_invoke_quick};
 pub use ndarray::NDArray;
 pub use operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 pub use registry::Registry;

@@ -182,6 +182,12 @@ impl NDArray {
         NDArray { storage: self.storage.clone(), layout: self.layout.clone(), dtype: self.dtype, ctx: self.ctx, ag: None }
     }
 
+    /// Report whether a wait for this array would return at once: a CPU array with no
+    /// operation running or queued on it.
+    pub fn is_ready(&self) -> bool {
+        !self.ctx.is_gpu() && self.var().is_idle()
+    }
+
     /// Block until pending writes finish; raise the error of a failed write once. On a GPU,
     /// also wait until the device has run the recorded commands.
     pub fn wait_to_read(&self) -> Result<()> {

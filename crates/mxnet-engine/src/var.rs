@@ -93,7 +93,7 @@ impl Var {
     }
 
     /// True when no operation is running or queued on this variable.
-    pub(crate) fn is_idle(&self) -> bool {
+    pub fn is_idle(&self) -> bool {
         self.0.state.load(Acquire) == 0
     }
 

@@ -39,8 +39,7 @@ pub fn array_interface<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py,
         )));
     }
     let typestr = numpy_typestr(x.dtype()).py()?;
-    let arr = x.clone();
-    crate::gil::without_gil(py, move || arr.wait_to_read()).py()?;
+    crate::gil::wait_to_read(py, x).py()?;
     let item = x.dtype().size() as isize;
     let ptr = x.storage().as_ptr() as usize + x.layout().offset * x.dtype().size();
     let d = PyDict::new(py);
@@ -59,8 +58,7 @@ pub fn to_numpy<'py>(py: Python<'py>, x: &NDArray) -> PyResult<Bound<'py, PyAny>
         let host = x.to_context(Context::cpu()).py()?;
         return to_numpy(py, &host);
     }
-    let arr = x.clone();
-    crate::gil::without_gil(py, move || arr.wait_to_read()).py()?;
+    crate::gil::wait_to_read(py, x).py()?;
     let np = py.import("numpy")?;
     let out_dtype = if x.dtype() == DType::BFloat16 { "float32" } else { x.dtype().name() };
     let out = np.call_method1("empty", (x.shape().to_vec(), out_dtype))?;

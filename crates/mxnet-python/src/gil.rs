@@ -52,6 +52,18 @@ pub fn without_gil<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T 
     result
 }
 
+/// Wait until `x` can be read, releasing the GIL only if the wait can block. A thread that
+/// releases and takes back the GIL more often than CPython's switch interval (5 ms) restarts
+/// the timer of a thread waiting for the GIL, so that thread never requests a switch. A loop of
+/// small operations that read a computed result now and then starved other threads for seconds.
+pub fn wait_to_read(py: Python<'_>, x: &mxnet_core::NDArray) -> mxnet_core::Result<()> {
+    if x.is_ready() {
+        return x.wait_to_read();
+    }
+    let x = x.clone();
+    without_gil(py, move || x.wait_to_read())
+}
+
 /// Take the GIL from native code that runs without it (PyO3's `with_gil`), unless the
 /// interpreter is exiting, in which case the thread parks for good instead. Used to call back
 /// into Python, for example an `autograd.Function` backward.

@@ -69,9 +69,8 @@ fn operator(name: &str) -> PyResult<PyOperator> {
 fn invoke_binary(py: Python<'_>, op: &Bound<'_, PyOperator>, a: PyRef<'_, PyNDArray>, b: PyRef<'_, PyNDArray>) -> PyResult<PyNDArray> {
     let inputs = [a.inner.clone(), b.inner.clone()];
     let op = &op.get().op;
-    // A small operation keeps the GIL: releasing and taking it back would cost more than the
-    // kernel. It is pushed only if the engine does not make it wait.
-    if let Some(mut result) = errors::guarded(|| mxnet_core::try_invoke_small(op.clone(), &inputs))? {
+    // An operation that takes little time on this thread keeps the GIL (see `try_invoke_quick`).
+    if let Some(mut result) = errors::guarded(|| mxnet_core::try_invoke_quick(op.clone(), &inputs))? {
         return Ok(PyNDArray::new(result.swap_remove(0)));
     }
     let mut result = crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op.clone(), &inputs, None)))?;

@@ -81,8 +81,7 @@ impl PyNDArray {
     }
 
     fn wait_to_read(&self, py: Python<'_>) -> PyResult<()> {
-        let x = self.inner.clone();
-        crate::gil::without_gil(py, move || x.wait_to_read()).py()
+        crate::gil::wait_to_read(py, &self.inner).py()
     }
 
     fn wait_to_write(&self, py: Python<'_>) -> PyResult<()> {
