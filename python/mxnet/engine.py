@@ -35,7 +35,7 @@ def _warn_on_invalid_counts():
     import os
     import warnings
     defaults = {'MXNET_CPU_WORKER_NTHREADS': '1', 'MXNET_ENGINE_MAX_INFLIGHT_OPS': '4096',
-                'MXNET_ENGINE_MAX_INFLIGHT_BYTES': '1073741824'}
+                'MXNET_ENGINE_MAX_INFLIGHT_BYTES': '268435456'}
     for name, default in defaults.items():
         value = os.environ.get(name)
         if value is not None and not (value.isdigit() and int(value) > 0):
