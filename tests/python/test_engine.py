@@ -612,3 +612,39 @@ def test_eager_loop_leaves_other_threads_the_gil(large_every):
     # Seconds when starved; a few switch intervals otherwise. The bound leaves room for a
     # loaded CI machine.
     assert float(result.stdout) < 0.5
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the platform has no fork")
+def test_fork_after_a_slow_python_hook_while_another_thread_allocates():
+    # Python runs hooks registered before mxnet's after it, and those can hand the GIL to a
+    # thread that allocates arrays. The buffer pool's lock is therefore taken inside fork(),
+    # after every hook; taken in mxnet's hook it deadlocked here.
+    code = """
+        import os, threading, time
+        def slow_hook():
+            start = time.perf_counter()
+            while time.perf_counter() - start < 0.02:
+                pass
+        os.register_at_fork(before=slow_hook)
+        import mxnet as mx
+        stop = time.time() + 3
+        def churn():
+            while time.time() < stop:
+                a = mx.nd.ones((64, 64))
+                b = a + a
+                del a, b
+        threading.Thread(target=churn, daemon=True).start()
+        forks = 0
+        while time.time() < stop:
+            pid = os.fork()
+            if pid == 0:
+                x = mx.nd.ones((3, 3))
+                os._exit(0 if float((x + x).sum().asscalar()) == 18.0 else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.WEXITSTATUS(status) == 0, status
+            forks += 1
+        print("FORKS", forks)
+    """
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("FORKS ")

@@ -714,8 +714,6 @@ pub fn round4(n: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// Both ways to the host, on the first adapter: mapping the buffer itself (used on unified
     /// memory) and copying through a cached staging buffer (used on discrete GPUs).
     #[test]

@@ -217,7 +217,6 @@ fn gpu_memory_usage(py: Python<'_>, device_id: u32) -> PyResult<(u64, u64)> {
 #[pyfunction]
 fn prepare_fork(py: Python<'_>) {
     crate::gil::without_gil(py, mxnet_core::fork::stop_engine);
-    mxnet_core::fork::lock_memory();
 }
 
 /// `os.register_at_fork(after_in_parent=...)` hook.
@@ -336,6 +335,8 @@ fn record_function(
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    #[cfg(unix)]
+    mxnet_core::fork::install_memory_handlers();
     m.add("MXNetError", m.py().get_type::<errors::MXNetError>())?;
     m.add_class::<PyNDArray>()?;
     m.add_class::<graph::PyGraph>()?;
