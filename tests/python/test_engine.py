@@ -615,7 +615,7 @@ def test_eager_loop_leaves_other_threads_the_gil(large_every):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the platform has no fork")
-def test_fork_after_a_slow_python_hook_while_another_thread_allocates():
+def test_fork_during_slow_hook_and_allocations():
     # Python runs hooks registered before mxnet's after it, and those can hand the GIL to a
     # thread that allocates arrays. The buffer pool's lock is therefore taken inside fork(),
     # after every hook; taken in mxnet's hook it deadlocked here.

@@ -760,7 +760,7 @@ def test_softmax_output_label_errors_match_cpu(dtype):
             np.testing.assert_allclose(d.grad.asnumpy()[1], 0.0)
 
 
-def test_softmax_output_two_bad_calls_raise_their_own_errors():
+def test_softmax_output_errors_per_call():
     grads = []
     for classes, labels in ((5, [0, 9]), (3, [0, 4])):
         d = nd.ones((2, classes), ctx=GPU)

@@ -47,7 +47,7 @@ pub fn try_invoke_quick(op: Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Opt
 }
 
 /// Elements (inputs and outputs together) of the largest kernel [`try_invoke_quick`] runs on the
-/// calling thread: an elementwise kernel over 16K floats takes a few microseconds, as long as
+/// calling thread. That is an `a + b` of 16K floats, a few microseconds, about as long as the
 /// Python code between two calls (an estimate). Releasing and taking back the GIL costs 0.1 us
 /// per call (measured on 2 cores). A thread that does it more often than CPython's 5 ms switch
 /// interval also keeps the threads waiting for the GIL from requesting a switch.

@@ -6,8 +6,8 @@ use crate::{Buffer, Result};
 
 /// Record a check that the `n` float32 values of `x` (a buffer and the element offset of the
 /// first value) lie in `[lo, hi)`, values whose integer part equals `skip` excepted (labels
-/// compare that way). `flags` holds two zeroed 32-bit words; a value outside the range sets
-/// the first to 1 and the second to the value's bits. When several values are outside, the
+/// compare that way). `flags` is two zeroed 32-bit words. A value outside the range sets the
+/// first to 1 and the second to the value's bits. When several values are outside, the
 /// words describe one of them.
 pub fn check_range(
     x: (&Buffer, usize),

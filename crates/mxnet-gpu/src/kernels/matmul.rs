@@ -102,7 +102,7 @@ fn product(
         )));
     }
     let s = |v: isize| v as i32 as u32;
-    let (load_a, load_b) = (Load::of(a, m, k), Load::of_b(b, k, n));
+    let (load_a, load_b) = (Load::for_a(a, m, k), Load::for_b(b, k, n));
     let params = vec![
         check_u32(what, m)?,
         check_u32(what, n)?,
@@ -216,12 +216,12 @@ enum Load {
 
 impl Load {
     /// Choose the load of A, an (m x k) operand with strides `[batch, row, k]`.
-    fn of(a: &Operand, m: usize, k: usize) -> Load {
+    fn for_a(a: &Operand, m: usize, k: usize) -> Load {
         Self::choose(a, a.strides[1], m, a.strides[2], k)
     }
 
     /// Choose the load of B, a (k x n) operand with strides `[batch, k, column]`.
-    fn of_b(b: &Operand, k: usize, n: usize) -> Load {
+    fn for_b(b: &Operand, k: usize, n: usize) -> Load {
         Self::choose(b, b.strides[2], n, b.strides[1], k)
     }
 
