@@ -251,6 +251,50 @@ def test_unary_large_array_matches_numpy(name):
     np.testing.assert_allclose(out, FLOAT_OPS[name][0](x), rtol=1e-12)
 
 
+def float32_ulps_apart(got, expected):
+    """Units in the last place between float32 arrays of equal signs (the int32 bit order)."""
+    return np.abs(got.view(np.int32).astype(np.int64) - expected.view(np.int32).astype(np.int64))
+
+
+# float32 operators with their own vectorised kernels, their float64 references and the
+# largest error allowed, in ulp of the correctly rounded result.
+VECTORISED_FLOAT32 = {
+    "exp": (np.exp, 2),
+    "log": (np.log, 2),
+    "tanh": (np.tanh, 2),
+    "erf": (np.vectorize(math.erf, otypes=[np.float64]), 3),
+    "sigmoid": (lambda x: np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))), 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VECTORISED_FLOAT32))
+def test_vectorised_float32_over_the_whole_range(name):
+    # Random bit patterns cover every binade, subnormals and both signs, and the special values
+    # are appended. 200,000 values take the kernel's parallel path, and the strided view the
+    # per-element one.
+    bits = np.random.default_rng(zlib.crc32(name.encode())).integers(0, 2**32, 200_000, dtype=np.uint64)
+    x = bits.astype(np.uint32).view(np.float32)
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, np.float32(1.4e-45), -np.float32(1.4e-45),
+                np.finfo(np.float32).max, -np.finfo(np.float32).max, np.finfo(np.float32).tiny, 88.72, -103.9]
+    x = np.concatenate([x, np.array(specials, dtype=np.float32)])
+    reference, max_ulps = VECTORISED_FLOAT32[name]
+    with np.errstate(all="ignore"):
+        expected = reference(x.astype(np.float64)).astype(np.float32)
+    for out in (getattr(nd, name)(nd.array(x)).asnumpy(), getattr(nd, name)(nd.array(x)[::2]).asnumpy()):
+        want = expected[: len(out)] if len(out) == len(x) else expected[::2]
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(want), err_msg=name)
+        np.testing.assert_array_equal(out[np.isinf(want)], want[np.isinf(want)], err_msg=name)
+        normal = np.isfinite(want) & (np.abs(want) >= np.finfo(np.float32).tiny)
+        worst = float32_ulps_apart(out[normal], want[normal]).max()
+        assert worst <= max_ulps, f"{name}: {worst} ulp from the correctly rounded result"
+        # Subnormal results (and zeros) carry few significant bits: a few of their steps.
+        rest = np.isfinite(want) & ~normal
+        np.testing.assert_allclose(out[rest], want[rest], rtol=0, atol=4 * np.finfo(np.float32).smallest_subnormal)
+    if name in ("sigmoid", "tanh"):
+        act = nd.Activation(nd.array(x), act_type=name).asnumpy()
+        np.testing.assert_array_equal(act, getattr(nd, name)(nd.array(x)).asnumpy())
+
+
 def test_unary_in_place_large():
     x = np.linspace(-3, 3, 200_000).astype(np.float32)
     a = nd.array(x)

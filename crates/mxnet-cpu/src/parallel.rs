@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// The current pool; null until first use and again in a freshly forked child. Pools are
@@ -48,6 +49,35 @@ fn pool() -> &'static ThreadPool {
 /// in `f` use its threads.
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     pool().install(f)
+}
+
+/// Run `kernel(src, dst)` over matching pieces of two slices of equal length: in pieces of
+/// [`TASK_ELEMENTS`] across the pool from [`PARALLEL_MIN_ELEMENTS`] on, else in one call on
+/// this thread. The elementwise kernels split their flat loops this way.
+pub fn for_each_chunk<A: Sync, O: Send>(src: &[A], dst: &mut [O], kernel: impl Fn(&[A], &mut [O]) + Sync) {
+    debug_assert_eq!(src.len(), dst.len());
+    if dst.len() < PARALLEL_MIN_ELEMENTS {
+        return kernel(src, dst);
+    }
+    install(|| dst.par_chunks_mut(TASK_ELEMENTS).zip(src.par_chunks(TASK_ELEMENTS)).for_each(|(d, s)| kernel(s, d)));
+}
+
+/// [`for_each_chunk`] over two source slices.
+pub fn for_each_chunk2<A: Sync, B: Sync, O: Send>(
+    a: &[A],
+    b: &[B],
+    dst: &mut [O],
+    kernel: impl Fn(&[A], &[B], &mut [O]) + Sync,
+) {
+    debug_assert!(a.len() == dst.len() && b.len() == dst.len());
+    if dst.len() < PARALLEL_MIN_ELEMENTS {
+        return kernel(a, b, dst);
+    }
+    install(|| {
+        dst.par_chunks_mut(TASK_ELEMENTS)
+            .zip(a.par_chunks(TASK_ELEMENTS).zip(b.par_chunks(TASK_ELEMENTS)))
+            .for_each(|(d, (a, b))| kernel(a, b, d))
+    });
 }
 
 /// Start `job` on the kernel pool without waiting for it. The engine runs its operations

@@ -2,7 +2,7 @@
 //! the hot loops run over the innermost dimension without per-element index arithmetic.
 
 use crate::layout::Layout;
-use crate::simd;
+use crate::{parallel, simd};
 
 /// Call `f(offsets, len, inner_strides)` for each run along the innermost dimension of `shape`,
 /// where `offsets[k]` is the element offset of the run's start in view `k` and the run has
@@ -77,28 +77,38 @@ pub fn scatter<T: Copy>(src: &[T], dst: &mut [T], layout: &Layout) {
 }
 
 /// `out[i] = f(a[i], b[i])` over views `a` and `b` broadcast to `shape`; `out` is row-major.
-pub fn binary_map<A: Copy, B: Copy, O>(
+/// Operands that are contiguous together run as one flat loop, split across the kernel pool
+/// when long. `f` is `Copy` so that each loop works on its own copy: reached through a
+/// reference, the values it captures were loaded again for every element.
+pub fn binary_map<A: Copy + Sync, B: Copy + Sync, O: Send>(
     a: &[A],
     la: &Layout,
     b: &[B],
     lb: &Layout,
     out: &mut [O],
-    f: impl Fn(A, B) -> O,
+    f: impl Fn(A, B) -> O + Sync + Copy,
 ) {
+    if la.is_contiguous() && lb.is_contiguous() {
+        let n = out.len();
+        let (a, b) = (&a[la.offset..la.offset + n], &b[lb.offset..lb.offset + n]);
+        return parallel::for_each_chunk2(a, b, out, |a, b, dst| simd::zip_map(a, b, dst, f));
+    }
     let lo = Layout::contiguous(&la.shape);
     let [la, lb, lo] = coalesce_jointly([la, lb, &lo]);
     let shape = la.shape.clone();
     for_each_run(&shape, [&la, &lb, &lo], |[oa, ob, oo], n, [sa, sb, _]| {
         let dst = &mut out[oo as usize..oo as usize + n];
         match (sa, sb) {
-            (1, 1) => simd::zip_map(&a[oa as usize..oa as usize + n], &b[ob as usize..ob as usize + n], dst, &f),
+            (1, 1) => simd::zip_map(&a[oa as usize..oa as usize + n], &b[ob as usize..ob as usize + n], dst, f),
+            // `move` keeps the scalar operand in a register: captured by reference, it was
+            // loaded again for every element and the loop stayed scalar.
             (1, 0) => {
                 let y = b[ob as usize];
-                simd::map(&a[oa as usize..oa as usize + n], dst, |x| f(x, y));
+                simd::map(&a[oa as usize..oa as usize + n], dst, move |x| f(x, y));
             }
             (0, 1) => {
                 let x = a[oa as usize];
-                simd::map(&b[ob as usize..ob as usize + n], dst, |y| f(x, y));
+                simd::map(&b[ob as usize..ob as usize + n], dst, move |y| f(x, y));
             }
             _ => {
                 for (i, d) in dst.iter_mut().enumerate() {
@@ -144,11 +154,13 @@ pub fn coalesce_jointly<const N: usize>(views: [&Layout; N]) -> [Layout; N] {
     std::array::from_fn(|k| Layout { shape: shape.clone(), strides: strides[k].clone(), offset: views[k].offset })
 }
 
-/// `out[i] = f(a[i])` over the view `a`; `out` is row-major with `a`'s shape.
-pub fn unary_map<A: Copy, O>(a: &[A], la: &Layout, out: &mut [O], f: impl Fn(A) -> O) {
+/// `out[i] = f(a[i])` over the view `a`; `out` is row-major with `a`'s shape. A contiguous
+/// view runs as one flat loop, split across the kernel pool when long. `f` is `Copy` for the
+/// reason given at [`binary_map`].
+pub fn unary_map<A: Copy + Sync, O: Send>(a: &[A], la: &Layout, out: &mut [O], f: impl Fn(A) -> O + Sync + Copy) {
     if la.is_contiguous() {
-        crate::simd::map(&a[la.offset..la.offset + la.size()], out, f);
-        return;
+        let src = &a[la.offset..la.offset + la.size()];
+        return parallel::for_each_chunk(src, out, |src, dst| simd::map(src, dst, f));
     }
     let lo = Layout::contiguous(&la.shape);
     for_each_run(&la.shape, [la, &lo], |[oa, oo], n, [sa, _]| {

@@ -7,7 +7,7 @@ use mxnet_gpu::kernels::elementwise::int_scalar;
 
 use mxnet_cpu::strided::unary_map;
 
-use super::binary::BinaryKind;
+use super::binary::{with_binary_fn, BinaryKind};
 use super::grad_util::{div, mul, scalar_op};
 use crate::attrs::{AttrReader, Attrs};
 use crate::dispatch_real;
@@ -51,9 +51,14 @@ impl Operator for Scalar {
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
             dispatch_real!(self.name, x.dtype(), T => {
-                let s = T::from_f64(self.scalar);
-                let f = |v: T| if reversed { kind.apply(s, v) } else { kind.apply(v, s) };
-                unary_map(x.data::<T>(), x.layout(), out.out_data::<T>(), f);
+                let (s, src, out) = (T::from_f64(self.scalar), x.data::<T>(), out.out_data::<T>());
+                // `move` closures: with `s` captured by reference, the loop loaded it again for
+                // every element and stayed scalar.
+                with_binary_fn!(kind, T, |f| if reversed {
+                    unary_map(src, x.layout(), out, move |v: T| f(s, v))
+                } else {
+                    unary_map(src, x.layout(), out, move |v: T| f(v, s))
+                })
             });
         }
         Ok(())

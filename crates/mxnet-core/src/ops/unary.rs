@@ -7,12 +7,11 @@
 use std::f64::consts::{LN_10, LN_2, PI};
 use std::sync::Arc;
 
-use mxnet_cpu::nn::Real;
+use mxnet_cpu::math;
 use mxnet_cpu::simd;
 use mxnet_cpu::strided::unary_map;
-use mxnet_cpu::parallel::{self, PARALLEL_MIN_ELEMENTS, TASK_ELEMENTS};
+use mxnet_cpu::parallel;
 use mxnet_cpu::Layout;
-use rayon::prelude::*;
 
 use super::arith::{Arith, Float};
 use super::grad_util::{div, mul, scalar_op};
@@ -116,6 +115,19 @@ macro_rules! unary_table {
             #[inline(always)]
             pub fn apply<T: Float>(self, x: T) -> T {
                 match self { $(UnaryKind::$kind => { let $x = x; $f }),* }
+            }
+        }
+
+        /// `out = kind(x)` with one loop per kind, for the reason given at `with_binary_fn`.
+        fn map_float<E: Float + Send + Sync>(kind: UnaryKind, x: &[E], layout: &Layout, out: &mut [E]) {
+            match kind {
+                $(UnaryKind::$kind => {
+                    #[inline(always)]
+                    fn element<T: Float>($x: T) -> T {
+                        $f
+                    }
+                    map_elements(x, layout, out, |v: E, _| element(v))
+                }),*
             }
         }
 
@@ -368,20 +380,12 @@ fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], 
         return unary_map(x, layout, out, |v| f(v, false));
     }
     let src = &x[layout.offset..layout.offset + layout.size()];
-    if layout.size() >= PARALLEL_MIN_ELEMENTS {
-        parallel::install(|| {
-            out.par_chunks_mut(TASK_ELEMENTS)
-                .zip(src.par_chunks(TASK_ELEMENTS))
-                .for_each(|(dst, src)| simd::map_fused(src, dst, &f))
-        });
-    } else {
-        simd::map_fused(src, out, f);
-    }
+    parallel::for_each_chunk(src, out, |src, dst| simd::map_fused(src, dst, &f))
 }
 
 /// One unary elementwise operator; `kind` selects the row of the table.
 pub struct Unary {
-    kind: UnaryKind,
+    pub(crate) kind: UnaryKind,
 }
 
 impl Operator for Unary {
@@ -437,23 +441,32 @@ impl Operator for Unary {
                 DType::UInt8 => map_elements(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v, _| int_apply(kind, v)),
                 DType::Int32 => map_elements(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v, _| int_apply(kind, v)),
                 DType::Int64 => map_elements(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v, _| int_apply(kind, v)),
-                // exp and sigmoid in float32 through the vectorisable exp (at most 2 ulp from
-                // the correctly rounded result), because the standard library's runs one
-                // element at a time.
+                // exp, log, tanh, erf and sigmoid in float32 through the vectorisable functions
+                // of `mxnet_cpu::math` (at most 2-3 ulp from the correctly rounded result),
+                // because the standard library's functions run one element at a time.
                 DType::Float32 if kind == UnaryKind::Exp => {
-                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| v.exp_fast(fused))
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::exp)
+                }
+                DType::Float32 if kind == UnaryKind::Log => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::ln)
+                }
+                DType::Float32 if kind == UnaryKind::Tanh => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::tanh)
+                }
+                DType::Float32 if kind == UnaryKind::Erf => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::erf)
                 }
                 DType::Float32 if kind == UnaryKind::Sigmoid => {
                     map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| {
                         // e^-|v| is at most 1, so results below f32::MIN_POSITIVE stay
                         // subnormal instead of becoming 1 / (1 + inf) = 0.
-                        let e = (-v.abs()).exp_fast(fused);
+                        let e = math::exp(-v.abs(), fused);
                         let s = 1.0 / (1.0 + e);
                         if v >= 0.0 { s } else { e * s }
                     })
                 }
                 other => dispatch_float!(self.name(), other, T => {
-                    map_elements(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T, _| kind.apply(v));
+                    map_float(kind, x.data::<T>(), x.layout(), out.out_data::<T>());
                 }),
             }
         }

@@ -12,7 +12,7 @@ use crate::gemm::GemmFloat;
 pub trait Real:
     GemmFloat + num_traits::Float + bytemuck::Pod + crate::reduce::SumFloat + Send + Sync + std::fmt::Debug + std::iter::Sum
 {
-    /// Return `e^self`: for `f32` the vectorisable [`crate::math::exp_f32`] (at most 2 ulp
+    /// Return `e^self`: for `f32` the vectorisable [`crate::math::exp`] (at most 2 ulp
     /// from the correctly rounded result), with fused multiply-adds when `fused` (see
     /// `simd::dispatch_fused`); for `f64` the standard library's.
     fn exp_fast(self, fused: bool) -> Self;
@@ -21,11 +21,7 @@ pub trait Real:
 impl Real for f32 {
     #[inline(always)]
     fn exp_fast(self, fused: bool) -> f32 {
-        if fused {
-            crate::math::exp_f32_fused(self)
-        } else {
-            crate::math::exp_f32(self)
-        }
+        crate::math::exp(self, fused)
     }
 }
 

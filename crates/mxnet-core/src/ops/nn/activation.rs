@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::imperative::invoke;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+use crate::ops::unary::{Unary, UnaryKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActType {
@@ -142,8 +143,20 @@ impl Operator for Activation {
         true
     }
 
-    fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+    fn forward(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let act = self.act;
+        // float32 sigmoid and tanh run the kernels of the `sigmoid` and `tanh` operators, which
+        // are vectorised where the standard library's functions are not.
+        if inputs[0].dtype() == crate::DType::Float32 {
+            let kind = match act {
+                ActType::Sigmoid => Some(UnaryKind::Sigmoid),
+                ActType::Tanh => Some(UnaryKind::Tanh),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                return Unary { kind }.forward(ctx, inputs, outputs);
+            }
+        }
         // SAFETY: called by the engine with `inputs` read and `outputs` written.
         unsafe {
             dispatch_float!("Activation", inputs[0].dtype(), T => {
