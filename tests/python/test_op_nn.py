@@ -2,6 +2,8 @@
 
 The MXNet 1.9.1 fixture cases of these operators are replayed in test_op_nn_fixtures.py.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -338,6 +340,39 @@ def test_leaky_relu_gradients_float64(kwargs):
     x = rng().standard_normal((3, 5)) * 2
     x[np.abs(x) < 1e-3] = 0.5
     check_gradients(mx.nd.LeakyReLU, {"data": x}, kwargs, ["data"])
+
+
+SELU_ALPHA, SELU_LAMBDA = 1.6732632423543772, 1.0507009873554805
+ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def leaky_relu_reference(x, act_type, slope):
+    """Forward values and derivatives of LeakyReLU by its formulas, in float64."""
+    if act_type == "leaky":
+        return np.where(x > 0, x, slope * x), np.where(x > 0, 1.0, slope)
+    if act_type == "elu":
+        return np.where(x > 0, x, slope * np.expm1(x)), np.where(x > 0, 1.0, slope * np.exp(x))
+    if act_type == "selu":
+        y = SELU_LAMBDA * np.where(x > 0, x, SELU_ALPHA * np.expm1(x))
+        return y, SELU_LAMBDA * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(x))
+    cdf = 0.5 * (1 + ERF(x / np.sqrt(2)))
+    return x * cdf, cdf + x * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("act_type", ["leaky", "elu", "selu", "gelu"])
+def test_leaky_relu_large_matches_formula(act_type, dtype):
+    # 100,000 elements take the kernels' parallel path.
+    x = rng().standard_normal(100_000) * 3
+    expected_y, expected_dx = leaky_relu_reference(x, act_type, 0.3)
+    data = mx.nd.array(x, dtype=dtype)
+    data.attach_grad()
+    with autograd.record():
+        y = mx.nd.LeakyReLU(data, act_type=act_type, slope=0.3)
+    y.backward()
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(y.asnumpy(), expected_y, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(data.grad.asnumpy(), expected_dx, rtol=rtol, atol=rtol)
 
 
 def test_prelu_gradients_float64():

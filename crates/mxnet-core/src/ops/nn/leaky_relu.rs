@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use mxnet_cpu::{parallel, simd};
 use num_traits::Float;
 use rand::Rng;
 
@@ -133,9 +134,9 @@ impl LeakyRelu {
     }
 
     #[inline(always)]
-    fn apply<T: Element + Float>(&self, x: T, slope: T) -> T {
+    fn apply<T: Element + Float>(act: Act, x: T, slope: T) -> T {
         let zero = T::zero();
-        match self.act {
+        match act {
             Act::Leaky | Act::PRelu | Act::RRelu => {
                 if x > zero {
                     x
@@ -164,9 +165,9 @@ impl LeakyRelu {
     }
 
     #[inline(always)]
-    fn derivative<T: Element + Float>(&self, x: T, y: T, slope: T) -> T {
+    fn derivative<T: Element + Float>(act: Act, x: T, y: T, slope: T) -> T {
         let (zero, one) = (T::zero(), T::one());
-        match self.act {
+        match act {
             Act::Leaky | Act::PRelu | Act::RRelu => {
                 if x > zero {
                     one
@@ -285,7 +286,7 @@ impl Operator for LeakyRelu {
                         let gamma = inputs[1].contiguous_data::<T>();
                         let (inner, channels) = Self::channel_layout(x_nd.shape(), gamma.len());
                         for (i, (d, &v)) in y.iter_mut().zip(x.iter()).enumerate() {
-                            *d = self.apply(v, gamma[(i / inner) % channels]);
+                            *d = Self::apply(Act::PRelu, v, gamma[(i / inner) % channels]);
                         }
                     }
                     Act::RRelu => {
@@ -297,12 +298,26 @@ impl Operator for LeakyRelu {
                             mask.fill(T::from_f64((self.lower_bound + self.upper_bound) / 2.0));
                         }
                         for ((d, &v), &s) in y.iter_mut().zip(x.iter()).zip(mask.iter()) {
-                            *d = self.apply(v, s);
+                            *d = Self::apply(Act::RRelu, v, s);
                         }
                     }
-                    _ => {
+                    Act::Leaky | Act::Elu | Act::Selu | Act::Gelu => {
                         let slope = T::from_f64(self.slope);
-                        y.iter_mut().zip(x.iter()).for_each(|(d, &v)| *d = self.apply(v, slope));
+                        // One loop per type, fixed at compile time: matched per element, the
+                        // loop stayed scalar (see `with_binary_fn`).
+                        macro_rules! run {
+                            ($act:expr) => {
+                                parallel::for_each_chunk(&x[..], y, |x, y| {
+                                    simd::map(x, y, move |v: T| Self::apply($act, v, slope))
+                                })
+                            };
+                        }
+                        match self.act {
+                            Act::Elu => run!(Act::Elu),
+                            Act::Selu => run!(Act::Selu),
+                            Act::Gelu => run!(Act::Gelu),
+                            _ => run!(Act::Leaky),
+                        }
                     }
                 }
             });
@@ -411,7 +426,7 @@ impl Operator for LeakyReluBackward {
                         dgamma.fill(0.0);
                         for i in 0..dx.len() {
                             let c = (i / inner) % channels;
-                            dx[i] = dy[i] * f.derivative(x[i], y[i], gamma[c]);
+                            dx[i] = dy[i] * LeakyRelu::derivative(Act::PRelu, x[i], y[i], gamma[c]);
                             if x[i] <= 0.0 {
                                 dgamma[c % dgamma.len()] += dy[i] * x[i];
                             }
@@ -420,13 +435,30 @@ impl Operator for LeakyReluBackward {
                     Act::RRelu => {
                         let slopes = inputs[3].contiguous_data::<T>();
                         for i in 0..dx.len() {
-                            dx[i] = dy[i] * f.derivative(x[i], y[i], slopes[i]);
+                            dx[i] = dy[i] * LeakyRelu::derivative(Act::RRelu, x[i], y[i], slopes[i]);
                         }
                     }
-                    _ => {
+                    Act::Leaky | Act::Elu | Act::Selu | Act::Gelu => {
                         let slope = T::from_f64(f.slope);
-                        for i in 0..dx.len() {
-                            dx[i] = dy[i] * f.derivative(x[i], y[i], slope);
+                        let (dy, x, y) = (&dy[..], &x[..], &y[..]);
+                        // One loop per type, as in the forward.
+                        macro_rules! run {
+                            ($act:expr) => {
+                                simd::dispatch(
+                                    #[inline(always)]
+                                    || {
+                                        for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy).zip(x).zip(y) {
+                                            *d = g * LeakyRelu::derivative($act, xv, yv, slope);
+                                        }
+                                    },
+                                )
+                            };
+                        }
+                        match f.act {
+                            Act::Elu => run!(Act::Elu),
+                            Act::Selu => run!(Act::Selu),
+                            Act::Gelu => run!(Act::Gelu),
+                            _ => run!(Act::Leaky),
                         }
                     }
                 }
