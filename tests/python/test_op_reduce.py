@@ -208,6 +208,23 @@ def test_norm_matches_numpy(ord_, np_ord):
     np.testing.assert_allclose(out.asnumpy(), np.linalg.norm(x, ord=np_ord, axis=2), rtol=1e-12)
 
 
+@pytest.mark.parametrize("axis", [None, -1, (1, 2)])
+@pytest.mark.parametrize("ord_", [1, 2])
+def test_norm_large_float32_does_not_overflow(ord_, axis):
+    # Large enough for the parallel path; 3e20 squared overflows float32 but not the sum.
+    x = np.random.default_rng(5).standard_normal((4, 300, 200)).astype(np.float32)
+    x[1, 2, 3] = 3e20
+    out = nd.norm(nd.array(x), ord=ord_, axis=axis).asnumpy()
+    x64 = x.astype(np.float64)
+    if axis is None:
+        expected = np.linalg.norm(x64.ravel(), ord=ord_)
+    elif axis == -1:
+        expected = np.linalg.norm(x64, ord=ord_, axis=-1)
+    else:
+        expected = np.linalg.norm(x64.reshape(4, -1), ord=ord_, axis=1)
+    np.testing.assert_allclose(out, expected.astype(np.float32), rtol=1e-5)
+
+
 def test_norm_rejects_ord_3():
     with pytest.raises(ValueError, match="norm"):
         nd.norm(nd.ones((2, 2)), ord=3)

@@ -68,6 +68,33 @@ pub fn sum_run<T: SumFloat>(x: &[T]) -> f64 {
     crate::parallel::install(|| x.par_chunks(BLOCK).map(sum_lanes).sum())
 }
 
+/// Sum of `f(x[i])` over one contiguous run, in 16 f64 lanes, split over rayon threads like
+/// [`sum_run`]. f64 lanes keep terms such as the squares of a 2-norm from overflowing f32.
+pub fn sum_run_f64<T: SumFloat>(x: &[T], f: impl Fn(f64) -> f64 + Sync + Copy) -> f64 {
+    const BLOCK: usize = 1 << 16;
+    let block_sum = |block: &[T]| -> f64 {
+        crate::simd::dispatch(
+            #[inline(always)]
+            || {
+                const LANES: usize = 16;
+                let mut acc = [0f64; LANES];
+                let mut chunks = block.chunks_exact(LANES);
+                for chunk in &mut chunks {
+                    for (a, &v) in acc.iter_mut().zip(chunk) {
+                        *a += f(v.to_f64());
+                    }
+                }
+                let tail: f64 = chunks.remainder().iter().map(|v| f(v.to_f64())).sum();
+                acc.iter().sum::<f64>() + tail
+            },
+        )
+    };
+    if x.len() < PARALLEL_MIN_ELEMENTS {
+        return x.chunks(BLOCK).map(block_sum).sum();
+    }
+    crate::parallel::install(|| x.par_chunks(BLOCK).map(block_sum).sum())
+}
+
 /// `out[i] = sum(x[i * run .. (i + 1) * run])`, converting with `from_f64`.
 pub fn sum_runs<T: SumFloat>(x: &[T], run: usize, out: &mut [T], from_f64: impl Fn(f64) -> T + Sync) {
     if run == 0 {

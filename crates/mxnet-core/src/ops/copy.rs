@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mxnet_cpu::strided::{gather, scatter, unary_map};
+use mxnet_cpu::strided::{gather, gather_into, scatter, unary_map};
 
 use crate::attrs::{AttrReader, Attrs};
 use crate::dtype::{DType, Element};
@@ -41,6 +41,29 @@ pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
             let from = src.storage().as_ptr().add(src.layout().offset * width);
             let to = dst.storage().as_ptr().add(dst.layout().offset * width);
             std::ptr::copy(from, to, src.size() * width);
+            return Ok(());
+        }
+        // Views of separate storages copy straight into the destination, without the
+        // intermediate vector.
+        if !src.shares_storage(dst) && dst.is_contiguous() {
+            dispatch_all!(dst.dtype(), D => {
+                let out = dst.out_data::<D>();
+                if src.dtype() == dst.dtype() {
+                    gather_into(src.data::<D>(), src.layout(), out);
+                } else {
+                    dispatch_all!(src.dtype(), S => {
+                        unary_map(src.data::<S>(), src.layout(), out, |x: S| D::from_f64(x.to_f64()));
+                    });
+                }
+            });
+            return Ok(());
+        }
+        if !src.shares_storage(dst) && src.is_contiguous() && src.dtype() == dst.dtype() {
+            // Concat and stack write contiguous inputs into windows of their output.
+            dispatch_all!(dst.dtype(), D => {
+                let start = src.layout().offset;
+                scatter(&src.data::<D>()[start..start + src.size()], dst.data_mut::<D>(), dst.layout());
+            });
             return Ok(());
         }
         dispatch_all!(dst.dtype(), D => {

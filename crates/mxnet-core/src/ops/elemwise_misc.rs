@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use mxnet_cpu::simd;
 use mxnet_cpu::strided::unary_map;
 
 use super::arith::Arith;
@@ -77,7 +78,8 @@ impl Operator for Clip {
         unsafe {
             dispatch_real!("clip", x.dtype(), T => {
                 let (lo, hi) = (T::from_f64(self.a_min), T::from_f64(self.a_max));
-                unary_map(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T| {
+                // `move`: bounds captured by reference were loaded for every element.
+                unary_map(x.data::<T>(), x.layout(), out.out_data::<T>(), move |v: T| {
                     if v > hi { hi } else if v < lo { lo } else { v }
                 });
             });
@@ -173,8 +175,21 @@ impl Operator for Where {
             dispatch_all!(x.dtype(), T => {
                 let (xs, ys) = (x.contiguous_data::<T>(), y.contiguous_data::<T>());
                 let dst = out.out_data::<T>();
-                for (i, d) in dst.iter_mut().enumerate() {
-                    *d = if take_x[i / inner] { xs[i] } else { ys[i] };
+                if inner == 1 {
+                    simd::dispatch(
+                        #[inline(always)]
+                        || {
+                            for (((d, &c), &a), &b) in dst.iter_mut().zip(&take_x).zip(xs.iter()).zip(ys.iter()) {
+                                *d = if c { a } else { b };
+                            }
+                        },
+                    );
+                } else {
+                    // One condition per block of `inner` elements (a condition over leading axes).
+                    let blocks = dst.chunks_mut(inner).zip(xs.chunks(inner).zip(ys.chunks(inner)));
+                    for ((d, (a, b)), &c) in blocks.zip(&take_x) {
+                        d.copy_from_slice(if c { a } else { b });
+                    }
                 }
             });
         }
@@ -381,7 +396,7 @@ impl Operator for SmoothL1 {
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
             dispatch_float!("smooth_l1", x.dtype(), T => {
-                unary_map(x.data::<T>(), x.layout(), out.out_data::<T>(), |v: T| {
+                unary_map(x.data::<T>(), x.layout(), out.out_data::<T>(), move |v: T| {
                     let v = v.to_f64();
                     T::from_f64(if v.abs() < 1.0 / s2 { 0.5 * s2 * v * v } else { v.abs() - 0.5 / s2 })
                 });

@@ -618,12 +618,26 @@ impl Operator for Norm {
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
             dispatch_float!("norm", x.dtype(), T => {
-                let data: Vec<f64> = x.contiguous_data::<T>().iter().map(|v| v.to_f64()).collect();
-                let layout = Layout::contiguous(x.shape());
-                if ord == 1 {
-                    reduce_kernel(&data, &layout, &mask, &mut values, || 0.0, |a, v| a + v.abs(), |a, _| a);
+                if x.is_contiguous() && reduces_trailing_axes(&mask) {
+                    // Each output reduces one contiguous run, summed in f64 SIMD lanes.
+                    let start = x.layout().offset;
+                    let data = &x.data::<T>()[start..start + x.size()];
+                    let run = extent(x.shape(), &mask, true).max(1);
+                    for (value, r) in values.iter_mut().zip(data.chunks(run)) {
+                        *value = if ord == 1 {
+                            mxnet_cpu::reduce::sum_run_f64(r, |v| v.abs())
+                        } else {
+                            mxnet_cpu::reduce::sum_run_f64(r, |v| v * v).sqrt()
+                        };
+                    }
                 } else {
-                    reduce_kernel(&data, &layout, &mask, &mut values, || 0.0, |a, v| a + v * v, |a, _| a.sqrt());
+                    let data: Vec<f64> = x.contiguous_data::<T>().iter().map(|v| v.to_f64()).collect();
+                    let layout = Layout::contiguous(x.shape());
+                    if ord == 1 {
+                        reduce_kernel(&data, &layout, &mask, &mut values, || 0.0, |a, v| a + v.abs(), |a, _| a);
+                    } else {
+                        reduce_kernel(&data, &layout, &mask, &mut values, || 0.0, |a, v| a + v * v, |a, _| a.sqrt());
+                    }
                 }
             });
             dispatch_float!("norm", out.dtype(), O => {
