@@ -52,6 +52,12 @@ impl Operator for Scalar {
         unsafe {
             dispatch_real!(self.name, x.dtype(), T => {
                 let (s, src, out) = (T::from_f64(self.scalar), x.data::<T>(), out.out_data::<T>());
+                if kind == BinaryKind::Power && !reversed && self.scalar == 2.0 {
+                    // `x ** 2` (squared errors, variances) as x * x: the same correctly rounded
+                    // value, where `pow` is a library call per element (6x slower on 4M floats).
+                    unary_map(src, x.layout(), out, |v: T| BinaryKind::Mul.apply(v, v));
+                    return Ok(());
+                }
                 // `move` closures: with `s` captured by reference, the loop loaded it again for
                 // every element and stayed scalar.
                 with_binary_fn!(kind, T, |f| if reversed {
