@@ -71,6 +71,18 @@ def test_from_numpy_zero_copy_numpy_write():
     np.testing.assert_array_equal(x.asnumpy(), src)
 
 
+@pytest.mark.parametrize("side", [4, 40])
+def test_copy_between_wrappers_of_one_buffer(side):
+    # Two zero-copy arrays over one numpy buffer: the copy must read every source element
+    # before it overwrites any.
+    base = np.arange(side * side, dtype=np.float32).reshape(side, side)
+    expected = base.T.copy()
+    a = mx.nd.from_numpy(base, zero_copy=True)
+    b = mx.nd.from_numpy(base, zero_copy=True)
+    b[:] = a.T
+    np.testing.assert_array_equal(b.asnumpy(), expected)
+
+
 def test_from_numpy_zero_copy_ndarray_write():
     src = np.zeros((2, 3), dtype=np.float64)
     x = mx.nd.from_numpy(src, zero_copy=True)

@@ -175,3 +175,38 @@ def test_smooth_l1_value_and_gradient(sigma):
 def test_add_n_rejects_float16():
     with pytest.raises(TypeError, match="add_n"):
         nd.add_n(nd.ones((2,), dtype="float16"), nd.ones((2,), dtype="float16"))
+
+
+@pytest.mark.parametrize("cond_shape,x_shape", [((3,), (3, 0)), ((0,), (0, 4)), ((2, 0), (2, 0))])
+def test_where_empty_input(cond_shape, x_shape):
+    out = nd.where(nd.ones(cond_shape), nd.zeros(x_shape), nd.zeros(x_shape))
+    assert out.asnumpy().shape == x_shape
+
+
+@pytest.mark.parametrize("src,dst", [("int32", "int8"), ("int64", "int32"), ("uint8", "int8"), ("int8", "uint8"),
+                                     ("int64", "uint8")])
+def test_integer_narrowing_cast_wraps(src, dst):
+    # numpy keeps the low bits, and MXNet 1.9.1 returns the same values for these cases.
+    values = np.array([300, -129, 255, 128, -1, 2**31 - 1, 2**40 + 7], dtype=np.int64).astype(src)
+    out = nd.array(values, dtype=src).astype(dst).asnumpy()
+    np.testing.assert_array_equal(out, values.astype(dst))
+
+
+def test_int64_cast_keeps_low_bits():
+    values = np.array([2**62 + 1, -(2**62) - 3], dtype=np.int64)
+    np.testing.assert_array_equal(nd.array(values, dtype="int64").astype("int32").asnumpy(), values.astype(np.int32))
+
+
+def test_copyto_transposed_view_of_itself():
+    z = nd.array(np.arange(9, dtype=np.float32).reshape(3, 3))
+    expected = z.asnumpy().T.copy()
+    z.T.copyto(z)
+    np.testing.assert_array_equal(z.asnumpy(), expected)
+
+
+@pytest.mark.parametrize("op", [lambda v: v + 1, lambda v: v + v, nd.exp, nd.relu, lambda v: v.copy(),
+                                lambda v: v.astype("float64")])
+def test_empty_view_past_the_end(op):
+    # A view with no elements whose offset lies beyond the end of its storage.
+    view = nd.zeros((1, 31))[1:, 6:]
+    assert op(view).asnumpy().shape == (0, 25)

@@ -102,8 +102,28 @@ impl std::fmt::Display for DType {
 /// A Rust type that can be an NDArray element.
 pub trait Element: Copy + Send + Sync + 'static + bytemuck::Pod + Default {
     const DTYPE: DType;
+    /// True for the integer types, which convert to one another through `i64`, keeping the
+    /// low bits as C and numpy do (`int32(300)` to int8 is 44) instead of saturating.
+    const INTEGER: bool = false;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
+    fn to_i64(self) -> i64 {
+        self.to_f64() as i64
+    }
+    fn from_i64_wrapping(v: i64) -> Self {
+        Self::from_f64(v as f64)
+    }
+}
+
+/// Convert one element between dtypes: integers to integers through `i64` (wrapping), all
+/// other pairs through `f64`.
+#[inline(always)]
+pub fn convert<S: Element, D: Element>(x: S) -> D {
+    if S::INTEGER && D::INTEGER {
+        D::from_i64_wrapping(x.to_i64())
+    } else {
+        D::from_f64(x.to_f64())
+    }
 }
 
 macro_rules! element {
@@ -127,10 +147,35 @@ element!(f32, DType::Float32, |x| x as f64, |v| v as f32);
 element!(f64, DType::Float64, |x| x, |v| v);
 element!(f16, DType::Float16, |x| x.to_f64(), |v| f16::from_f64(v));
 element!(bf16, DType::BFloat16, |x| x.to_f64(), |v| bf16::from_f64(v));
-element!(u8, DType::UInt8, |x| x as f64, |v| v as u8);
-element!(i8, DType::Int8, |x| x as f64, |v| v as i8);
-element!(i32, DType::Int32, |x| x as f64, |v| v as i32);
-element!(i64, DType::Int64, |x| x as f64, |v| v as i64);
+macro_rules! integer_element {
+    ($t:ty, $dt:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $dt;
+            const INTEGER: bool = true;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64_wrapping(v: i64) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+
+integer_element!(u8, DType::UInt8);
+integer_element!(i8, DType::Int8);
+integer_element!(i32, DType::Int32);
+integer_element!(i64, DType::Int64);
 
 /// `bool` elements are stored as one byte holding 0 or 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]

@@ -163,6 +163,16 @@ impl NDArray {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// Return whether the memory of two CPU arrays may overlap: one storage, or two storages
+    /// over one foreign buffer (two zero-copy wrappers of one numpy array).
+    pub fn may_share_memory(&self, other: &NDArray) -> bool {
+        if self.shares_storage(other) {
+            return true;
+        }
+        let (a, b) = (self.storage.as_ptr() as usize, other.storage.as_ptr() as usize);
+        a < b + other.storage.nbytes() && b < a + self.storage.nbytes()
+    }
+
     /// Make a view with another layout over the same storage and no autograd history.
     pub fn with_layout(&self, layout: Layout) -> NDArray {
         NDArray { storage: self.storage.clone(), layout: Arc::new(layout), dtype: self.dtype, ctx: self.ctx, ag: None }

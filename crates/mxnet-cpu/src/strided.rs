@@ -149,6 +149,10 @@ pub fn binary_map<A: Copy + Sync, B: Copy + Sync, O: Send>(
     out: &mut [O],
     f: impl Fn(A, B) -> O + Sync + Copy,
 ) {
+    if out.is_empty() {
+        // An empty view's offset may lie past the end of its storage.
+        return;
+    }
     if la.is_contiguous() && lb.is_contiguous() {
         let n = out.len();
         let (a, b) = (&a[la.offset..la.offset + n], &b[lb.offset..lb.offset + n]);
@@ -219,6 +223,10 @@ pub fn coalesce_jointly<const N: usize>(views: [&Layout; N]) -> [Layout; N] {
 /// view runs as one flat loop, split across the kernel pool when long. `f` is `Copy` for the
 /// reason given at [`binary_map`].
 pub fn unary_map<A: Copy + Sync, O: Send>(a: &[A], la: &Layout, out: &mut [O], f: impl Fn(A) -> O + Sync + Copy) {
+    if out.is_empty() {
+        // An empty view's offset may lie past the end of its storage.
+        return;
+    }
     if la.is_contiguous() {
         let src = &a[la.offset..la.offset + la.size()];
         return parallel::for_each_chunk(src, out, |src, dst| simd::map(src, dst, f));

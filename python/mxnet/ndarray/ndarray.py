@@ -196,7 +196,8 @@ class NDArray:
     def copyto(self, other):
         """Copy into ``other`` (an NDArray of the same shape) or to a new array on a Context."""
         if isinstance(other, NDArray):
-            if other._h.shares_storage(self._h) and other.shape == self.shape and other._h.offset == self._h.offset:
+            same_view = other.shape == self.shape and other._h.offset == self._h.offset and other._h.strides == self._h.strides
+            if same_view and other._h.shares_storage(self._h):
                 return other
             _native.copyto(self._h, other._h)
             return other

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxnet_cpu::strided::{gather, gather_into, scatter, unary_map};
 
 use crate::attrs::{AttrReader, Attrs};
-use crate::dtype::{DType, Element};
+use crate::dtype::{convert, DType};
 use crate::error::Result;
 use crate::imperative::call1;
 use crate::ndarray::NDArray;
@@ -33,6 +33,10 @@ pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
             dst.dtype()
         ));
     }
+    if src.size() == 0 {
+        // Nothing to copy, and an empty view's offset may lie past the end of its storage.
+        return Ok(());
+    }
     // SAFETY: runs inside an engine operation that reads `src` and writes `dst`.
     unsafe {
         if src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() {
@@ -43,22 +47,22 @@ pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
             std::ptr::copy(from, to, src.size() * width);
             return Ok(());
         }
-        // Views of separate storages copy straight into the destination, without the
+        // Views of separate memory copy straight into the destination, without the
         // intermediate vector.
-        if !src.shares_storage(dst) && dst.is_contiguous() {
+        if !src.may_share_memory(dst) && dst.is_contiguous() {
             dispatch_all!(dst.dtype(), D => {
                 let out = dst.out_data::<D>();
                 if src.dtype() == dst.dtype() {
                     gather_into(src.data::<D>(), src.layout(), out);
                 } else {
                     dispatch_all!(src.dtype(), S => {
-                        unary_map(src.data::<S>(), src.layout(), out, |x: S| D::from_f64(x.to_f64()));
+                        unary_map(src.data::<S>(), src.layout(), out, convert::<S, D>);
                     });
                 }
             });
             return Ok(());
         }
-        if !src.shares_storage(dst) && src.is_contiguous() && src.dtype() == dst.dtype() {
+        if !src.may_share_memory(dst) && src.is_contiguous() && src.dtype() == dst.dtype() {
             // Concat and stack write contiguous inputs into windows of their output.
             dispatch_all!(dst.dtype(), D => {
                 let start = src.layout().offset;
@@ -72,7 +76,7 @@ pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
             } else {
                 dispatch_all!(src.dtype(), S => {
                     let mut v = vec![D::default(); src.size()];
-                    unary_map(src.data::<S>(), src.layout(), &mut v, |x: S| D::from_f64(x.to_f64()));
+                    unary_map(src.data::<S>(), src.layout(), &mut v, convert::<S, D>);
                     v
                 })
             };

@@ -175,7 +175,10 @@ impl Operator for Where {
             dispatch_all!(x.dtype(), T => {
                 let (xs, ys) = (x.contiguous_data::<T>(), y.contiguous_data::<T>());
                 let dst = out.out_data::<T>();
-                if inner == 1 {
+                if dst.is_empty() {
+                    // Nothing to select, and a condition of n > 0 elements over an empty x
+                    // would make `inner` 0.
+                } else if inner == 1 {
                     simd::dispatch(
                         #[inline(always)]
                         || {

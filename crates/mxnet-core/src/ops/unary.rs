@@ -379,6 +379,10 @@ fn map_elements<T: Copy + Send + Sync>(x: &[T], layout: &Layout, out: &mut [T], 
     if !layout.is_contiguous() {
         return unary_map(x, layout, out, |v| f(v, false));
     }
+    if out.is_empty() {
+        // An empty view's offset may lie past the end of its storage.
+        return;
+    }
     let src = &x[layout.offset..layout.offset + layout.size()];
     parallel::for_each_chunk(src, out, |src, dst| simd::map_fused(src, dst, &f))
 }
