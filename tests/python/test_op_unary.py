@@ -263,6 +263,8 @@ VECTORISED_FLOAT32 = {
     "log": (np.log, 2),
     "tanh": (np.tanh, 2),
     "erf": (np.vectorize(math.erf, otypes=[np.float64]), 3),
+    "log1p": (np.log1p, 3),
+    "expm1": (np.expm1, 3),
     "sigmoid": (lambda x: np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))), 3),
 }
 
@@ -293,6 +295,17 @@ def test_vectorised_float32_over_the_whole_range(name):
     if name in ("sigmoid", "tanh"):
         act = nd.Activation(nd.array(x), act_type=name).asnumpy()
         np.testing.assert_array_equal(act, getattr(nd, name)(nd.array(x)).asnumpy())
+
+
+def test_softrelu_float32_matches_logaddexp():
+    bits = np.random.default_rng(3).integers(0, 2**32, 200_000, dtype=np.uint64)
+    x = np.concatenate([bits.astype(np.uint32).view(np.float32), np.float32([np.inf, -np.inf, 0.0, -0.0, 88.0, -88.0])])
+    x = x[~np.isnan(x)]
+    out = nd.Activation(nd.array(x), act_type="softrelu").asnumpy()
+    expected = np.logaddexp(0.0, x.astype(np.float64)).astype(np.float32)
+    # Results below the smallest normal float32 keep fewer bits: compare those absolutely.
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=4 * np.finfo(np.float32).smallest_subnormal)
+    assert np.isnan(nd.Activation(nd.array([np.nan]), act_type="softrelu").asnumpy()[0])
 
 
 def test_unary_in_place_large():

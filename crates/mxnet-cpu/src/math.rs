@@ -98,6 +98,28 @@ fn exp_with<const FUSED: bool>(x: f32) -> f32 {
     e_r * first * second
 }
 
+/// `ln(1 + x)`, within 3 ulp of the correctly rounded result, also where `x` is too small for
+/// `1 + x` to differ from 1. `-1` gives `-inf`, values below `-1` and NaN give NaN.
+#[inline(always)]
+pub fn ln_1p(x: f32, fused: bool) -> f32 {
+    if fused {
+        ln_1p_with::<true>(x)
+    } else {
+        ln_1p_with::<false>(x)
+    }
+}
+
+/// `e^x - 1`, within 3 ulp of the correctly rounded result, also near 0 where `e^x` rounds to
+/// 1. `+inf` gives `+inf`, `-inf` gives -1 and NaN stays NaN.
+#[inline(always)]
+pub fn exp_m1(x: f32, fused: bool) -> f32 {
+    if fused {
+        exp_m1_with::<true>(x)
+    } else {
+        exp_m1_with::<false>(x)
+    }
+}
+
 /// `p[0] + z * (p[1] + z * (...))`, Horner's scheme.
 #[inline(always)]
 fn polynomial<const FUSED: bool>(z: f32, p: &[f32]) -> f32 {
@@ -123,15 +145,7 @@ fn ln_with<const FUSED: bool>(x: f32) -> f32 {
     let m = if high { m * 0.5 } else { m };
     let e = (e + high as i32) as f32;
     let f = m - 1.0;
-
-    // ln(1 + f) = 2 atanh(s) with s = f / (2 + f), |s| <= 0.172: the odd series
-    // 2s (1 + s^2/3 + s^4/5 + ...), cut where the next term is below 2^-35 of the sum.
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let series = polynomial::<FUSED>(z, &[1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0]);
-    let two_s = s + s;
-    let ln1p_f = madd::<FUSED>(two_s * z, series, two_s);
-    let result = madd::<FUSED>(e, LN2_HI, madd::<FUSED>(e, LN2_LO, ln1p_f));
+    let result = madd::<FUSED>(e, LN2_HI, madd::<FUSED>(e, LN2_LO, ln_1p_reduced::<FUSED>(f)));
 
     // The special values last, as selects that vectorise.
     let result = if x == f32::INFINITY { x } else { result };
@@ -140,6 +154,63 @@ fn ln_with<const FUSED: bool>(x: f32) -> f32 {
         f32::NAN
     } else {
         result
+    }
+}
+
+/// `ln(1 + f)` for f in [sqrt(1/2) - 1, sqrt(2) - 1].
+#[inline(always)]
+fn ln_1p_reduced<const FUSED: bool>(f: f32) -> f32 {
+    // ln(1 + f) = 2 atanh(s) with s = f / (2 + f), |s| <= 0.172: the odd series
+    // 2s (1 + s^2/3 + s^4/5 + ...), cut where the next term is below 2^-35 of the sum.
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let series = polynomial::<FUSED>(z, &[1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0]);
+    let two_s = s + s;
+    madd::<FUSED>(two_s * z, series, two_s)
+}
+
+#[inline(always)]
+fn ln_1p_with<const FUSED: bool>(x: f32) -> f32 {
+    // Where 1 + x lies in [sqrt(1/2), sqrt(2)), the series of `ln_with` runs on x itself, so
+    // the rounding of 1 + x never enters.
+    let near = ln_1p_reduced::<FUSED>(x);
+    // Elsewhere ln(u) * x / (u - 1) with u = 1 + x rounded: the ratio corrects for the
+    // rounding of u.
+    let u = 1.0 + x;
+    let far = ln_with::<FUSED>(u) * (x / (u - 1.0));
+    let far = if x == f32::INFINITY { x } else { far };
+    let inside = x > std::f32::consts::FRAC_1_SQRT_2 - 1.0 && x < std::f32::consts::SQRT_2 - 1.0;
+    if inside {
+        near
+    } else {
+        far
+    }
+}
+
+#[inline(always)]
+fn exp_m1_with<const FUSED: bool>(x: f32) -> f32 {
+    // Near 0: x + x^2 (1/2! + x/3! + ... + x^7/9!), the Taylor series cut where the next term
+    // is below 2^-35 of the sum on |x| < ln(2)/2.
+    const P: [f32; 8] = [
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+        1.0 / 40320.0,
+        1.0 / 362_880.0,
+    ];
+    let near = madd::<FUSED>(x * x, polynomial::<FUSED>(x, &P), x);
+    // The sum above turns -0 into +0.
+    let near = if x == 0.0 { x } else { near };
+    // Elsewhere e^x - 1, where e^x >= sqrt(2) or <= sqrt(1/2) keeps the subtraction's
+    // cancellation to a factor of at most 3.4.
+    let far = exp_with::<FUSED>(x) - 1.0;
+    if x.abs() < std::f32::consts::LN_2 / 2.0 {
+        near
+    } else {
+        far
     }
 }
 
@@ -253,6 +324,46 @@ mod tests {
     fn erf_matches_f64_over_the_whole_range() {
         for f in ERF {
             check_range("erf", f, libm::erf, 6.0, 61, &[1.0, -1.0], 3);
+        }
+    }
+
+    const LN_1P: Forms = [|x| ln_1p(x, false), |x| ln_1p(x, true)];
+    const EXP_M1: Forms = [|x| exp_m1(x, false), |x| exp_m1(x, true)];
+
+    #[test]
+    fn ln_1p_matches_f64_over_the_whole_range() {
+        for f in LN_1P {
+            check_range("ln_1p", f, f64::ln_1p, f32::MAX, 97, &[1.0], 3);
+            check_range("ln_1p", f, f64::ln_1p, 1.0, 61, &[-1.0], 3);
+        }
+    }
+
+    #[test]
+    fn exp_m1_matches_f64_over_the_whole_range() {
+        for f in EXP_M1 {
+            check_range("exp_m1", f, f64::exp_m1, 89.0, 61, &[1.0], 3);
+            check_range("exp_m1", f, f64::exp_m1, 20.0, 61, &[-1.0], 3);
+        }
+    }
+
+    #[test]
+    fn ln_1p_and_exp_m1_special_values() {
+        for (ln_1p, exp_m1) in LN_1P.into_iter().zip(EXP_M1) {
+            assert!(ln_1p(f32::NAN).is_nan());
+            assert!(ln_1p(-1.5).is_nan());
+            assert!(ln_1p(f32::NEG_INFINITY).is_nan());
+            assert_eq!(ln_1p(-1.0), f32::NEG_INFINITY);
+            assert_eq!(ln_1p(f32::INFINITY), f32::INFINITY);
+            assert_eq!(ln_1p(-0.0).to_bits(), (-0.0f32).to_bits());
+            assert_eq!(ln_1p(1e-30), 1e-30);
+
+            assert!(exp_m1(f32::NAN).is_nan());
+            assert_eq!(exp_m1(f32::INFINITY), f32::INFINITY);
+            assert_eq!(exp_m1(f32::NEG_INFINITY), -1.0);
+            assert_eq!(exp_m1(89.0), f32::INFINITY);
+            assert_eq!(exp_m1(-200.0), -1.0);
+            assert_eq!(exp_m1(-0.0).to_bits(), (-0.0f32).to_bits());
+            assert_eq!(exp_m1(1e-30), 1e-30);
         }
     }
 

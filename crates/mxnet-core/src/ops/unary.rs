@@ -445,9 +445,10 @@ impl Operator for Unary {
                 DType::UInt8 => map_elements(x.data::<u8>(), x.layout(), out.out_data::<u8>(), |v, _| int_apply(kind, v)),
                 DType::Int32 => map_elements(x.data::<i32>(), x.layout(), out.out_data::<i32>(), |v, _| int_apply(kind, v)),
                 DType::Int64 => map_elements(x.data::<i64>(), x.layout(), out.out_data::<i64>(), |v, _| int_apply(kind, v)),
-                // exp, log, tanh, erf and sigmoid in float32 through the vectorisable functions
-                // of `mxnet_cpu::math` (at most 2-3 ulp from the correctly rounded result),
-                // because the standard library's functions run one element at a time.
+                // exp, log, log1p, expm1, tanh, erf and sigmoid in float32 through the
+                // vectorisable functions of `mxnet_cpu::math` (at most 2-3 ulp from the
+                // correctly rounded result), because the standard library's functions run one
+                // element at a time.
                 DType::Float32 if kind == UnaryKind::Exp => {
                     map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::exp)
                 }
@@ -459,6 +460,12 @@ impl Operator for Unary {
                 }
                 DType::Float32 if kind == UnaryKind::Erf => {
                     map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::erf)
+                }
+                DType::Float32 if kind == UnaryKind::Log1p => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::ln_1p)
+                }
+                DType::Float32 if kind == UnaryKind::Expm1 => {
+                    map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), math::exp_m1)
                 }
                 DType::Float32 if kind == UnaryKind::Sigmoid => {
                     map_elements(x.data::<f32>(), x.layout(), out.out_data::<f32>(), |v, fused| {
