@@ -211,7 +211,7 @@ def test_norm_matches_numpy(ord_, np_ord):
 @pytest.mark.parametrize("axis", [None, -1, (1, 2)])
 @pytest.mark.parametrize("ord_", [1, 2])
 def test_norm_large_float32_does_not_overflow(ord_, axis):
-    # Large enough for the parallel path; 3e20 squared overflows float32 but not the sum.
+    # Large enough for the parallel path. 3e20 squared overflows float32, but the norm does not.
     x = np.random.default_rng(5).standard_normal((4, 300, 200)).astype(np.float32)
     x[1, 2, 3] = 3e20
     out = nd.norm(nd.array(x), ord=ord_, axis=axis).asnumpy()
@@ -223,6 +223,18 @@ def test_norm_large_float32_does_not_overflow(ord_, axis):
     else:
         expected = np.linalg.norm(x64.reshape(4, -1), ord=ord_, axis=1)
     np.testing.assert_allclose(out, expected.astype(np.float32), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("axis", [None, -1])
+def test_arg_reduce_large_matches_numpy(name, axis, dtype):
+    # Ties (rounded values) and NaNs: numpy returns the first extreme, or the first NaN.
+    x = np.round(np.random.default_rng(9).standard_normal((600, 300)) * 2).astype(dtype)
+    x[7, [5, 50]] = np.nan
+    out = getattr(nd, name)(nd.array(x, dtype=dtype), axis=axis).asnumpy()
+    expected = getattr(np, name)(x, axis=axis)
+    np.testing.assert_array_equal(out, np.asarray(expected, dtype=dtype))
 
 
 def test_norm_rejects_ord_3():

@@ -104,6 +104,31 @@ int_arith!(i32);
 int_arith!(i64);
 
 /// Float math used by unary kernels and gradients.
-pub trait Float: Arith + num_traits::Float {}
-impl Float for f32 {}
-impl Float for f64 {}
+pub trait Float: Arith + num_traits::Float {
+    /// Return `e^x - 1`, for f32 with the vectorisable `mxnet_cpu::math::exp_m1` (within 3 ulp).
+    fn exp_m1_fast(self) -> Self {
+        self.exp_m1()
+    }
+
+    /// Return the error function, for f32 with the vectorisable `mxnet_cpu::math::erf` (within
+    /// 3 ulp).
+    fn erf_fast(self) -> Self;
+}
+
+impl Float for f32 {
+    #[inline(always)]
+    fn exp_m1_fast(self) -> f32 {
+        mxnet_cpu::math::exp_m1(self, false)
+    }
+
+    #[inline(always)]
+    fn erf_fast(self) -> f32 {
+        mxnet_cpu::math::erf(self, false)
+    }
+}
+
+impl Float for f64 {
+    fn erf_fast(self) -> f64 {
+        libm::erf(self)
+    }
+}

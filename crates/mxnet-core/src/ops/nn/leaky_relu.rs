@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use mxnet_cpu::{parallel, simd};
-use num_traits::Float;
 use rand::Rng;
 
 use super::{common_float_dtype, expect_inputs};
@@ -15,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::imperative::invoke;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
+use crate::ops::arith::{Arith, Float};
 use crate::ops::scalar::format_scalar;
 use crate::random::kernel_rng;
 use crate::dispatch_float;
@@ -42,10 +42,6 @@ pub struct LeakyRelu {
     slope: f64,
     lower_bound: f64,
     upper_bound: f64,
-}
-
-fn erf<T: Element>(x: T) -> T {
-    T::from_f64(libm::erf(x.to_f64()))
 }
 
 impl LeakyRelu {
@@ -135,7 +131,7 @@ impl LeakyRelu {
 
     #[inline(always)]
     fn apply<T: Element + Float>(act: Act, x: T, slope: T) -> T {
-        let zero = T::zero();
+        let zero = <T as Arith>::zero();
         match act {
             Act::Leaky | Act::PRelu | Act::RRelu => {
                 if x > zero {
@@ -148,7 +144,7 @@ impl LeakyRelu {
                 if x > zero {
                     x
                 } else {
-                    slope * x.exp_m1()
+                    slope * x.exp_m1_fast()
                 }
             }
             Act::Selu => {
@@ -156,17 +152,17 @@ impl LeakyRelu {
                 if x > zero {
                     lambda * x
                 } else {
-                    lambda * T::from_f64(SELU_ALPHA) * x.exp_m1()
+                    lambda * T::from_f64(SELU_ALPHA) * x.exp_m1_fast()
                 }
             }
             // MXNet 1.9.1 uses the exact erf form, not the tanh approximation.
-            Act::Gelu => T::from_f64(0.5) * x * (T::one() + erf(x / T::from_f64(std::f64::consts::SQRT_2))),
+            Act::Gelu => T::from_f64(0.5) * x * (<T as Arith>::one() + (x / T::from_f64(std::f64::consts::SQRT_2)).erf_fast()),
         }
     }
 
     #[inline(always)]
     fn derivative<T: Element + Float>(act: Act, x: T, y: T, slope: T) -> T {
-        let (zero, one) = (T::zero(), T::one());
+        let (zero, one) = (<T as Arith>::zero(), <T as Arith>::one());
         match act {
             Act::Leaky | Act::PRelu | Act::RRelu => {
                 if x > zero {
@@ -193,7 +189,7 @@ impl LeakyRelu {
                 }
             }
             Act::Gelu => {
-                let cdf = T::from_f64(0.5) * (one + erf(x / T::from_f64(std::f64::consts::SQRT_2)));
+                let cdf = T::from_f64(0.5) * (one + (x / T::from_f64(std::f64::consts::SQRT_2)).erf_fast());
                 let pdf = (-(x * x) / T::from_f64(2.0)).exp() / T::from_f64((2.0 * std::f64::consts::PI).sqrt());
                 cdf + x * pdf
             }
