@@ -210,3 +210,15 @@ def test_empty_view_past_the_end(op):
     # A view with no elements whose offset lies beyond the end of its storage.
     view = nd.zeros((1, 31))[1:, 6:]
     assert op(view).asnumpy().shape == (0, 25)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int8"])
+def test_square_by_power_scalar_matches_numpy(dtype):
+    if dtype.startswith("float"):
+        values = np.array([np.nan, np.inf, -np.inf, -0.0, 1e-45, 3e38, -2.5, 1.1], dtype=dtype)
+    else:
+        values = np.array([-3, 5, 46341, -128, 127], dtype=np.int64).astype(dtype)  # 46341**2 wraps in int32
+    out = (nd.array(values, dtype=dtype) ** 2).asnumpy()
+    with np.errstate(over="ignore"):
+        expected = values * values
+    np.testing.assert_array_equal(out, expected)
