@@ -104,6 +104,20 @@ def test_fully_connected_matches_numpy(flatten):
     np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(128, 784, 256), (131, 700, 257)], ids=["mlp_layer", "odd_sizes"])
+def test_fully_connected_large_matches_numpy_float64(shape):
+    # Large enough for the multithreaded product paths, including the split over rows of the
+    # output that FullyConnected's transposed weight takes.
+    batch, features, hidden = shape
+    r = rng()
+    x = r.standard_normal((batch, features)).astype(np.float32)
+    w = r.standard_normal((hidden, features)).astype(np.float32)
+    b = r.standard_normal(hidden).astype(np.float32)
+    out = mx.nd.FullyConnected(mx.nd.array(x), mx.nd.array(w), mx.nd.array(b), num_hidden=hidden)
+    expected = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-4, atol=1e-3)
+
+
 def test_fully_connected_gradients_float64():
     r = rng()
     arrays = {"data": r.standard_normal((3, 2, 2)), "weight": r.standard_normal((4, 4)), "bias": r.standard_normal(4)}

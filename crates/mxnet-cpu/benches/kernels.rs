@@ -31,6 +31,18 @@ fn gemm(c: &mut Criterion) {
             })
         });
     }
+    // FullyConnected's forward at the MLP benchmark's first layer: x (128 x 784) @ W^T, with
+    // W (256 x 784) read through strides as a column-major operand.
+    let (m, k, n) = (128usize, 784usize, 256usize);
+    let (x, w, mut y) = (values(m * k), values(n * k), vec![0f32; m * n]);
+    group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+    group.bench_function("fully_connected_128x784x256", |bench| {
+        bench.iter(|| {
+            let a = MatRef { data: &x, row_stride: k as isize, col_stride: 1 };
+            let b = MatRef { data: &w, row_stride: 1, col_stride: k as isize };
+            matmul(m, n, k, a, b, &mut y, false, 0.0, 1.0);
+        })
+    });
     group.finish();
 }
 
