@@ -60,76 +60,24 @@ pub fn matmul_with<T: GemmFloat>(
     alpha: T,
     beta: T,
 ) {
-    assert!(c.len() >= m * n, "matmul: output buffer holds {} elements, needs {}", c.len(), m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].iter_mut().for_each(|x| *x = T::zero());
-        }
-        return;
-    }
-    check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
-    check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
-    if m * n * k <= DIRECT_MAX_FLOPS {
-        return direct(m, n, k, a, b, c, accumulate, alpha, beta);
-    }
-    // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, so
-    // every index gemm computes stays inside the slices. `c` is uniquely borrowed.
-    let mut run = |parallelism: Parallelism| unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.col_stride,
-            a.row_stride,
-            b.data.as_ptr(),
-            b.col_stride,
-            b.row_stride,
-            alpha,
-            beta,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    };
-    if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
-        let threads = crate::parallel::num_threads();
-        if b.row_stride == 1 && b.col_stride != 1 && m >= threads * SPLIT_MIN_ROWS && m * n * k >= SPLIT_MIN_FLOPS {
-            return split_rows(threads, m, n, k, a, b, c, accumulate, alpha, beta);
-        }
-        // `Rayon(0)` uses every thread of the pool the call runs in.
-        crate::parallel::install(|| run(Parallelism::Rayon(0)));
-    } else {
-        run(Parallelism::None);
-    }
+    matmul_impl(allow_parallel, m, n, k, a, b, c, accumulate, alpha, beta, None)
 }
 
-/// Rows of `c` per thread below which [`split_rows`] is not used.
-const SPLIT_MIN_ROWS: usize = 16;
-
-/// Products below this many multiply-adds keep the crate's threading even with a column-major
-/// `b`. FullyConnected 128x256 -> 128 (4.2M) ran at 117-127 GFLOP/s split against 152-156
-/// through the crate, measured through the engine with 50 calls in a row. NOTE: the
-/// crossover between 4.2M and 25.7M (128x784 -> 256, faster split) was not searched.
-const SPLIT_MIN_FLOPS: usize = 1 << 24;
-
-/// [`matmul`] as one single-threaded product per block of rows of `c`, the blocks spread over
-/// the pool. Used when `b` is column-major, as `W^T` in FullyConnected's forward: the `gemm`
-/// crate's own threading barely scaled there. float32 on 2 cores, GFLOP/s of the crate's
-/// threading against this split: 128x784x256 188 -> 281, 128x256x784 184 -> 238, 256x256x256
-/// 273 -> 289, 1024^3 327 -> 335. With a row-major `b` the two were level within 10% either
-/// way, so the crate keeps that case.
+/// `c = a @ b + row`, `row` (n elements) added to every row of `c`: FullyConnected's forward
+/// with its bias. Each thread writes the bias into the block of `c` it computes. Adding it
+/// on one thread after a product split over 2 cores cost 22-26 us on a 128x128 output, more
+/// than the 35 us product, because half of the rows were in the other core's cache.
 #[allow(clippy::too_many_arguments)]
-fn split_rows<T: GemmFloat>(
-    threads: usize,
+pub fn matmul_plus_row<T: GemmFloat>(m: usize, n: usize, k: usize, a: MatRef<'_, T>, b: MatRef<'_, T>, row: &[T], c: &mut [T]) {
+    assert!(row.len() >= n, "matmul: row holds {} elements, needs {}", row.len(), n);
+    matmul_impl(true, m, n, k, a, b, c, false, T::zero(), T::one(), Some(row))
+}
+
+/// [`matmul_with`], plus `row` added to every row of `c` when given (then `accumulate` must be
+/// false).
+#[allow(clippy::too_many_arguments)]
+fn matmul_impl<T: GemmFloat>(
+    allow_parallel: bool,
     m: usize,
     n: usize,
     k: usize,
@@ -139,15 +87,148 @@ fn split_rows<T: GemmFloat>(
     accumulate: bool,
     alpha: T,
     beta: T,
+    row: Option<&[T]>,
+) {
+    assert!(c.len() >= m * n, "matmul: output buffer holds {} elements, needs {}", c.len(), m * n);
+    debug_assert!(row.is_none() || !accumulate);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        match row {
+            Some(row) => c[..m * n].chunks_mut(n).for_each(|r| r.copy_from_slice(&row[..n])),
+            None if !accumulate => c[..m * n].iter_mut().for_each(|x| *x = T::zero()),
+            None => {}
+        }
+        return;
+    }
+    check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
+    check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
+    if m * n * k <= DIRECT_MAX_FLOPS {
+        if let Some(row) = row {
+            c[..m * n].chunks_mut(n).for_each(|r| r.copy_from_slice(&row[..n]));
+            return direct(m, n, k, a, b, c, true, T::one(), beta);
+        }
+        return direct(m, n, k, a, b, c, accumulate, alpha, beta);
+    }
+    let c = OutPtr(c.as_mut_ptr());
+    if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
+        let threads = crate::parallel::num_threads();
+        if b.row_stride == 1 && b.col_stride != 1 && n >= threads * SPLIT_MIN_COLUMNS {
+            return split_columns(threads, m, n, k, a, b, c, accumulate, alpha, beta, row);
+        }
+        // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, and
+        // `c` is uniquely borrowed. `Rayon(0)` uses every thread of the pool the call runs in.
+        crate::parallel::install(|| unsafe {
+            let c = c;
+            gemm_into(m, n, k, c.0, n, a, b, accumulate, alpha, beta, row, Parallelism::Rayon(0))
+        });
+    } else {
+        // SAFETY: as above.
+        unsafe { gemm_into(m, n, k, c.0, n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
+    }
+}
+
+/// Columns of `c` per thread below which [`split_columns`] is not used: one tile of the
+/// crate's AVX-512 float32 kernel.
+const SPLIT_MIN_COLUMNS: usize = 16;
+
+/// A pointer to the output that may cross to the pool's threads; each thread writes its own
+/// columns.
+#[derive(Clone, Copy)]
+struct OutPtr<T>(*mut T);
+
+// SAFETY: the blocks written through copies of one `OutPtr` are disjoint.
+unsafe impl<T> Send for OutPtr<T> {}
+unsafe impl<T> Sync for OutPtr<T> {}
+
+/// [`matmul`] as one single-threaded product per block of columns of `c`, the blocks spread
+/// over the pool. Used when `b` is column-major, as `W^T` in FullyConnected's forward, where
+/// the `gemm` crate's own threading barely scaled: each thread then packs only its columns of
+/// `b`. float32 on 2 cores, GFLOP/s of the crate's threading against this split (and a split
+/// over rows, which packs all of `b` on each thread): 128x784x256 192 -> 317 (294),
+/// 128x256x128 195 -> 252 (226), 256x256x256 272 -> 314 (297), 64x256x128 119 -> 206 (159).
+#[allow(clippy::too_many_arguments)]
+fn split_columns<T: GemmFloat>(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    c: OutPtr<T>,
+    accumulate: bool,
+    alpha: T,
+    beta: T,
+    row: Option<&[T]>,
 ) {
     use rayon::prelude::*;
-    let rows = m.div_ceil(threads);
+    let width = n.div_ceil(threads).div_ceil(SPLIT_MIN_COLUMNS) * SPLIT_MIN_COLUMNS;
     crate::parallel::install(|| {
-        c[..m * n].par_chunks_mut(rows * n).enumerate().for_each(|(i, block)| {
-            let a = MatRef { data: &a.data[i * rows * a.row_stride as usize..], ..a };
-            matmul_with(false, block.len() / n, n, k, a, b, block, accumulate, alpha, beta);
+        (0..n.div_ceil(width)).into_par_iter().for_each(|block| {
+            let first = block * width;
+            let columns = width.min(n - first);
+            let b = MatRef { data: &b.data[first * b.col_stride as usize..], ..b };
+            let c = c;
+            // SAFETY: `c` holds m x n elements with row stride n (checked by `matmul_with`),
+            // and this block writes only columns first..first + columns of it.
+            let row = row.map(|r| &r[first..first + columns]);
+            unsafe { gemm_into(m, columns, k, c.0.add(first), n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
         })
     });
+}
+
+/// `c = alpha * c + beta * (a @ b)` through the `gemm` crate, `c` row-major with row stride
+/// `ldc`. With `row`, `c` is first set to `row` in every row and the product added to it.
+///
+/// # Safety
+/// `c` must be valid for writes of m rows of n elements at row stride `ldc`, and not be
+/// accessed otherwise during the call. The extents of `a` and `b` must have been checked.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_into<T: GemmFloat>(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: *mut T,
+    ldc: usize,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    accumulate: bool,
+    alpha: T,
+    beta: T,
+    row: Option<&[T]>,
+    parallelism: Parallelism,
+) {
+    let (accumulate, alpha) = match row {
+        Some(row) => {
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(c.add(i * ldc), n).copy_from_slice(&row[..n]);
+            }
+            (true, T::one())
+        }
+        None => (accumulate, alpha),
+    };
+    gemm::gemm(
+        m,
+        n,
+        k,
+        c,
+        1,
+        ldc as isize,
+        accumulate,
+        a.data.as_ptr(),
+        a.col_stride,
+        a.row_stride,
+        b.data.as_ptr(),
+        b.col_stride,
+        b.row_stride,
+        alpha,
+        beta,
+        false,
+        false,
+        false,
+        parallelism,
+    )
 }
 
 /// [`matmul`] for tiny products, with the same contract.
@@ -210,13 +291,38 @@ mod tests {
         assert_eq!(c, expected);
     }
 
+    /// `matmul_plus_row` on every path: plain loops, one thread, and the split over columns,
+    /// against a float64 reference.
+    #[test]
+    fn plus_row_adds_the_row_on_every_path() {
+        for (m, n, k) in [(3usize, 4usize, 5usize), (40, 41, 42), (101, 131, 333)] {
+            let a: Vec<f32> = (0..m * k).map(|x| ((x * 7) % 11) as f32 - 5.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|x| ((x * 5) % 13) as f32 - 6.0).collect();
+            let row: Vec<f32> = (0..n).map(|j| j as f32 * 0.5 - 3.0).collect();
+            let mut c = vec![f32::NAN; m * n];
+            matmul_plus_row(
+                m, n, k,
+                MatRef { data: &a, row_stride: k as isize, col_stride: 1 },
+                MatRef { data: &b, row_stride: 1, col_stride: k as isize },
+                &row, &mut c,
+            );
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k).map(|p| a[i * k + p] as f64 * b[j * k + p] as f64).sum();
+                    let expected = dot + row[j] as f64;
+                    assert!((c[i * n + j] as f64 - expected).abs() < 1e-3, "{m}x{n}x{k} ({i}, {j}): {} vs {expected}", c[i * n + j]);
+                }
+            }
+        }
+    }
+
     /// Every path (plain loops below `DIRECT_MAX_FLOPS`, the gemm crate above, and above
-    /// `SPLIT_MIN_FLOPS` the row split that a transposed `b` takes, with a last block of fewer
-    /// rows on 2 threads), with accumulation, against a float64 reference.
+    /// `PARALLEL_MIN_FLOPS` the split over columns that a transposed `b` takes, with a last
+    /// block of fewer columns on 2 threads), with accumulation, against a float64 reference.
     #[test]
     fn small_and_large_products_accumulate_with_strides() {
-        let sizes = [(3usize, 4usize, 5usize), (8, 9, 10), (20, 21, 22), (40, 41, 42), (101, 131, 1300)];
-        assert!(101 * 131 * 1300 >= SPLIT_MIN_FLOPS.max(PARALLEL_MIN_FLOPS));
+        let sizes = [(3usize, 4usize, 5usize), (8, 9, 10), (20, 21, 22), (40, 41, 42), (101, 131, 333)];
+        assert!(101 * 131 * 333 >= PARALLEL_MIN_FLOPS);
         for (size, (m, n, k)) in sizes.into_iter().enumerate() {
             let a: Vec<f32> = (0..m * k).map(|x| ((x * 7) % 11) as f32 - 5.0).collect();
             // `b` is stored transposed: element (p, j) at j * k + p.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::gpu;
 
-use mxnet_cpu::gemm::{matmul, MatRef};
+use mxnet_cpu::gemm::{matmul, matmul_plus_row, MatRef};
 
 use super::{common_float_dtype, expect_inputs};
 use crate::attrs::{AttrReader, Attrs};
@@ -117,18 +117,12 @@ impl Operator for FullyConnected {
                 let x = inputs[0].contiguous_data::<T>();
                 let w = inputs[1].contiguous_data::<T>();
                 let y = outputs[0].out_data::<T>();
-                // y (m x n) = x (m x k) @ W^T (k x n); W^T is read through strides.
-                matmul(
-                    m, n, k,
-                    MatRef { data: &x, row_stride: k as isize, col_stride: 1 },
-                    MatRef { data: &w, row_stride: 1, col_stride: k as isize },
-                    y, false, 0.0, 1.0,
-                );
-                if let Some(b) = inputs.get(2) {
-                    let b = b.contiguous_data::<T>();
-                    for row in y.chunks_mut(n) {
-                        row.iter_mut().zip(b.iter()).for_each(|(v, &bv)| *v += bv);
-                    }
+                // y (m x n) = x (m x k) @ W^T (k x n) + bias; W^T is read through strides.
+                let x = MatRef { data: &x, row_stride: k as isize, col_stride: 1 };
+                let w = MatRef { data: &w, row_stride: 1, col_stride: k as isize };
+                match inputs.get(2) {
+                    Some(b) => matmul_plus_row(m, n, k, x, w, &b.contiguous_data::<T>(), y),
+                    None => matmul(m, n, k, x, w, y, false, 0.0, 1.0),
                 }
             });
         }
