@@ -397,6 +397,33 @@ def test_prelu_gradients_float64():
     check_gradients(mx.nd.LeakyReLU, arrays, {"act_type": "prelu"}, ["data", "gamma"])
 
 
+@pytest.mark.parametrize("shape, gamma_shape", [
+    ((300, 257), (257,)),           # one slope per column, parallel path
+    ((8, 16, 33, 33), (16,)),       # runs of 33 * 33 elements per slope
+    ((70_000, 3), (1,)),            # one slope for all
+    ((0, 4, 3), (4,)),              # empty
+], ids=["rows", "images", "shared_slope", "empty"])
+def test_prelu_large_matches_numpy(shape, gamma_shape):
+    r = rng()
+    x = r.standard_normal(shape).astype(np.float32)
+    gamma = r.standard_normal(gamma_shape).astype(np.float32)
+    dy = r.standard_normal(shape).astype(np.float32)
+    data, slopes = mx.nd.array(x), mx.nd.array(gamma)
+    data.attach_grad()
+    slopes.attach_grad()
+    with autograd.record():
+        y = mx.nd.LeakyReLU(data, slopes, act_type="prelu")
+    y.backward(mx.nd.array(dy))
+    per_channel = gamma.size > 1
+    g = gamma.reshape((1, -1) + (1,) * (len(shape) - 2)) if per_channel else gamma[0]
+    negative_part = np.where(x > 0, 0.0, dy.astype(np.float64) * x)
+    reduced = tuple(i for i in range(len(shape)) if not (per_channel and i == 1))
+    np.testing.assert_allclose(y.asnumpy(), np.where(x > 0, x, g * x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(data.grad.asnumpy(), np.where(x > 0, dy, g * dy), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(slopes.grad.asnumpy(), negative_part.sum(axis=reduced).reshape(gamma_shape),
+                               rtol=1e-4, atol=1e-2)
+
+
 def test_rrelu_training_slopes_within_bounds():
     x = mx.nd.array(-np.ones((1000,), dtype=np.float32))
     with autograd.train_mode():

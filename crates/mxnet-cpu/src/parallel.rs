@@ -62,6 +62,17 @@ pub fn for_each_chunk<A: Sync, O: Send>(src: &[A], dst: &mut [O], kernel: impl F
     install(|| dst.par_chunks_mut(TASK_ELEMENTS).zip(src.par_chunks(TASK_ELEMENTS)).for_each(|(d, s)| kernel(s, d)));
 }
 
+/// [`for_each_chunk`] with pieces that are whole multiples of `block` elements, for kernels
+/// whose parameters repeat every `block` elements (a per-channel slope over whole samples).
+pub fn for_each_block<A: Sync, O: Send>(src: &[A], dst: &mut [O], block: usize, kernel: impl Fn(&[A], &mut [O]) + Sync) {
+    debug_assert_eq!(src.len(), dst.len());
+    if dst.len() < PARALLEL_MIN_ELEMENTS || block == 0 {
+        return kernel(src, dst);
+    }
+    let piece = TASK_ELEMENTS.div_ceil(block) * block;
+    install(|| dst.par_chunks_mut(piece).zip(src.par_chunks(piece)).for_each(|(d, s)| kernel(s, d)));
+}
+
 /// [`for_each_chunk`] over two source slices.
 pub fn for_each_chunk2<A: Sync, B: Sync, O: Send>(
     a: &[A],
@@ -77,6 +88,25 @@ pub fn for_each_chunk2<A: Sync, B: Sync, O: Send>(
         dst.par_chunks_mut(TASK_ELEMENTS)
             .zip(a.par_chunks(TASK_ELEMENTS).zip(b.par_chunks(TASK_ELEMENTS)))
             .for_each(|(d, (a, b))| kernel(a, b, d))
+    });
+}
+
+/// [`for_each_chunk`] over three source slices.
+pub fn for_each_chunk3<A: Sync, B: Sync, C: Sync, O: Send>(
+    a: &[A],
+    b: &[B],
+    c: &[C],
+    dst: &mut [O],
+    kernel: impl Fn(&[A], &[B], &[C], &mut [O]) + Sync,
+) {
+    debug_assert!(a.len() == dst.len() && b.len() == dst.len() && c.len() == dst.len());
+    if dst.len() < PARALLEL_MIN_ELEMENTS {
+        return kernel(a, b, c, dst);
+    }
+    install(|| {
+        dst.par_chunks_mut(TASK_ELEMENTS)
+            .zip(a.par_chunks(TASK_ELEMENTS).zip(b.par_chunks(TASK_ELEMENTS)).zip(c.par_chunks(TASK_ELEMENTS)))
+            .for_each(|(d, ((a, b), c))| kernel(a, b, c, d))
     });
 }
 

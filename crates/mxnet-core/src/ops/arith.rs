@@ -105,6 +105,11 @@ int_arith!(i64);
 
 /// Float math used by unary kernels and gradients.
 pub trait Float: Arith + num_traits::Float {
+    /// Return `e^x`, for f32 with the vectorisable `mxnet_cpu::math::exp` (within 2 ulp).
+    fn exp_fast(self) -> Self {
+        self.exp()
+    }
+
     /// Return `e^x - 1`, for f32 with the vectorisable `mxnet_cpu::math::exp_m1` (within 3 ulp).
     fn exp_m1_fast(self) -> Self {
         self.exp_m1()
@@ -116,6 +121,11 @@ pub trait Float: Arith + num_traits::Float {
 }
 
 impl Float for f32 {
+    #[inline(always)]
+    fn exp_fast(self) -> f32 {
+        mxnet_cpu::math::exp(self, false)
+    }
+
     #[inline(always)]
     fn exp_m1_fast(self) -> f32 {
         mxnet_cpu::math::exp_m1(self, false)

@@ -190,7 +190,7 @@ impl LeakyRelu {
             }
             Act::Gelu => {
                 let cdf = T::from_f64(0.5) * (one + (x / T::from_f64(std::f64::consts::SQRT_2)).erf_fast());
-                let pdf = (-(x * x) / T::from_f64(2.0)).exp() / T::from_f64((2.0 * std::f64::consts::PI).sqrt());
+                let pdf = (-(x * x) / T::from_f64(2.0)).exp_fast() / T::from_f64((2.0 * std::f64::consts::PI).sqrt());
                 cdf + x * pdf
             }
         }
@@ -281,9 +281,24 @@ impl Operator for LeakyRelu {
                     Act::PRelu => {
                         let gamma = inputs[1].contiguous_data::<T>();
                         let (inner, channels) = Self::channel_layout(x_nd.shape(), gamma.len());
-                        for (i, (d, &v)) in y.iter_mut().zip(x.iter()).enumerate() {
-                            *d = Self::apply(Act::PRelu, v, gamma[(i / inner) % channels]);
-                        }
+                        // One slope for all, else whole samples per piece so that each slope
+                        // covers runs of `inner` elements (one element each for (N, C) data).
+                        let inner = if channels == 1 { x.len().max(1) } else { inner.max(1) };
+                        let forward = |x: &[T], y: &mut [T]| {
+                            if inner == 1 {
+                                for (x, y) in x.chunks(channels).zip(y.chunks_mut(channels)) {
+                                    for ((d, &v), &slope) in y.iter_mut().zip(x).zip(&gamma[..]) {
+                                        *d = Self::apply(Act::PRelu, v, slope);
+                                    }
+                                }
+                                return;
+                            }
+                            for (c, (x, y)) in x.chunks(inner).zip(y.chunks_mut(inner)).enumerate() {
+                                let slope = gamma[c % channels];
+                                simd::map(x, y, move |v: T| Self::apply(Act::PRelu, v, slope));
+                            }
+                        };
+                        parallel::for_each_block(&x[..], y, inner * channels, forward);
                     }
                     Act::RRelu => {
                         let mask = outputs[1].out_data::<T>();
@@ -418,21 +433,30 @@ impl Operator for LeakyReluBackward {
                     Act::PRelu => {
                         let gamma = inputs[3].contiguous_data::<T>();
                         let (inner, channels) = LeakyRelu::channel_layout(inputs[1].shape(), gamma.len());
+                        let inner = if channels == 1 { dx.len().max(1) } else { inner.max(1) };
                         let dgamma = outputs[1].out_data::<T>();
                         dgamma.fill(0.0);
-                        for i in 0..dx.len() {
-                            let c = (i / inner) % channels;
-                            dx[i] = dy[i] * LeakyRelu::derivative(Act::PRelu, x[i], y[i], gamma[c]);
-                            if x[i] <= 0.0 {
-                                dgamma[c % dgamma.len()] += dy[i] * x[i];
+                        // Runs of `inner` elements share one slope and one dgamma entry.
+                        let runs = dx.chunks_mut(inner).zip(dy.chunks(inner)).zip(x.chunks(inner));
+                        for (c, ((dx, dy), x)) in runs.enumerate() {
+                            let slope = gamma[c % channels];
+                            let mut sum = 0.0;
+                            for ((d, &g), &v) in dx.iter_mut().zip(dy).zip(x) {
+                                *d = g * LeakyRelu::derivative(Act::PRelu, v, v, slope);
+                                if v <= 0.0 {
+                                    sum += g * v;
+                                }
                             }
+                            dgamma[c % channels % dgamma.len()] += sum;
                         }
                     }
                     Act::RRelu => {
                         let slopes = inputs[3].contiguous_data::<T>();
-                        for i in 0..dx.len() {
-                            dx[i] = dy[i] * LeakyRelu::derivative(Act::RRelu, x[i], y[i], slopes[i]);
-                        }
+                        parallel::for_each_chunk3(&dy[..], &x[..], &slopes[..], dx, |dy, x, slopes, dx| {
+                            for (((d, &g), &v), &s) in dx.iter_mut().zip(dy).zip(x).zip(slopes) {
+                                *d = g * LeakyRelu::derivative(Act::RRelu, v, v, s);
+                            }
+                        });
                     }
                     Act::Leaky | Act::Elu | Act::Selu | Act::Gelu => {
                         let slope = T::from_f64(f.slope);
@@ -440,14 +464,16 @@ impl Operator for LeakyReluBackward {
                         // One loop per type, as in the forward.
                         macro_rules! run {
                             ($act:expr) => {
-                                simd::dispatch(
-                                    #[inline(always)]
-                                    || {
-                                        for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy).zip(x).zip(y) {
-                                            *d = g * LeakyRelu::derivative($act, xv, yv, slope);
-                                        }
-                                    },
-                                )
+                                parallel::for_each_chunk3(dy, x, y, dx, |dy, x, y, dx| {
+                                    simd::dispatch(
+                                        #[inline(always)]
+                                        || {
+                                            for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy).zip(x).zip(y) {
+                                                *d = g * LeakyRelu::derivative($act, xv, yv, slope);
+                                            }
+                                        },
+                                    )
+                                })
                             };
                         }
                         match f.act {
