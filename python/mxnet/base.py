@@ -29,7 +29,7 @@ def dtype_name(dtype):
 def attr_string(value):
     """Format a keyword argument the way MXNet stores operator attributes."""
     kind = type(value)
-    if kind is int or kind is str:  # the most common values, checked first for speed
+    if kind is int or kind is str or kind is float:  # the most common values, checked first for speed
         return str(value)
     if isinstance(value, bool):
         return "True" if value else "False"

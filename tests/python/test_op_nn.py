@@ -106,8 +106,8 @@ def test_fully_connected_matches_numpy(flatten):
 
 @pytest.mark.parametrize("shape", [(128, 784, 256), (131, 700, 257)], ids=["mlp_layer", "odd_sizes"])
 def test_fully_connected_large_matches_numpy_float64(shape):
-    # Large enough for the multithreaded product paths, including the split over rows of the
-    # output that FullyConnected's transposed weight takes.
+    # Large enough for the multithreaded product paths, including the split over columns of
+    # the output that FullyConnected's transposed weight takes.
     batch, features, hidden = shape
     r = rng()
     x = r.standard_normal((batch, features)).astype(np.float32)

@@ -317,8 +317,9 @@ mod tests {
     }
 
     /// Every path (plain loops below `DIRECT_MAX_FLOPS`, the gemm crate above, and above
-    /// `PARALLEL_MIN_FLOPS` the split over columns that a transposed `b` takes, with a last
-    /// block of fewer columns on 2 threads), with accumulation, against a float64 reference.
+    /// `PARALLEL_MIN_FLOPS` the split over columns that a transposed `b` takes on pools of up
+    /// to 8 threads, with a last block of fewer columns), with accumulation, against a float64
+    /// reference.
     #[test]
     fn small_and_large_products_accumulate_with_strides() {
         let sizes = [(3usize, 4usize, 5usize), (8, 9, 10), (20, 21, 22), (40, 41, 42), (101, 131, 333)];

@@ -11,18 +11,20 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
 use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex};
 
-/// Low bits of the state word: operations in flight.
-const OPS_MASK: u64 = (1 << 40) - 1;
-/// Bits 40..51: threads blocked in `wait_idle`, which only a completion that leaves no
+/// Bits 0..31: operations in flight. Each holds a pushed block of memory, so 2^32 of them
+/// would not fit in memory.
+const OPS_MASK: u64 = (1 << 32) - 1;
+/// Bits 32..47: threads blocked in `wait_idle`, which only a completion that leaves no
 /// operation in flight needs to wake. Waking them on every completion cost the MLP training
 /// benchmark 2% of its samples in `futex_wake` alone, with Python in `waitall` while the
 /// engine drained a long queue.
-const IDLE_SLEEPER: u64 = 1 << 40;
-const IDLE_SLEEPERS_MASK: u64 = ((1 << 12) - 1) << 40;
-/// Bits 52..62: threads blocked in `block_while` for any other condition (back-pressure,
-/// `stop`), which every completion may unblock.
-const SLEEPER: u64 = 1 << 52;
-const OTHER_SLEEPERS_MASK: u64 = ((1 << 11) - 1) << 52;
+const IDLE_SLEEPER: u64 = 1 << 32;
+const IDLE_SLEEPERS_MASK: u64 = 0xffff << 32;
+/// Bits 48..62: threads blocked in `block_while` for any other condition (back-pressure,
+/// `stop`), which every completion may unblock. A thread that finds its field full polls
+/// instead of registering (see `block_as`), so a count never carries into the next field.
+const SLEEPER: u64 = 1 << 48;
+const OTHER_SLEEPERS_MASK: u64 = 0x7fff << 48;
 const SLEEPERS_MASK: u64 = IDLE_SLEEPERS_MASK | OTHER_SLEEPERS_MASK;
 /// Bit 63: set by `Engine::stop`; pushes wait until `Engine::start`, so that a thread pushing
 /// in a loop cannot keep the engine from draining.
@@ -128,7 +130,7 @@ impl InFlight {
 
     /// Block until no operation is in flight.
     pub(crate) fn wait_idle(&self) {
-        self.block_as(IDLE_SLEEPER, |state| state & OPS_MASK > 0);
+        self.block_as(IDLE_SLEEPER, IDLE_SLEEPERS_MASK, |state| state & OPS_MASK > 0);
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
@@ -156,15 +158,32 @@ impl InFlight {
 
     /// Park the calling thread while `blocked(state word)` holds.
     pub(crate) fn block_while(&self, blocked: impl Fn(u64) -> bool) {
-        self.block_as(SLEEPER, blocked)
+        self.block_as(SLEEPER, OTHER_SLEEPERS_MASK, blocked)
     }
 
-    /// [`InFlight::block_while`], registered as `sleeper` ([`IDLE_SLEEPER`] or [`SLEEPER`]).
-    fn block_as(&self, sleeper: u64, blocked: impl Fn(u64) -> bool) {
+    /// [`InFlight::block_while`], counted in the field `field` of the word, one `sleeper` per
+    /// thread ([`IDLE_SLEEPER`] or [`SLEEPER`]).
+    fn block_as(&self, sleeper: u64, field: u64, blocked: impl Fn(u64) -> bool) {
         let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         // Registering is a read-modify-write of the word, so the state we check next is at
         // least as new as every completion that did not see us registered.
-        let mut state = self.state.fetch_add(sleeper, AcqRel) + sleeper;
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state & field == field {
+                // The field is full (tens of thousands of blocked threads). Adding one more
+                // would carry into the next field, so this thread polls unregistered.
+                drop(gate);
+                while blocked(self.state.load(Acquire)) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                return;
+            }
+            match self.state.compare_exchange_weak(state, state + sleeper, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        state += sleeper;
         while blocked(state) {
             gate = self.changed.wait(gate).unwrap_or_else(|e| e.into_inner());
             state = self.state.load(Acquire);
@@ -201,6 +220,30 @@ mod tests {
         flight.retire(0);
         finished.recv_timeout(Duration::from_secs(10)).expect("wait_idle did not return after the last completion");
         waiter.join().unwrap();
+    }
+
+    /// A thread that finds the sleeper field full polls instead of registering, so the count
+    /// does not carry into the pause flag, and it still returns once unblocked.
+    #[test]
+    fn full_sleeper_field_polls_without_overflow() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        let flight = Arc::new(InFlight::new(Limits { ops: 100, bytes: usize::MAX }));
+        flight.state.store(OTHER_SLEEPERS_MASK, SeqCst);
+        let release = Arc::new(AtomicBool::new(false));
+        let (done, finished) = channel();
+        let waiter = {
+            let (flight, release) = (flight.clone(), release.clone());
+            std::thread::spawn(move || {
+                flight.block_while(|_| !release.load(SeqCst));
+                done.send(()).unwrap();
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(flight.state.load(SeqCst), OTHER_SLEEPERS_MASK, "the full field changed");
+        release.store(true, SeqCst);
+        finished.recv_timeout(Duration::from_secs(10)).expect("the polling thread did not return");
+        waiter.join().unwrap();
+        assert_eq!(flight.state.load(SeqCst) & PAUSED, 0);
     }
 
     /// A push held back at the operation limit is admitted after any completion, not only
