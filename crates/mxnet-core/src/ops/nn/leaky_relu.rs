@@ -436,19 +436,36 @@ impl Operator for LeakyReluBackward {
                         let inner = if channels == 1 { dx.len().max(1) } else { inner.max(1) };
                         let dgamma = outputs[1].out_data::<T>();
                         dgamma.fill(0.0);
-                        // Runs of `inner` elements share one slope and one dgamma entry.
-                        let runs = dx.chunks_mut(inner).zip(dy.chunks(inner)).zip(x.chunks(inner));
-                        for (c, ((dx, dy), x)) in runs.enumerate() {
-                            let slope = gamma[c % channels];
-                            let mut sum = 0.0;
-                            for ((d, &g), &v) in dx.iter_mut().zip(dy).zip(x) {
-                                *d = g * LeakyRelu::derivative(Act::PRelu, v, v, slope);
-                                if v <= 0.0 {
-                                    sum += g * v;
+                        // Branch-free selects, so that the loops vectorise and random signs
+                        // cost no mispredicted branches (19 ms for 4M elements with branches).
+                        simd::dispatch(
+                            #[inline(always)]
+                            || {
+                                if inner == 1 {
+                                    // (N, C) data: one slope per column, so walk rows against gamma.
+                                    let rows = dx.chunks_mut(channels).zip(dy.chunks(channels)).zip(x.chunks(channels));
+                                    for ((dx, dy), x) in rows {
+                                        let columns = dx.iter_mut().zip(dy).zip(x).zip(&gamma[..]).zip(dgamma.iter_mut());
+                                        for ((((d, &g), &v), &slope), sum) in columns {
+                                            *d = g * LeakyRelu::derivative(Act::PRelu, v, v, slope);
+                                            *sum += if v <= 0.0 { g * v } else { 0.0 };
+                                        }
+                                    }
+                                } else {
+                                    // Runs of `inner` elements share one slope and one dgamma entry.
+                                    let runs = dx.chunks_mut(inner).zip(dy.chunks(inner)).zip(x.chunks(inner));
+                                    for (c, ((dx, dy), x)) in runs.enumerate() {
+                                        let slope = gamma[c % channels];
+                                        let mut sum = 0.0;
+                                        for ((d, &g), &v) in dx.iter_mut().zip(dy).zip(x) {
+                                            *d = g * LeakyRelu::derivative(Act::PRelu, v, v, slope);
+                                            sum += if v <= 0.0 { g * v } else { 0.0 };
+                                        }
+                                        dgamma[c % channels % dgamma.len()] += sum;
+                                    }
                                 }
-                            }
-                            dgamma[c % channels % dgamma.len()] += sum;
-                        }
+                            },
+                        );
                     }
                     Act::RRelu => {
                         let slopes = inputs[3].contiguous_data::<T>();
