@@ -67,7 +67,6 @@ pub fn matmul_with<T: GemmFloat>(
 /// with its bias. Each thread writes the bias into the block of `c` it computes. Adding it
 /// on one thread after a product split over 2 cores cost 22-26 us on a 128x128 output, more
 /// than the 35 us product, because half of the rows were in the other core's cache.
-#[allow(clippy::too_many_arguments)]
 pub fn matmul_plus_row<T: GemmFloat>(m: usize, n: usize, k: usize, a: MatRef<'_, T>, b: MatRef<'_, T>, row: &[T], c: &mut [T]) {
     assert!(row.len() >= n, "matmul: row holds {} elements, needs {}", row.len(), n);
     matmul_impl(true, m, n, k, a, b, c, false, T::zero(), T::one(), Some(row))
