@@ -118,13 +118,10 @@ fn matmul_impl<T: GemmFloat>(
         }
         // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, and
         // `c` is uniquely borrowed. `Rayon(0)` uses every thread of the pool the call runs in.
-        crate::parallel::install(|| unsafe {
-            let c = c;
-            gemm_into(m, n, k, c.0, n, a, b, accumulate, alpha, beta, row, Parallelism::Rayon(0))
-        });
+        crate::parallel::install(|| unsafe { gemm_into(m, n, k, c.get(), n, a, b, accumulate, alpha, beta, row, Parallelism::Rayon(0)) });
     } else {
         // SAFETY: as above.
-        unsafe { gemm_into(m, n, k, c.0, n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
+        unsafe { gemm_into(m, n, k, c.get(), n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
     }
 }
 
@@ -140,6 +137,14 @@ struct OutPtr<T>(*mut T);
 // SAFETY: the blocks written through copies of one `OutPtr` are disjoint.
 unsafe impl<T> Send for OutPtr<T> {}
 unsafe impl<T> Sync for OutPtr<T> {}
+
+impl<T> OutPtr<T> {
+    /// The pointer. A method, so that a closure using it captures the whole `OutPtr` (which is
+    /// `Send`) rather than the raw pointer field alone.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
 
 /// [`matmul`] as one single-threaded product per block of columns of `c`, the blocks spread
 /// over the pool. Used when `b` is column-major, as `W^T` in FullyConnected's forward, where
@@ -168,11 +173,10 @@ fn split_columns<T: GemmFloat>(
             let first = block * width;
             let columns = width.min(n - first);
             let b = MatRef { data: &b.data[first * b.col_stride as usize..], ..b };
-            let c = c;
             // SAFETY: `c` holds m x n elements with row stride n (checked by `matmul_with`),
             // and this block writes only columns first..first + columns of it.
             let row = row.map(|r| &r[first..first + columns]);
-            unsafe { gemm_into(m, columns, k, c.0.add(first), n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
+            unsafe { gemm_into(m, columns, k, c.get().add(first), n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
         })
     });
 }
