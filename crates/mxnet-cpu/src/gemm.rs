@@ -60,7 +60,8 @@ pub fn matmul_with<T: GemmFloat>(
     alpha: T,
     beta: T,
 ) {
-    matmul_impl(allow_parallel, m, n, k, a, b, c, accumulate, alpha, beta, None)
+    let start = if accumulate { Start::Scaled(alpha) } else { Start::Overwrite };
+    matmul_impl(allow_parallel, m, n, k, a, b, c, start, beta)
 }
 
 /// `c = a @ b + row`, `row` (n elements) added to every row of `c`: FullyConnected's forward
@@ -69,11 +70,41 @@ pub fn matmul_with<T: GemmFloat>(
 /// than the 35 us product, because half of the rows were in the other core's cache.
 pub fn matmul_plus_row<T: GemmFloat>(m: usize, n: usize, k: usize, a: MatRef<'_, T>, b: MatRef<'_, T>, row: &[T], c: &mut [T]) {
     assert!(row.len() >= n, "matmul: row holds {} elements, needs {}", row.len(), n);
-    matmul_impl(true, m, n, k, a, b, c, false, T::zero(), T::one(), Some(row))
+    matmul_impl(true, m, n, k, a, b, c, Start::Row(row), T::one())
 }
 
-/// [`matmul_with`], plus `row` added to every row of `c` when given (then `accumulate` must be
-/// false).
+/// What `c` holds before `beta * (a @ b)` is added to it.
+#[derive(Clone, Copy)]
+enum Start<'a, T> {
+    /// Nothing: `c` is overwritten.
+    Overwrite,
+    /// `alpha * c`.
+    Scaled(T),
+    /// The first n elements of the slice, in every row.
+    Row(&'a [T]),
+}
+
+impl<T: GemmFloat> Start<'_, T> {
+    /// Write the start into the m x n block at `c` (row stride `ldc`) where the product cannot
+    /// do it, and return the product's `(accumulate, alpha)`.
+    ///
+    /// # Safety
+    /// `c` must be valid for writes of m rows of n elements at row stride `ldc`.
+    unsafe fn prepare(self, m: usize, n: usize, c: *mut T, ldc: usize) -> (bool, T) {
+        match self {
+            Start::Overwrite => (false, T::zero()),
+            Start::Scaled(alpha) => (true, alpha),
+            Start::Row(row) => {
+                for i in 0..m {
+                    std::slice::from_raw_parts_mut(c.add(i * ldc), n).copy_from_slice(&row[..n]);
+                }
+                (true, T::one())
+            }
+        }
+    }
+}
+
+/// [`matmul_with`] with any [`Start`].
 #[allow(clippy::too_many_arguments)]
 fn matmul_impl<T: GemmFloat>(
     allow_parallel: bool,
@@ -83,45 +114,40 @@ fn matmul_impl<T: GemmFloat>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     c: &mut [T],
-    accumulate: bool,
-    alpha: T,
+    start: Start<'_, T>,
     beta: T,
-    row: Option<&[T]>,
 ) {
     assert!(c.len() >= m * n, "matmul: output buffer holds {} elements, needs {}", c.len(), m * n);
-    debug_assert!(row.is_none() || !accumulate);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        match row {
-            Some(row) => c[..m * n].chunks_mut(n).for_each(|r| r.copy_from_slice(&row[..n])),
-            None if !accumulate => c[..m * n].iter_mut().for_each(|x| *x = T::zero()),
-            None => {}
+        // SAFETY: `c` holds m x n elements (asserted above) and is uniquely borrowed.
+        let (accumulate, _) = unsafe { start.prepare(m, n, c.as_mut_ptr(), n) };
+        if !accumulate {
+            c[..m * n].iter_mut().for_each(|x| *x = T::zero());
         }
         return;
     }
     check_extent(a.data.len(), m, k, a.row_stride, a.col_stride, "a");
     check_extent(b.data.len(), k, n, b.row_stride, b.col_stride, "b");
     if m * n * k <= DIRECT_MAX_FLOPS {
-        if let Some(row) = row {
-            c[..m * n].chunks_mut(n).for_each(|r| r.copy_from_slice(&row[..n]));
-            return direct(m, n, k, a, b, c, true, T::one(), beta);
-        }
+        // SAFETY: as above.
+        let (accumulate, alpha) = unsafe { start.prepare(m, n, c.as_mut_ptr(), n) };
         return direct(m, n, k, a, b, c, accumulate, alpha, beta);
     }
     let c = OutPtr(c.as_mut_ptr());
     if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
         let threads = crate::parallel::num_threads();
         if b.row_stride == 1 && b.col_stride != 1 && n >= threads * SPLIT_MIN_COLUMNS {
-            return split_columns(threads, m, n, k, a, b, c, accumulate, alpha, beta, row);
+            return split_columns(threads, m, n, k, a, b, c, start, beta);
         }
         // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, and
         // `c` is uniquely borrowed. `Rayon(0)` uses every thread of the pool the call runs in.
-        crate::parallel::install(|| unsafe { gemm_into(m, n, k, c.get(), n, a, b, accumulate, alpha, beta, row, Parallelism::Rayon(0)) });
+        crate::parallel::install(|| unsafe { gemm_into(m, n, k, c.get(), n, a, b, start, beta, Parallelism::Rayon(0)) });
     } else {
         // SAFETY: as above.
-        unsafe { gemm_into(m, n, k, c.get(), n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
+        unsafe { gemm_into(m, n, k, c.get(), n, a, b, start, beta, Parallelism::None) };
     }
 }
 
@@ -129,7 +155,7 @@ fn matmul_impl<T: GemmFloat>(
 /// crate's AVX-512 float32 kernel.
 const SPLIT_MIN_COLUMNS: usize = 16;
 
-/// A pointer to the output that may cross to the pool's threads; each thread writes its own
+/// A pointer to the output that may cross to the pool's threads. Each thread writes its own
 /// columns.
 #[derive(Clone, Copy)]
 struct OutPtr<T>(*mut T);
@@ -139,8 +165,8 @@ unsafe impl<T> Send for OutPtr<T> {}
 unsafe impl<T> Sync for OutPtr<T> {}
 
 impl<T> OutPtr<T> {
-    /// The pointer. A method, so that a closure using it captures the whole `OutPtr` (which is
-    /// `Send`) rather than the raw pointer field alone.
+    /// Return the pointer. A closure that calls this method captures the whole `OutPtr`, which
+    /// is `Send`, rather than the raw pointer field alone.
     fn get(self) -> *mut T {
         self.0
     }
@@ -161,10 +187,8 @@ fn split_columns<T: GemmFloat>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     c: OutPtr<T>,
-    accumulate: bool,
-    alpha: T,
+    start: Start<'_, T>,
     beta: T,
-    row: Option<&[T]>,
 ) {
     use rayon::prelude::*;
     let width = n.div_ceil(threads).div_ceil(SPLIT_MIN_COLUMNS) * SPLIT_MIN_COLUMNS;
@@ -173,16 +197,18 @@ fn split_columns<T: GemmFloat>(
             let first = block * width;
             let columns = width.min(n - first);
             let b = MatRef { data: &b.data[first * b.col_stride as usize..], ..b };
-            // SAFETY: `c` holds m x n elements with row stride n (checked by `matmul_with`),
+            let start = match start {
+                Start::Row(row) => Start::Row(&row[first..first + columns]),
+                other => other,
+            };
+            // SAFETY: `c` holds m x n elements with row stride n (checked by `matmul_impl`),
             // and this block writes only columns first..first + columns of it.
-            let row = row.map(|r| &r[first..first + columns]);
-            unsafe { gemm_into(m, columns, k, c.get().add(first), n, a, b, accumulate, alpha, beta, row, Parallelism::None) };
+            unsafe { gemm_into(m, columns, k, c.get().add(first), n, a, b, start, beta, Parallelism::None) };
         })
     });
 }
 
-/// `c = alpha * c + beta * (a @ b)` through the `gemm` crate, `c` row-major with row stride
-/// `ldc`. With `row`, `c` is first set to `row` in every row and the product added to it.
+/// `c = start + beta * (a @ b)` through the `gemm` crate, `c` row-major with row stride `ldc`.
 ///
 /// # Safety
 /// `c` must be valid for writes of m rows of n elements at row stride `ldc`, and not be
@@ -196,21 +222,11 @@ unsafe fn gemm_into<T: GemmFloat>(
     ldc: usize,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
-    accumulate: bool,
-    alpha: T,
+    start: Start<'_, T>,
     beta: T,
-    row: Option<&[T]>,
     parallelism: Parallelism,
 ) {
-    let (accumulate, alpha) = match row {
-        Some(row) => {
-            for i in 0..m {
-                std::slice::from_raw_parts_mut(c.add(i * ldc), n).copy_from_slice(&row[..n]);
-            }
-            (true, T::one())
-        }
-        None => (accumulate, alpha),
-    };
+    let (accumulate, alpha) = start.prepare(m, n, c, ldc);
     gemm::gemm(
         m,
         n,
@@ -319,10 +335,10 @@ mod tests {
         }
     }
 
-    /// Every path (plain loops below `DIRECT_MAX_FLOPS`, the gemm crate above, and above
-    /// `PARALLEL_MIN_FLOPS` the split over columns that a transposed `b` takes on pools of up
-    /// to 8 threads, with a last block of fewer columns), with accumulation, against a float64
-    /// reference.
+    /// Every path, with accumulation, against a float64 reference: plain loops below
+    /// `DIRECT_MAX_FLOPS`, the gemm crate above, and above `PARALLEL_MIN_FLOPS` the split over
+    /// columns that a transposed `b` takes (on pools of up to 8 threads, with a narrower last
+    /// block).
     #[test]
     fn small_and_large_products_accumulate_with_strides() {
         let sizes = [(3usize, 4usize, 5usize), (8, 9, 10), (20, 21, 22), (40, 41, 42), (101, 131, 333)];

@@ -7,49 +7,45 @@
 //! Without them each `mul_add` would be a slow library call. Both forms have the accuracy
 //! stated, checked against `f64` in the tests below.
 
+/// Call `$kernel::<true>` or `$kernel::<false>` on `$x` by the run-time flag `$fused`, so each
+/// public function below picks its compiled form in one line.
+macro_rules! with_fused {
+    ($kernel:ident, $x:expr, $fused:expr) => {
+        if $fused {
+            $kernel::<true>($x)
+        } else {
+            $kernel::<false>($x)
+        }
+    };
+}
+
 /// `e^x`, within 2 ulp of the correctly rounded result for normal results. NaN stays NaN,
 /// `+inf` gives `+inf`, `-inf` gives 0, and results below `f32::MIN_POSITIVE` are subnormal or
 /// 0 as with `f32::exp`.
 #[inline(always)]
 pub fn exp(x: f32, fused: bool) -> f32 {
-    if fused {
-        exp_with::<true>(x)
-    } else {
-        exp_with::<false>(x)
-    }
+    with_fused!(exp_with, x, fused)
 }
 
 /// `ln x`, within 2 ulp of the correctly rounded result, subnormal inputs included. Negative
 /// inputs and NaN give NaN, `±0` gives `-inf`, `+inf` gives `+inf`.
 #[inline(always)]
 pub fn ln(x: f32, fused: bool) -> f32 {
-    if fused {
-        ln_with::<true>(x)
-    } else {
-        ln_with::<false>(x)
-    }
+    with_fused!(ln_with, x, fused)
 }
 
 /// `tanh x`, within 2 ulp of the correctly rounded result. `±inf` gives `±1`, NaN stays NaN
 /// and `-0` stays `-0`.
 #[inline(always)]
 pub fn tanh(x: f32, fused: bool) -> f32 {
-    if fused {
-        tanh_with::<true>(x)
-    } else {
-        tanh_with::<false>(x)
-    }
+    with_fused!(tanh_with, x, fused)
 }
 
 /// The error function, within 3 ulp of the correctly rounded result. `±inf` gives `±1` and NaN
 /// stays NaN.
 #[inline(always)]
 pub fn erf(x: f32, fused: bool) -> f32 {
-    if fused {
-        erf_with::<true>(x)
-    } else {
-        erf_with::<false>(x)
-    }
+    with_fused!(erf_with, x, fused)
 }
 
 /// `a * b + c`, fused into one rounding when `FUSED`.
@@ -102,22 +98,14 @@ fn exp_with<const FUSED: bool>(x: f32) -> f32 {
 /// `1 + x` to differ from 1. `-1` gives `-inf`, values below `-1` and NaN give NaN.
 #[inline(always)]
 pub fn ln_1p(x: f32, fused: bool) -> f32 {
-    if fused {
-        ln_1p_with::<true>(x)
-    } else {
-        ln_1p_with::<false>(x)
-    }
+    with_fused!(ln_1p_with, x, fused)
 }
 
 /// `e^x - 1`, within 3 ulp of the correctly rounded result, also near 0 where `e^x` rounds to
 /// 1. `+inf` gives `+inf`, `-inf` gives -1 and NaN stays NaN.
 #[inline(always)]
 pub fn exp_m1(x: f32, fused: bool) -> f32 {
-    if fused {
-        exp_m1_with::<true>(x)
-    } else {
-        exp_m1_with::<false>(x)
-    }
+    with_fused!(exp_m1_with, x, fused)
 }
 
 /// `p[0] + z * (p[1] + z * (...))`, Horner's scheme.

@@ -55,11 +55,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// [`TASK_ELEMENTS`] across the pool from [`PARALLEL_MIN_ELEMENTS`] on, else in one call on
 /// this thread. The elementwise kernels split their flat loops this way.
 pub fn for_each_chunk<A: Sync, O: Send>(src: &[A], dst: &mut [O], kernel: impl Fn(&[A], &mut [O]) + Sync) {
-    debug_assert_eq!(src.len(), dst.len());
-    if dst.len() < PARALLEL_MIN_ELEMENTS {
-        return kernel(src, dst);
-    }
-    install(|| dst.par_chunks_mut(TASK_ELEMENTS).zip(src.par_chunks(TASK_ELEMENTS)).for_each(|(d, s)| kernel(s, d)));
+    for_each_block(src, dst, 1, kernel)
 }
 
 /// [`for_each_chunk`] with pieces that are whole multiples of `block` elements, for kernels

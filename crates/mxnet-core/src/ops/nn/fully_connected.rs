@@ -117,7 +117,7 @@ impl Operator for FullyConnected {
                 let x = inputs[0].contiguous_data::<T>();
                 let w = inputs[1].contiguous_data::<T>();
                 let y = outputs[0].out_data::<T>();
-                // y (m x n) = x (m x k) @ W^T (k x n) + bias; W^T is read through strides.
+                // y (m x n) = x (m x k) @ W^T (k x n) + bias. W^T is read through strides.
                 let x = MatRef { data: &x, row_stride: k as isize, col_stride: 1 };
                 let w = MatRef { data: &w, row_stride: 1, col_stride: k as isize };
                 match inputs.get(2) {

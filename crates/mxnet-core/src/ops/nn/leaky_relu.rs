@@ -281,8 +281,8 @@ impl Operator for LeakyRelu {
                     Act::PRelu => {
                         let gamma = inputs[1].contiguous_data::<T>();
                         let (inner, channels) = Self::channel_layout(x_nd.shape(), gamma.len());
-                        // One slope for all, else whole samples per piece so that each slope
-                        // covers runs of `inner` elements (one element each for (N, C) data).
+                        // One run for a shared slope. Otherwise pieces of whole samples, so that
+                        // each slope covers runs of `inner` elements (one element for (N, C) data).
                         let inner = if channels == 1 { x.len().max(1) } else { inner.max(1) };
                         let forward = |x: &[T], y: &mut [T]| {
                             if inner == 1 {
