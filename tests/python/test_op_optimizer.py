@@ -37,6 +37,10 @@ def f32(*values):
     return rounded if len(rounded) > 1 else rounded[0]
 
 
+# 100,003 elements take the kernels' split across the thread pool, with a short last piece.
+SHAPES = [(4, 3), (100_003,)]
+
+
 def reference_inputs(seed=0, shape=(4, 3)):
     rng = np.random.default_rng(seed)
     return rng.normal(size=shape), rng.normal(size=shape) * 3, rng.normal(size=shape) * 0.1
@@ -59,8 +63,9 @@ def test_sgd_update_positional_lr():
     np.testing.assert_allclose(out.asnumpy(), w - f32(0.1) * g, rtol=1e-12)
 
 
-def test_sgd_mom_update_formula():
-    w, g, mom = reference_inputs(1)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sgd_mom_update_formula(shape):
+    w, g, mom = reference_inputs(1, shape)
     lr, momentum, wd, rescale, clip = 0.1, 0.9, 0.01, 0.5, 0.4
     wa, ma = nd.array(w, dtype="float64"), nd.array(mom, dtype="float64")
     nd.sgd_mom_update(wa, nd.array(g, dtype="float64"), ma, lr=lr, momentum=momentum, wd=wd,
@@ -71,8 +76,9 @@ def test_sgd_mom_update_formula():
     np.testing.assert_allclose(wa.asnumpy(), w + new_mom, rtol=1e-12)
 
 
-def test_adam_update_formula():
-    w, g, mean = reference_inputs(2)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_adam_update_formula(shape):
+    w, g, mean = reference_inputs(2, shape)
     var = np.abs(mean)
     lr, b1, b2, eps, wd, rescale = 0.01, 0.8, 0.99, 1e-6, 0.02, 1.5
     wa, ma, va = (nd.array(a, dtype="float64") for a in (w, mean, var))
@@ -101,8 +107,9 @@ def test_nag_mom_update_formula():
     np.testing.assert_allclose(out.asnumpy(), w + momentum * new_mom - lr * gr, rtol=1e-12)
 
 
-def test_rmsprop_update_formula():
-    w, g, n = reference_inputs(4)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_rmsprop_update_formula(shape):
+    w, g, n = reference_inputs(4, shape)
     n = np.abs(n)
     lr, gamma1, eps, wd, rescale, clip_w = 0.01, 0.9, 1e-8, 0.01, 1.0, 0.5
     wa, na = nd.array(w, dtype="float64"), nd.array(n, dtype="float64")
