@@ -69,6 +69,30 @@ pub fn for_each_block<A: Sync, O: Send>(src: &[A], dst: &mut [O], block: usize, 
     install(|| dst.par_chunks_mut(piece).zip(src.par_chunks(piece)).for_each(|(d, s)| kernel(s, d)));
 }
 
+/// Run `kernel` over pieces of `dst` as [`for_each_chunk`] does, for kernels without a
+/// source (a fill).
+pub fn for_each_piece<O: Send>(dst: &mut [O], kernel: impl Fn(&mut [O]) + Sync) {
+    if dst.len() < PARALLEL_MIN_ELEMENTS {
+        return kernel(dst);
+    }
+    install(|| dst.par_chunks_mut(TASK_ELEMENTS).for_each(&kernel));
+}
+
+/// Set every element of `dst` to `value`, across the pool from [`PARALLEL_MIN_ELEMENTS`] on.
+/// A value of zero bytes is written by `memset`, which the C library implements with the
+/// fastest stores of the running CPU; the generic loop is built for the baseline instruction set.
+pub fn fill<T: bytemuck::Pod + Send + Sync>(dst: &mut [T], value: T) {
+    if bytemuck::bytes_of(&value).iter().all(|&b| b == 0) {
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
+        let piece = TASK_ELEMENTS * std::mem::size_of::<T>();
+        if bytes.len() < PARALLEL_MIN_ELEMENTS * std::mem::size_of::<T>() {
+            return bytes.fill(0);
+        }
+        return install(|| bytes.par_chunks_mut(piece).for_each(|p| p.fill(0)));
+    }
+    for_each_piece(dst, |piece| piece.fill(value))
+}
+
 /// [`for_each_chunk`] over two source slices.
 pub fn for_each_chunk2<A: Sync, B: Sync, O: Send>(
     a: &[A],

@@ -39,6 +39,14 @@ pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
     }
     // SAFETY: runs inside an engine operation that reads `src` and writes `dst`.
     unsafe {
+        if src.dtype() == dst.dtype() && dst.is_contiguous() && src.layout().strides.iter().all(|&s| s == 0) {
+            // One value broadcast over the destination (`x[:] = 0`): a fill.
+            dispatch_all!(dst.dtype(), D => {
+                let value = src.data::<D>()[src.layout().offset];
+                mxnet_cpu::parallel::fill(dst.out_data::<D>(), value);
+            });
+            return Ok(());
+        }
         if src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() {
             // One memmove, which is also right when the two views overlap.
             let width = src.dtype().size();

@@ -51,10 +51,14 @@ impl Operator for Fill {
         unsafe {
             dispatch_all!(out.dtype(), T => {
                 let v = T::from_f64(self.value);
-                out.out_data::<T>().iter_mut().for_each(|x| *x = v);
+                mxnet_cpu::parallel::fill(out.out_data::<T>(), v);
             });
         }
         Ok(())
+    }
+
+    fn overwrites_outputs(&self) -> bool {
+        true
     }
 
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {

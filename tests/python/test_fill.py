@@ -1,0 +1,52 @@
+"""Fills on sizes that run across the kernel pool (64K elements and more): the creation
+operators and assignment of a scalar."""
+import numpy as np
+import pytest
+
+import mxnet as mx
+
+LARGE = (300, 1001)  # 300,300 elements, not a multiple of the 16K-element task size
+
+
+def dirty_pool(shape, dtype):
+    """Free a buffer of the size of `shape` holding nonzero bytes, so that the next allocation
+    of that size reuses memory that is not zero."""
+    x = mx.nd.full(shape, 7, dtype=dtype)
+    x.wait_to_read()
+    del x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32", "int8", "uint8"])
+def test_creation_fills_every_element(dtype):
+    dirty_pool(LARGE, dtype)
+    np.testing.assert_array_equal(mx.nd.zeros(LARGE, dtype=dtype).asnumpy(), np.zeros(LARGE, dtype))
+    np.testing.assert_array_equal(mx.nd.ones(LARGE, dtype=dtype).asnumpy(), np.ones(LARGE, dtype))
+    np.testing.assert_array_equal(mx.nd.full(LARGE, 3, dtype=dtype).asnumpy(), np.full(LARGE, 3, dtype))
+
+
+def test_negative_zero_is_not_written_as_zero_bytes():
+    x = mx.nd.full(LARGE, -0.0).asnumpy()
+    assert np.signbit(x).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "uint8"])
+@pytest.mark.parametrize("value", [0, 5])
+def test_scalar_assignment_to_contiguous_views(dtype, value):
+    rng = np.random.default_rng(0)
+    expected = rng.integers(1, 100, size=LARGE).astype(dtype)
+    x = mx.nd.array(expected, dtype=dtype)
+    x[:] = value
+    expected[:] = value
+    x[100:250] = value + 1  # a contiguous view with an offset
+    expected[100:250] = value + 1
+    x[7] = value + 2
+    expected[7] = value + 2
+    np.testing.assert_array_equal(x.asnumpy(), expected)
+
+
+def test_scalar_assignment_to_a_strided_view():
+    expected = np.arange(np.prod(LARGE), dtype=np.float32).reshape(LARGE)
+    x = mx.nd.array(expected)
+    x[:, 3:900:2] = -1.5
+    expected[:, 3:900:2] = -1.5
+    np.testing.assert_array_equal(x.asnumpy(), expected)
