@@ -120,3 +120,42 @@ def test_mixed_contexts_rejected():
 def test_zero_size_creation():
     assert nd.zeros((2, 0)).shape == (2, 0)
     np.testing.assert_array_equal(nd.ones((0, 3)).sum(axis=0).asnumpy(), [0, 0, 0])
+
+
+def test_outputs_after_a_failed_input_read_zero():
+    # Operations skipped because an input failed must not show an earlier array's bytes.
+    n = 100_000
+    x = mx.nd.array(np.random.default_rng(0).random((n, 3)))
+    bad = mx.nd.take(x, mx.nd.array([5e6] * n), mode="raise")
+    for _ in range(3):  # fill freed buffers of the outputs' sizes with nonzero values
+        filled = [mx.nd.full((n, 3 * k), 1234.5) for k in (1, 2)] + [mx.nd.full((n,), 1234.5)]
+        for f in filled:
+            f.wait_to_read()  # not waitall, which would raise the pending error
+        del filled
+    scaled, joined, summed = bad * 2, mx.nd.concat(bad, bad, dim=1), mx.nd.sum(bad, axis=1)
+    with pytest.raises(IndexError, match="out of bounds"):
+        bad.wait_to_read()
+    for result in (scaled, joined, summed):
+        assert (result.asnumpy() == 0).all()
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: mx.nd.repeat(x, 2 ** 62),
+    lambda x: mx.nd.tile(x, (2 ** 62,)),
+    lambda x: mx.nd.arange(0, 4, repeat=2 ** 62),
+    lambda x: mx.nd.broadcast_to(x[:1], (2 ** 62, 4)),
+], ids=["repeat", "tile", "arange", "broadcast_to"])
+def test_output_size_overflow_raises(make):
+    with pytest.raises(ValueError, match="more than any array can hold"):
+        make(mx.nd.ones((3, 4)))
+
+
+@pytest.mark.parametrize("shape", [(2.5,), (True, 3), (2, np.float32(3))])
+def test_non_integer_shape_rejected(shape):
+    with pytest.raises(TypeError, match="dimensions must be integers"):
+        mx.nd.zeros(shape)
+
+
+def test_missing_operator_method_says_not_implemented():
+    with pytest.raises(NotImplementedError, match="topk is not implemented"):
+        mx.nd.ones((3,)).topk(k=1)

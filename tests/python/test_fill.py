@@ -50,3 +50,17 @@ def test_scalar_assignment_to_a_strided_view():
     x[:, 3:900:2] = -1.5
     expected[:, 3:900:2] = -1.5
     np.testing.assert_array_equal(x.asnumpy(), expected)
+
+
+def test_integer_scalars_wrap_as_in_mxnet():
+    # Values from MXNet 1.9.1: a scalar outside an integer dtype keeps its low bits.
+    np.testing.assert_array_equal(mx.nd.full(3, 300, dtype="int8").asnumpy(), [44, 44, 44])
+    np.testing.assert_array_equal(mx.nd.full(3, -1, dtype="uint8").asnumpy(), [255, 255, 255])
+    np.testing.assert_array_equal((mx.nd.array([1, 2, 3], dtype="uint8") + (-1)).asnumpy(), [0, 1, 2])
+    np.testing.assert_array_equal((mx.nd.array([1, 2, 3], dtype="int8") * 200).asnumpy(), [-56, -112, 88])
+    x = mx.nd.zeros(LARGE, dtype="int8")
+    x[:] = 300
+    assert (x.asnumpy() == 44).all()
+    y = mx.nd.zeros(3, dtype="int8")
+    y[[0, 1]] = 300  # the advanced-index path agrees with the basic one
+    np.testing.assert_array_equal(y.asnumpy(), [44, 44, 0])

@@ -113,6 +113,16 @@ pub trait Element: Copy + Send + Sync + 'static + bytemuck::Pod + Default {
     fn from_i64_wrapping(v: i64) -> Self {
         Self::from_f64(v as f64)
     }
+    /// Convert a scalar argument (a fill value, the `s` of `x + s`): for the integer types its
+    /// integer part wrapped to the type's bits through `i64`, as MXNet does (`full(3, 300,
+    /// dtype='int8')` is 44, `uint8 + (-1)` wraps), where `from_f64` saturates.
+    fn from_scalar(v: f64) -> Self {
+        if Self::INTEGER {
+            Self::from_i64_wrapping(v as i64)
+        } else {
+            Self::from_f64(v)
+        }
+    }
 }
 
 /// Convert one element between dtypes: integers to integers through `i64` (wrapping), all

@@ -2,6 +2,7 @@
 //! record the call for autograd. This is the path of every `mx.nd` call.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mxnet_engine::{Lane, OpError, PushOptions, Var};
@@ -67,6 +68,11 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
     }
     let descs: Vec<TensorDesc> = inputs.iter().map(TensorDesc::of).collect();
     let out_descs = op.infer(&descs)?;
+    for desc in &out_descs {
+        if !desc.shape.contains(&0) {
+            desc.shape.iter().try_fold(1, |n, &d| crate::ndarray::checked_size(op.name(), n, d))?;
+        }
+    }
     if !wait && !is_quick(inputs, &out_descs) {
         return Ok(None);
     }
@@ -223,34 +229,20 @@ pub(crate) fn push_forward(
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
     let lane = lane_of(&inputs, &outputs);
+    let refused = Arc::new(AtomicBool::new(false));
+    let mut outputs = Outputs { arrays: outputs, written: false, refused: refused.clone() };
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         for x in &clear {
             // SAFETY: this operation writes `x`, a new array that covers its whole buffer.
             mxnet_cpu::parallel::fill(unsafe { x.storage().slice_mut::<u8>() }, 0);
         }
-        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, &outputs) } else { op.forward(&ctx, &inputs, &outputs) };
-        if result.is_err() && op.overwrites_outputs() {
-            // Outputs allocated without the zero fill may hold another array's old bytes. An
-            // operation that returns an error leaves zeros, as every other operator does.
-            // NOTE: a kernel that panics (an internal bug) leaves these outputs unspecified.
-            for out in &outputs {
-                // A view into a larger array (an `out=` argument) keeps the rest of its buffer.
-                let whole_buffer = out.layout().offset == 0 && out.size() * out.dtype().size() == out.storage().nbytes();
-                if whole_buffer {
-                    if let Some(b) = out.storage().device_buffer() {
-                        b.device().clear(b.raw(), out.storage().nbytes() as u64);
-                        continue;
-                    }
-                    // SAFETY: this operation writes `out`, which covers its whole buffer, so
-                    // the engine gives it exclusive access.
-                    unsafe { out.storage().slice_mut::<u8>() }.fill(0);
-                }
-            }
-        }
+        let arrays = &outputs.arrays;
+        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, arrays) } else { op.forward(&ctx, &inputs, arrays) };
         result.map_err(|e| Arc::new(e) as OpError)?;
         for (tmp, dst) in &copy_back {
             crate::ops::copy::copy_kernel(tmp, dst).map_err(|e| Arc::new(e) as OpError)?;
         }
+        outputs.written = true;
         Ok(())
     });
     // GPU operations only record commands, which takes microseconds whatever their size. A copy
@@ -261,9 +253,53 @@ pub(crate) fn push_forward(
     let engine = crate::engine();
     if wait {
         engine.push_with(body, &reads, &writes, options).map_err(from_engine)?;
-        Ok(true)
-    } else {
-        engine.try_push_with(body, &reads, &writes, options).map_err(from_engine)
+        return Ok(true);
+    }
+    match engine.try_push_with(body, &reads, &writes, options).map_err(from_engine)? {
+        None => Ok(true),
+        Some(unrun) => {
+            // Not pushed: the caller retries later, and the outputs (perhaps `out=` arrays that
+            // pending operations still read) must keep their contents.
+            refused.store(true, Ordering::Relaxed);
+            drop(unrun);
+            Ok(false)
+        }
+    }
+}
+
+/// The outputs of one pushed operation, zeroed when dropped unless the kernel wrote them.
+/// Outputs may be allocated without the zero fill, and an operation that fails, panics, or is
+/// dropped unrun because an input carries an error must not leave another array's old bytes
+/// in them. An operation the engine refused to push keeps its outputs as they are.
+struct Outputs {
+    arrays: SmallVec<[NDArray; 2]>,
+    written: bool,
+    refused: Arc<AtomicBool>,
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        if self.written || self.refused.load(Ordering::Relaxed) {
+            return;
+        }
+        for out in &self.arrays {
+            // A view into a larger array (an `out=` argument) keeps the rest of its buffer.
+            let whole_buffer = out.layout().offset == 0 && out.size() * out.dtype().size() == out.storage().nbytes();
+            if !whole_buffer {
+                continue;
+            }
+            if let Some(b) = out.storage().device_buffer() {
+                // A device call may panic, and a panic while unwinding from a kernel's panic
+                // aborts the process, so device outputs are left alone then.
+                if !std::thread::panicking() {
+                    b.device().clear(b.raw(), out.storage().nbytes() as u64);
+                }
+                continue;
+            }
+            // SAFETY: the engine runs or drops this operation while it has exclusive access to
+            // the arrays it writes, and `out` covers its whole buffer.
+            unsafe { out.storage().slice_mut::<u8>() }.fill(0);
+        }
     }
 }
 

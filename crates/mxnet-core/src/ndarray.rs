@@ -43,6 +43,14 @@ pub fn check_shape(op: &str, shape: &[i64]) -> Result<Vec<usize>> {
         .collect()
 }
 
+/// Multiply two sizes of an output shape, or fail with an error naming `op` where the product
+/// does not fit in `usize` (no array of that size could be allocated anyway).
+pub fn checked_size(op: &str, a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b).ok_or_else(|| {
+        Error::Value(format!("{op}: the output would have {a} x {b} elements, more than any array can hold; use smaller sizes"))
+    })
+}
+
 impl NDArray {
     /// Create a zero-filled row-major array.
     pub fn zeros(shape: &[usize], dtype: DType, ctx: Context) -> Result<NDArray> {

@@ -238,34 +238,38 @@ impl Engine {
         self.push_admitted(func, reads, writes, options, true).map(|_| ())
     }
 
-    /// Like [`Engine::push_with`], but return `Ok(false)` at once, with nothing pushed and
-    /// `func` dropped, where the push would have to wait: the in-flight limits are reached or
-    /// the engine is stopped for a `fork`. A caller that holds a lock the engine's progress
-    /// may need (Python's GIL) pushes this way and retries with `push_with` after releasing it.
-    pub fn try_push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions) -> Result<bool, OpError> {
+    /// Like [`Engine::push_with`], but push nothing and hand `func` back unrun, as
+    /// `Ok(Some(func))`, where the push would have to wait: the in-flight limits are reached or
+    /// the engine is stopped for a `fork`. `Ok(None)` means pushed. A caller that holds a lock
+    /// the engine's progress may need (Python's GIL) pushes this way and retries with
+    /// `push_with` after releasing it.
+    pub fn try_push_with(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions) -> Result<Option<OpFn>, OpError> {
         self.push_admitted(func, reads, writes, options, false)
     }
 
-    fn push_admitted(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions, wait: bool) -> Result<bool, OpError> {
+    fn push_admitted(&self, func: OpFn, reads: &[Var], writes: &[Var], options: PushOptions, wait: bool) -> Result<Option<OpFn>, OpError> {
         let bytes = options.bytes;
         if wait {
             self.inflight.admit(bytes);
         } else if !self.inflight.try_admit(bytes) {
-            return Ok(false);
+            return Ok(Some(func));
         }
         let (vars, n_reads) = dedup_vars(reads, writes);
 
         if self.kind == EngineKind::Naive {
             // Counted in flight like queued operations, so that `stop` waits for it.
             let result = match first_error(&vars) {
-                Some(cell) => Err(take_error(&cell).unwrap_or_else(|| skipped_error())),
+                Some(cell) => {
+                    drop(func);
+                    Err(take_error(&cell).unwrap_or_else(|| skipped_error()))
+                }
                 None => func(),
             };
             for v in &vars[n_reads..] {
                 v.0.version.fetch_add(1, Ordering::AcqRel);
             }
             self.inflight.retire(bytes);
-            return result.map(|()| true);
+            return result.map(|()| None);
         }
 
         let blk = Arc::new(OprBlock {
@@ -296,7 +300,7 @@ impl Engine {
                 Shared::dispatch(&self.shared, blk);
             }
         }
-        Ok(true)
+        Ok(None)
     }
 }
 
@@ -350,7 +354,13 @@ impl Shared {
         let func = blk.func.lock().unwrap_or_else(|e| e.into_inner()).take();
         let inherited = if blk.is_wait { None } else { first_error(&blk.vars) };
         let error: Option<ErrorCell> = match inherited {
-            Some(cell) => Some(cell),
+            Some(cell) => {
+                // Dropped unrun, and before the operations waiting for this one are released:
+                // the operation may clean up its outputs when dropped (the imperative layer
+                // zeroes them).
+                drop(func);
+                Some(cell)
+            }
             None => match func {
                 Some(f) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                     Ok(Ok(())) => None,
@@ -597,13 +607,13 @@ mod tests {
                 })
             };
             // Nothing in flight: admitted and run.
-            assert!(engine.try_push_with(counter(&ran), &[], &[Var::new()], PushOptions::default()).unwrap());
+            assert!(engine.try_push_with(counter(&ran), &[], &[Var::new()], PushOptions::default()).unwrap().is_none());
             engine.wait_for_all().unwrap();
             assert_eq!(ran.load(Ordering::SeqCst), 1);
 
             // Stopped for a fork: declined, and the function never runs.
             engine.stop();
-            assert!(!engine.try_push_with(counter(&ran), &[], &[Var::new()], PushOptions::default()).unwrap());
+            assert!(engine.try_push_with(counter(&ran), &[], &[Var::new()], PushOptions::default()).unwrap().is_some());
             engine.start();
             engine.wait_for_all().unwrap();
             assert_eq!(ran.load(Ordering::SeqCst), 1);
@@ -616,9 +626,9 @@ mod tests {
             Ok(())
         });
         engine.push(slow, &[], &[Var::new()]).unwrap();
-        assert!(!engine.try_push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions::default()).unwrap());
+        assert!(engine.try_push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions::default()).unwrap().is_some());
         engine.wait_for_all().unwrap();
-        assert!(engine.try_push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions::default()).unwrap());
+        assert!(engine.try_push_with(Box::new(|| Ok(())), &[], &[Var::new()], PushOptions::default()).unwrap().is_none());
         engine.wait_for_all().unwrap();
     }
 

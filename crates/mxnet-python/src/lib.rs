@@ -140,7 +140,7 @@ fn copyto(py: Python<'_>, src: &PyNDArray, dst: &PyNDArray) -> PyResult<()> {
 #[pyfunction]
 fn fill(py: Python<'_>, dst: &PyNDArray, value: f64) -> PyResult<()> {
     let x = dst.inner.clone();
-    let one = dispatch_all!(x.dtype(), T => NDArray::from_vec::<T>(&[], vec![T::from_f64(value)]).py()?);
+    let one = dispatch_all!(x.dtype(), T => NDArray::from_vec::<T>(&[], vec![T::from_scalar(value)]).py()?);
     let layout = one.layout().broadcast_to(x.shape()).expect("a 0-d array broadcasts to any shape");
     let source = one.with_layout(layout);
     crate::gil::without_gil(py, move || copy_into(&source, &x)).py()

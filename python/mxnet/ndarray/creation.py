@@ -25,9 +25,13 @@ def _on(arr, ctx):
 
 
 def _shape_tuple(shape):
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(d) for d in shape)
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    for d in dims:
+        # bool is an int subclass, but (True, 3) is a mistake, as MXNet also says.
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"invalid shape {shape!r}: dimensions must be integers, got {d!r} "
+                            f"({type(d).__name__}); convert them with int() first")
+    return tuple(int(d) for d in dims)
 
 
 def _numpy_to_handle(src, dtype, zero_copy=False):

@@ -397,7 +397,12 @@ class NDArray:
 
 def _method(opname, doc_name=None):
     def method(self, *args, **kwargs):
-        return getattr(op, opname)(self, *args, **kwargs)
+        function = getattr(op, opname, None)
+        if function is None:
+            raise NotImplementedError(
+                f"NDArray.{doc_name or opname}: the operator {opname} is not implemented in mxnet-rs yet; "
+                f"compute it with numpy on x.asnumpy() and wrap the result with mx.nd.array()")
+        return function(self, *args, **kwargs)
     method.__name__ = doc_name or opname
     method.__doc__ = f"Call ``mx.nd.{opname}`` with this array as the first input."
     return method

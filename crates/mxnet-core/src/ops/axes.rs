@@ -9,7 +9,7 @@ use super::view::{axis_index, ViewMap, ViewOp};
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::error::{Error, Result};
 use crate::imperative::call1;
-use crate::ndarray::NDArray;
+use crate::ndarray::{checked_size, NDArray};
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 
 /// `Reshape` of `x` to an exact shape (a view when `x` is contiguous).
@@ -305,7 +305,7 @@ impl Operator for Expand {
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         let x = &inputs[0];
         let (dims, reps) = self.plan(&x.shape)?;
-        let shape: Vec<usize> = dims.iter().zip(&reps).map(|(d, r)| d * r).collect();
+        let shape = dims.iter().zip(&reps).map(|(&d, &r)| checked_size(self.name, d, r)).collect::<Result<Vec<usize>>>()?;
         Ok(vec![TensorDesc::new(shape, x.dtype)])
     }
 

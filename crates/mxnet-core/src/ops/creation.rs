@@ -7,7 +7,7 @@ use crate::dispatch_all;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::imperative::call1;
-use crate::ndarray::{check_shape, NDArray};
+use crate::ndarray::{check_shape, checked_size, NDArray};
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 
 /// Fill an output with one value (`_zeros`, `_ones`, `_full`, and the `*_like` forms).
@@ -41,7 +41,7 @@ impl Operator for Fill {
         use mxnet_gpu::kernels::elementwise::int_scalar;
         match crate::gpu::elem(self.name, out.dtype())? {
             mxnet_gpu::Elem::F32 => crate::gpu::map(self.name, "s0", &[], &[self.value as f32], out),
-            _ => crate::gpu::map(self.name, "si0", &[], &[int_scalar(self.value as i32)], out),
+            _ => crate::gpu::map(self.name, "si0", &[], &[int_scalar(self.value as i64 as i32)], out),
         }
     }
 
@@ -50,7 +50,7 @@ impl Operator for Fill {
         // SAFETY: called by the engine with `out` written.
         unsafe {
             dispatch_all!(out.dtype(), T => {
-                let v = T::from_f64(self.value);
+                let v = T::from_scalar(self.value);
                 mxnet_cpu::parallel::fill(out.out_data::<T>(), v);
             });
         }
@@ -129,7 +129,7 @@ impl Operator for Arange {
     }
 
     fn infer(&self, _inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
-        Ok(vec![TensorDesc::new(vec![self.len()? * self.repeat], self.dtype)])
+        Ok(vec![TensorDesc::new(vec![checked_size("_arange", self.len()?, self.repeat)?], self.dtype)])
     }
 
     fn forward(&self, _ctx: &OpContext, _inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {

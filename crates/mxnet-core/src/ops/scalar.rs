@@ -51,7 +51,7 @@ impl Operator for Scalar {
         // SAFETY: called by the engine with `x` read and `out` written.
         unsafe {
             dispatch_real!(self.name, x.dtype(), T => {
-                let (s, src, out) = (T::from_f64(self.scalar), x.data::<T>(), out.out_data::<T>());
+                let (s, src, out) = (T::from_scalar(self.scalar), x.data::<T>(), out.out_data::<T>());
                 if kind == BinaryKind::Power && !reversed && self.scalar == 2.0 {
                     // `x ** 2` (squared errors, variances) as x * x: the same correctly rounded
                     // value, where `pow` is a library call per element (6x slower on 4M floats).
@@ -77,7 +77,7 @@ impl Operator for Scalar {
     fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let int = inputs[0].dtype() == crate::DType::Int32;
         // The scalar converts to the array's dtype, as on the CPU (saturating for int32).
-        let (s, value) = if int { ("si0", int_scalar(self.scalar as i32)) } else { ("s0", self.scalar as f32) };
+        let (s, value) = if int { ("si0", int_scalar(self.scalar as i64 as i32)) } else { ("s0", self.scalar as f32) };
         let (a, b) = if self.reversed { (s, "x0") } else { ("x0", s) };
         let expr = self.kind.wgsl(a, b, int);
         crate::gpu::map(self.name, &expr, &[&inputs[0]], &[value], &outputs[0])
