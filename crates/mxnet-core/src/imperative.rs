@@ -2,7 +2,6 @@
 //! record the call for autograd. This is the path of every `mx.nd` call.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mxnet_engine::{Lane, OpError, PushOptions, Var};
@@ -229,8 +228,7 @@ pub(crate) fn push_forward(
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
     let lane = lane_of(&inputs, &outputs);
-    let refused = Arc::new(AtomicBool::new(false));
-    let mut outputs = Outputs { arrays: outputs, written: false, refused: refused.clone() };
+    let mut outputs = Outputs { arrays: outputs, written: false };
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         for x in &clear {
             // SAFETY: this operation writes `x`, a new array that covers its whole buffer.
@@ -258,9 +256,8 @@ pub(crate) fn push_forward(
     match engine.try_push_with(body, &reads, &writes, options).map_err(from_engine)? {
         None => Ok(true),
         Some(unrun) => {
-            // Not pushed: the caller retries later, and the outputs (perhaps `out=` arrays that
-            // pending operations still read) must keep their contents.
-            refused.store(true, Ordering::Relaxed);
+            // Not pushed, and the caller retries from the start. The quick path takes no `out=`
+            // arrays, so the outputs zeroed as this is dropped are new arrays nobody else holds.
             drop(unrun);
             Ok(false)
         }
@@ -270,16 +267,15 @@ pub(crate) fn push_forward(
 /// The outputs of one pushed operation, zeroed when dropped unless the kernel wrote them.
 /// Outputs may be allocated without the zero fill, and an operation that fails, panics, or is
 /// dropped unrun because an input carries an error must not leave another array's old bytes
-/// in them. An operation the engine refused to push keeps its outputs as they are.
+/// in them.
 struct Outputs {
     arrays: SmallVec<[NDArray; 2]>,
     written: bool,
-    refused: Arc<AtomicBool>,
 }
 
 impl Drop for Outputs {
     fn drop(&mut self) {
-        if self.written || self.refused.load(Ordering::Relaxed) {
+        if self.written {
             return;
         }
         for out in &self.arrays {
