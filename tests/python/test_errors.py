@@ -159,3 +159,16 @@ def test_non_integer_shape_rejected(shape):
 def test_missing_operator_method_says_not_implemented():
     with pytest.raises(NotImplementedError, match="topk is not implemented"):
         mx.nd.ones((3,)).topk(k=1)
+
+
+def test_failed_input_keeps_out_arrays_and_weights():
+    # MXNet 1.9.1 keeps these values: a skipped update must not reset a model.
+    bad = mx.nd.take(mx.nd.ones((2, 3)), mx.nd.array([0, 99]), mode="raise")
+    w = mx.nd.full((2, 3), 5.0)
+    mx.nd.sgd_update(w, bad, lr=0.1, out=w)
+    with pytest.raises(IndexError):
+        w.wait_to_read()
+    np.testing.assert_array_equal(w.asnumpy(), np.full((2, 3), 5.0))
+    y = mx.nd.full((2, 3), 7.0)
+    y += bad
+    np.testing.assert_array_equal(y.asnumpy(), np.full((2, 3), 7.0))

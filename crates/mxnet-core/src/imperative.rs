@@ -69,7 +69,8 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
     let out_descs = op.infer(&descs)?;
     for desc in &out_descs {
         if !desc.shape.contains(&0) {
-            desc.shape.iter().try_fold(1, |n, &d| crate::ndarray::checked_size(op.name(), n, d))?;
+            let elements = desc.shape.iter().try_fold(1, |n, &d| crate::ndarray::checked_size(op.name(), n, d))?;
+            crate::ndarray::checked_size(op.name(), elements, desc.dtype.size())?;
         }
     }
     if !wait && !is_quick(inputs, &out_descs) {
@@ -102,6 +103,8 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
     }
     let mut targets: Vec<NDArray> = Vec::with_capacity(out_descs.len());
     let mut copy_back: Vec<(NDArray, NDArray)> = Vec::new();
+    // New outputs allocated without the zero fill, and those of them to zero before the kernel.
+    let mut fresh: SmallVec<[NDArray; 2]> = SmallVec::new();
     let mut clear: SmallVec<[NDArray; 2]> = SmallVec::new();
     for (i, desc) in out_descs.iter().enumerate() {
         let requested_out = out.and_then(|o| o.get(i));
@@ -142,19 +145,24 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
                     targets.push(tmp);
                 }
             }
-            None if op.overwrites_outputs() => targets.push(NDArray::for_overwrite(&desc.shape, desc.dtype, out_ctx)?),
+            None if op.overwrites_outputs() => {
+                let x = NDArray::for_overwrite(&desc.shape, desc.dtype, out_ctx)?;
+                fresh.push(x.detach());
+                targets.push(x);
+            }
             // Zeroed by the operation itself, on the pool and in parallel, instead of on this
             // (Python's) thread: a 4 MB fill took about 200 us there.
             None if !out_ctx.is_gpu() => {
                 let x = NDArray::for_overwrite(&desc.shape, desc.dtype, out_ctx)?;
                 clear.push(x.detach());
+                fresh.push(x.detach());
                 targets.push(x);
             }
             None => targets.push(NDArray::zeros(&desc.shape, desc.dtype, out_ctx)?),
         }
     }
 
-    if !push_forward(&op, inputs, &targets, copy_back, clear, wait)? {
+    if !push_forward(&op, inputs, &targets, copy_back, New { arrays: fresh, clear }, wait)? {
         return Ok(None);
     }
 
@@ -196,7 +204,7 @@ fn check_out(op: &str, i: usize, dst: &NDArray, desc: &TensorDesc) -> Result<()>
 /// Push the kernel of `op` reading `inputs` and writing `outputs` (and mutated inputs). Each
 /// `(tmp, dst)` of `copy_back` copies an output computed into `tmp` to the strided `dst` inside
 /// the same operation, so no other write to `dst` can land between the kernel and the copy.
-/// The new CPU arrays in `clear` are zero-filled before the kernel runs.
+/// `new` lists the outputs this call allocated without the zero fill (see [`New`]).
 /// With `wait` false, push only if the engine admits the operation without waiting, and
 /// return whether it was pushed.
 pub(crate) fn push_forward(
@@ -204,7 +212,7 @@ pub(crate) fn push_forward(
     inputs: &[NDArray],
     outputs: &[NDArray],
     copy_back: Vec<(NDArray, NDArray)>,
-    clear: SmallVec<[NDArray; 2]>,
+    new: New,
     wait: bool,
 ) -> Result<bool> {
     // Inline capacities cover almost every operator, so a push allocates only the engine's
@@ -228,19 +236,21 @@ pub(crate) fn push_forward(
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
     let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
     let lane = lane_of(&inputs, &outputs);
-    let mut outputs = Outputs { arrays: outputs, written: false };
+    let New { arrays, clear } = new;
+    let guard = Outputs { arrays, written: false };
     let body = Box::new(move || -> std::result::Result<(), OpError> {
+        // Bound as a whole, so that the closure owns the guard rather than copying out its flag.
+        let mut guard = guard;
         for x in &clear {
             // SAFETY: this operation writes `x`, a new array that covers its whole buffer.
             mxnet_cpu::parallel::fill(unsafe { x.storage().slice_mut::<u8>() }, 0);
         }
-        let arrays = &outputs.arrays;
-        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, arrays) } else { op.forward(&ctx, &inputs, arrays) };
+        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, &outputs) } else { op.forward(&ctx, &inputs, &outputs) };
         result.map_err(|e| Arc::new(e) as OpError)?;
         for (tmp, dst) in &copy_back {
             crate::ops::copy::copy_kernel(tmp, dst).map_err(|e| Arc::new(e) as OpError)?;
         }
-        outputs.written = true;
+        guard.written = true;
         Ok(())
     });
     // GPU operations only record commands, which takes microseconds whatever their size. A copy
@@ -264,10 +274,17 @@ pub(crate) fn push_forward(
     }
 }
 
-/// The outputs of one pushed operation, zeroed when dropped unless the kernel wrote them.
-/// Outputs may be allocated without the zero fill, and an operation that fails, panics, or is
-/// dropped unrun because an input carries an error must not leave another array's old bytes
-/// in them.
+/// The outputs an imperative call allocated without the zero fill: every one of them goes in
+/// `arrays`, and those of operators that do not write every element also in `clear`.
+pub(crate) struct New {
+    arrays: SmallVec<[NDArray; 2]>,
+    clear: SmallVec<[NDArray; 2]>,
+}
+
+/// The new outputs of one pushed operation, zeroed when dropped unless the kernel wrote them.
+/// They may hold another array's old bytes, which an operation that fails, panics, or is
+/// dropped unrun because an input carries an error must not leave behind. `out=` arrays and
+/// updated inputs (weights) are not in here: they keep their values, as in MXNet.
 struct Outputs {
     arrays: SmallVec<[NDArray; 2]>,
     written: bool,
@@ -279,11 +296,6 @@ impl Drop for Outputs {
             return;
         }
         for out in &self.arrays {
-            // A view into a larger array (an `out=` argument) keeps the rest of its buffer.
-            let whole_buffer = out.layout().offset == 0 && out.size() * out.dtype().size() == out.storage().nbytes();
-            if !whole_buffer {
-                continue;
-            }
             if let Some(b) = out.storage().device_buffer() {
                 // A device call may panic, and a panic while unwinding from a kernel's panic
                 // aborts the process, so device outputs are left alone then.
@@ -293,7 +305,7 @@ impl Drop for Outputs {
                 continue;
             }
             // SAFETY: the engine runs or drops this operation while it has exclusive access to
-            // the arrays it writes, and `out` covers its whole buffer.
+            // the arrays it writes, and `out` is a new array that covers its whole buffer.
             unsafe { out.storage().slice_mut::<u8>() }.fill(0);
         }
     }

@@ -44,9 +44,10 @@ pub fn check_shape(op: &str, shape: &[i64]) -> Result<Vec<usize>> {
 }
 
 /// Multiply two sizes of an output shape, or fail with an error naming `op` where the product
-/// does not fit in `usize` (no array of that size could be allocated anyway).
+/// exceeds `isize::MAX`, the largest size of any array in bytes (a larger view would make
+/// reductions loop for centuries).
 pub fn checked_size(op: &str, a: usize, b: usize) -> Result<usize> {
-    a.checked_mul(b).ok_or_else(|| {
+    a.checked_mul(b).filter(|&n| n <= isize::MAX as usize).ok_or_else(|| {
         Error::Value(format!("{op}: the output would have {a} x {b} elements, more than any array can hold; use smaller sizes"))
     })
 }
