@@ -172,3 +172,11 @@ def test_failed_input_keeps_out_arrays_and_weights():
     y = mx.nd.full((2, 3), 7.0)
     y += bad
     np.testing.assert_array_equal(y.asnumpy(), np.full((2, 3), 7.0))
+
+
+def test_random_shape_takes_numpy_integers_and_rejects_floats():
+    assert mx.nd.random.uniform(shape=np.int64(2)).shape == (2,)
+    assert mx.nd.random.normal(shape=(np.int32(2), 3)).shape == (2, 3)
+    assert mx.nd.random.uniform().shape == (1,)
+    with pytest.raises(TypeError, match="dimensions must be integers"):
+        mx.nd.random.normal(shape=2.5)

@@ -25,7 +25,7 @@ def _on(arr, ctx):
 
 
 def _shape_tuple(shape):
-    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    dims = tuple(shape) if hasattr(shape, "__iter__") else (shape,)
     for d in dims:
         # bool is an int subclass, but (True, 3) is a mistake, as MXNet also says.
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):

@@ -6,9 +6,11 @@ from .ndarray import NDArray, _invoke
 
 
 def _sample(op, params, shape, dtype, out, ctx=None):
+    from .creation import _shape_tuple
     attrs = [(k, attr_string(float(v))) for k, v in params.items()]
-    if shape is not None and shape != ():
-        attrs.append(("shape", attr_string(tuple(shape) if isinstance(shape, (list, tuple)) else (int(shape),))))
+    dims = () if shape is None else _shape_tuple(shape)  # rejects float and bool dimensions
+    if dims:
+        attrs.append(("shape", attr_string(dims)))
     elif out is not None:
         attrs.append(("shape", attr_string(out.shape)))
     else:
