@@ -267,7 +267,7 @@ pub(crate) fn push_forward(
         None => Ok(true),
         Some(unrun) => {
             // Not pushed, and the caller retries from the start. The quick path takes no `out=`
-            // arrays, so the outputs zeroed as this is dropped are new arrays nobody else holds.
+            // arrays, so the outputs zeroed as this is dropped are new arrays that no one else shares.
             drop(unrun);
             Ok(false)
         }

@@ -27,7 +27,7 @@ def _on(arr, ctx):
 def _shape_tuple(shape):
     dims = tuple(shape) if hasattr(shape, "__iter__") else (shape,)
     for d in dims:
-        # bool is an int subclass, but (True, 3) is a mistake, as MXNet also says.
+        # bool is an int subclass, but (True, 3) is a mistake, and MXNet rejects it too.
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
             raise TypeError(f"invalid shape {shape!r}: dimensions must be integers, got {d!r} "
                             f"({type(d).__name__}); convert them with int() first")
