@@ -22,7 +22,6 @@ class Context:
             raise ValueError(f"invalid device id {device_id} for {device_type}; device ids start at 0")
         self.device_type = device_type
         self.device_id = int(device_id)
-        self._old = None
 
     @property
     def device_typeid(self):
@@ -41,12 +40,19 @@ class Context:
     __str__ = __repr__
 
     def __enter__(self):
-        self._old = current_context()
-        Context._default.value = self
+        # The previous default goes on a per-thread stack rather than on `self`, so one Context
+        # object (a shared one from `from_native`, or a user's) can be entered while it is
+        # already active.
+        state = Context._default
+        stack = getattr(state, "stack", None)
+        if stack is None:
+            stack = state.stack = []
+        stack.append(getattr(state, "value", None))
+        state.value = self
         return self
 
     def __exit__(self, *exc):
-        Context._default.value = self._old
+        Context._default.value = Context._default.stack.pop()
 
     def empty_cache(self):
         """Release cached memory of this device (nothing is cached on the CPU)."""
@@ -97,9 +103,25 @@ def gpu_memory_info(device_id=0):
 
 
 def current_context():
-    return getattr(Context._default, "value", None) or Context("cpu", 0)
+    return getattr(Context._default, "value", None) or _CPU0
 
 
 def from_native(pair):
-    """Build a Context from the native ``(device_type, device_id)`` pair."""
-    return Context(_DEVTYPE_NAMES[pair[0]], pair[1])
+    """Return the Context of the native ``(device_type, device_id)`` pair.
+
+    One shared object per pair: ``x.context`` runs on every eager Gluon call, and building a
+    new Context there cost more than the rest of the lookup.
+    """
+    ctx = _FROM_NATIVE.get(pair)
+    if ctx is None:
+        ctx = _FROM_NATIVE[pair] = Context(_DEVTYPE_NAMES[pair[0]], pair[1])
+    return ctx
+
+
+def interned(ctx):
+    """Return the shared Context equal to ``ctx``, so that hot paths can compare with ``is``."""
+    return from_native((ctx.device_typeid, ctx.device_id))
+
+
+_FROM_NATIVE = {}
+_CPU0 = from_native((1, 0))

@@ -111,6 +111,27 @@ def test_second_cpu_context_kept():
     assert b.context == mx.cpu(0)
 
 
+def test_entering_one_context_twice_restores_the_default():
+    # Creating a gpu Context needs no device. The default was kept on the Context object,
+    # so leaving the inner block of a nested `with` of one object lost the outer default.
+    g = mx.gpu(0)
+    with g:
+        with g:
+            assert mx.current_context() == g
+        assert mx.current_context() == g
+    assert mx.current_context() == mx.cpu(0)
+
+
+def test_gluon_layer_runs_on_the_input_context_inside_another_default():
+    net = mx.gluon.nn.Dense(3, in_units=2)
+    net.initialize(ctx=mx.cpu(1))
+    x = nd.ones((1, 2), ctx=mx.cpu(1))
+    with mx.cpu(0):
+        y = net(x)
+        assert mx.current_context() == mx.cpu(0)
+    assert y.context == mx.cpu(1)
+
+
 def test_mixed_contexts_rejected():
     a = nd.ones((2,), ctx=mx.cpu(1))
     with pytest.raises(MXNetError, match="different contexts.*as_in_context"):

@@ -40,12 +40,14 @@ fn invoke(
 ) -> PyResult<Vec<PyNDArray>> {
     let inputs = handles(&inputs);
     let out = out.map(|o| handles(&o));
-    let result = crate::gil::without_gil(py, || {
-        errors::guarded(|| {
-            let op = Registry::get().create(name, &attrs)?;
-            mxnet_core::invoke(op, &inputs, out.as_deref())
-        })
-    })?;
+    let op = errors::guarded(|| Registry::get().create(name, &attrs))?;
+    // A call that takes little time on this thread keeps the GIL, as in `invoke_binary`.
+    if out.is_none() {
+        if let Some(result) = errors::guarded(|| mxnet_core::try_invoke_quick(op.clone(), &inputs))? {
+            return Ok(result.into_iter().map(PyNDArray::new).collect());
+        }
+    }
+    let result = crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op, &inputs, out.as_deref())))?;
     Ok(result.into_iter().map(PyNDArray::new).collect())
 }
 

@@ -19,6 +19,7 @@ from .. import autograd
 from .. import initializer
 from .. import ndarray as nd
 from .. import symbol as sym
+from ..context import current_context
 from ..ndarray import NDArray
 from ..symbol import Symbol
 from . import _cached_graph as _cg
@@ -623,9 +624,13 @@ class HybridBlock(Block):
     def forward(self, x, *args):
         """Run :meth:`hybrid_forward` on NDArrays (through the cached graph when hybridized),
         or build its Symbol when the inputs are Symbols."""
-        if not args and type(x) is NDArray and not self._active:
-            # The usual eager call (one NDArray input): skip the input flattening below.
-            return self._forward_imperative(x)
+        if type(x) is NDArray and not self._active:
+            # The usual eager call (NDArray inputs only): skip the input flattening below.
+            for arg in args:
+                if type(arg) is not NDArray:
+                    break
+            else:
+                return self._forward_imperative(x, *args)
         flattened = _flatten_or_none([x] + list(args))
         if flattened is not None:
             flat, fmt = flattened
@@ -649,16 +654,21 @@ class HybridBlock(Block):
             raise ValueError('In HybridBlock %s, there must be one NDArray in the input, got '
                              'types %s' % (self.name, [type(a).__name__ for a in (x,) + args]))
         ctx = first.context
-
         # Arrays created inside hybrid_forward (F.zeros and the like) default to the input's
-        # context.
+        # context. It usually is the default already, and the `with` block costs more than the
+        # rest of this method.
+        if current_context() is ctx:
+            return self._run_hybrid_forward(ctx, x, args)
         with ctx:
-            try:
-                params = {name: param.data(ctx) for name, param in self._reg_params.items()}
-            except DeferredInitializationError:
-                self._deferred_init_params(x, *args)
-                params = {name: param.data(ctx) for name, param in self._reg_params.items()}
-            return self.hybrid_forward(nd, x, *args, **params)
+            return self._run_hybrid_forward(ctx, x, args)
+
+    def _run_hybrid_forward(self, ctx, x, args):
+        try:
+            params = {name: param.data(ctx) for name, param in self._reg_params.items()}
+        except DeferredInitializationError:
+            self._deferred_init_params(x, *args)
+            params = {name: param.data(ctx) for name, param in self._reg_params.items()}
+        return self.hybrid_forward(nd, x, *args, **params)
 
     def _forward_symbolic(self, flat, x, *args):
         params = {name: _cg.parameter_variable(param)

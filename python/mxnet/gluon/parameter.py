@@ -14,7 +14,7 @@ from .. import autograd
 from .. import initializer
 from .. import ndarray as nd
 from ..base import MXNetError
-from ..context import Context, cpu, current_context
+from ..context import Context, cpu, current_context, interned
 from ..ndarray import NDArray
 
 __all__ = ['DeferredInitializationError', 'Parameter', 'Constant', 'ParameterDict',
@@ -229,7 +229,9 @@ class Parameter:
 
     def _init_impl(self, data, ctx_list):
         """Copy ``data`` to every context and allocate the gradients."""
-        self._ctx_list = list(ctx_list)
+        # Shared Context objects, so that `data(ctx)` with the context of an input array (the
+        # eager forward of every layer) matches by identity.
+        self._ctx_list = [interned(ctx) for ctx in ctx_list]
         self._data = [data.copyto(ctx) for ctx in self._ctx_list]
         self._init_grad()
 
@@ -292,9 +294,9 @@ class Parameter:
         if arr_list is not None:
             if ctx is list:
                 return arr_list
+            if len(arr_list) == 1 and (ctx is None or ctx is self._ctx_list[0]):
+                return arr_list[0]
             if ctx is None:
-                if len(arr_list) == 1:
-                    return arr_list[0]
                 ctx = current_context()
             for own_ctx, arr in zip(self._ctx_list, arr_list):
                 if own_ctx == ctx:

@@ -3,25 +3,43 @@ import keyword
 
 from .. import _native
 from ..base import attr_string
-from .ndarray import NDArray, _invoke
+from .ndarray import NDArray, _invoke, _wrap
 
 # Keyword arguments that MXNet's generated functions accept and that carry no attribute.
-_IGNORED_KWARGS = ("name", "ctx")
+_IGNORED_KWARGS = frozenset(("name", "ctx"))
+
+# Attribute values whose str() is already MXNet's attribute string (bools give "True").
+_STR_TYPES = frozenset((int, float, str, bool))
+
+
+def _inputs_from_kwargs(name, arg_names, positional, kwargs):
+    """Return the input list of a call that names inputs by keyword (``data=x``), taking them
+    out of ``kwargs``."""
+    slots = positional + [None] * (len(arg_names) - len(positional))
+    for i, arg in enumerate(arg_names):
+        if arg in kwargs and (kwargs[arg] is None or isinstance(kwargs[arg], NDArray)):
+            value = kwargs.pop(arg)
+            if value is not None:
+                slots[i] = value
+    # Optional trailing inputs (a bias with no_bias=True) may be absent.
+    while slots and slots[-1] is None:
+        slots.pop()
+    missing = [arg_names[i] for i, s in enumerate(slots) if s is None]
+    if missing:
+        raise TypeError(f"{name}: missing input array(s) {missing}")
+    return slots
 
 
 def _make_op_function(name, arguments, params, doc):
     variadic = bool(arguments) and arguments[0].startswith("*")
     arg_names = [a.lstrip("*") for a in arguments]
-
     arg_set = frozenset(arg_names)
+    n_args = len(arg_names)
 
     def op_function(*args, out=None, **kwargs):
-        if kwargs:
-            for k in _IGNORED_KWARGS:
-                kwargs.pop(k, None)
-        inputs = []
-        rest = list(args)
         if variadic:
+            inputs = []
+            rest = list(args)
             while rest and isinstance(rest[0], (NDArray, list, tuple)) and (
                     isinstance(rest[0], NDArray) or all(isinstance(x, NDArray) for x in rest[0])):
                 first = rest.pop(0)
@@ -31,24 +49,16 @@ def _make_op_function(name, arguments, params, doc):
                 inputs.extend(extra if isinstance(extra, (list, tuple)) else [extra])
             kwargs.pop("num_args", None)
         else:
-            slots = [None] * len(arg_names)
-            pos = 0
-            while rest and isinstance(rest[0], NDArray) and pos < len(slots):
-                slots[pos] = rest.pop(0)
-                pos += 1
-            if not arg_set.isdisjoint(kwargs):
-                for i, a in enumerate(arg_names):
-                    if a in kwargs and (kwargs[a] is None or isinstance(kwargs[a], NDArray)):
-                        value = kwargs.pop(a)
-                        if value is not None:
-                            slots[i] = value
-            # Optional trailing inputs (a bias with no_bias=True) may be absent.
-            while slots and slots[-1] is None:
-                slots.pop()
-            if any(s is None for s in slots):
-                missing = [arg_names[i] for i, s in enumerate(slots) if s is None]
-                raise TypeError(f"{name}: missing input array(s) {missing}")
-            inputs = slots
+            # Leading NDArrays fill the inputs in order.
+            count = 0
+            for value in args:
+                if count == n_args or not isinstance(value, NDArray):
+                    break
+                count += 1
+            inputs = args[:count]
+            rest = args[count:]
+            if kwargs and not arg_set.isdisjoint(kwargs):
+                inputs = _inputs_from_kwargs(name, arg_names, list(inputs), kwargs)
         # Positional values after the inputs fill the attributes in MXNet's order.
         if rest:
             for pname, value in zip(params, rest):
@@ -58,7 +68,22 @@ def _make_op_function(name, arguments, params, doc):
             if len(rest) > len(params):
                 raise TypeError(f"{name}: too many positional arguments ({len(rest)} given after the "
                                 f"inputs; accepted attributes are {list(params)})")
-        attrs = [(k, attr_string(v)) for k, v in kwargs.items() if v is not None]
+        # Plain loops rather than comprehensions, which cost a function call each: this
+        # function runs on every eager operator call.
+        attrs = []
+        for k, v in kwargs.items():
+            if v is not None and k not in _IGNORED_KWARGS:
+                attrs.append((k, str(v) if type(v) in _STR_TYPES else attr_string(v)))
+        handles = []
+        for x in inputs:
+            handles.append(x._h)
+        if out is None:
+            results = _native.invoke(name, handles, attrs, None)
+            return _wrap(results[0]) if len(results) == 1 else [_wrap(h) for h in results]
+        if type(out) is NDArray:
+            # The returned handle shares storage with `out` and carries any new autograd entry.
+            out._h = _native.invoke(name, handles, attrs, [out._h])[0]
+            return out
         return _invoke(name, inputs, attrs, out=out)
 
     op_function.__name__ = name

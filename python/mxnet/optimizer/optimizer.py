@@ -192,50 +192,43 @@ class Optimizer:
 
     def _update_count(self, index):
         """Count one more update of ``index`` (an int or a list of ints)."""
-        indices = index if isinstance(index, (list, tuple)) else [index]
-        for idx in indices:
-            if idx not in self._index_update_count:
-                self._index_update_count[idx] = self.begin_num_update
-            self._index_update_count[idx] += 1
-            self.num_update = max(self._index_update_count[idx], self.num_update)
+        for idx in index if isinstance(index, (list, tuple)) else (index,):
+            count = self._index_update_count.get(idx, self.begin_num_update) + 1
+            self._index_update_count[idx] = count
+            if count > self.num_update:
+                self.num_update = count
 
     def _get_lrs(self, indices):
-        if self.lr_scheduler is not None:
-            lr = self.lr_scheduler(self.num_update)
-        else:
-            lr = self.lr
-        lrs = []
-        for index in indices:
-            if index in self.param_dict:
-                lrs.append(lr * self.param_dict[index].lr_mult)
-            elif index in self.lr_mult:
-                lrs.append(lr * self.lr_mult[index])
-            elif index in self.idx2name:
-                lrs.append(lr * self.lr_mult.get(self.idx2name[index], 1.0))
-            else:
-                lrs.append(lr)
-        return lrs
+        # One scheduler call for the whole list, as in MXNet.
+        lr = self.lr if self.lr_scheduler is None else self.lr_scheduler(self.num_update)
+        return [self._scaled_lr(index, lr) for index in indices]
 
     def _get_lr(self, index):
         """Return the learning rate of ``index``, with its multiplier applied."""
-        return self._get_lrs([index])[0]
+        lr = self.lr if self.lr_scheduler is None else self.lr_scheduler(self.num_update)
+        return self._scaled_lr(index, lr)
+
+    def _scaled_lr(self, index, lr):
+        if index in self.param_dict:
+            return lr * self.param_dict[index].lr_mult
+        if index in self.lr_mult:
+            return lr * self.lr_mult[index]
+        if index in self.idx2name:
+            return lr * self.lr_mult.get(self.idx2name[index], 1.0)
+        return lr
 
     def _get_wds(self, indices):
-        wds = []
-        for index in indices:
-            if index in self.param_dict:
-                wds.append(self.wd * self.param_dict[index].wd_mult)
-            elif index in self.wd_mult:
-                wds.append(self.wd * self.wd_mult[index])
-            elif index in self.idx2name:
-                wds.append(self.wd * self.wd_mult.get(self.idx2name[index], 1.0))
-            else:
-                wds.append(self.wd)
-        return wds
+        return [self._get_wd(index) for index in indices]
 
     def _get_wd(self, index):
         """Return the weight decay of ``index``, with its multiplier applied."""
-        return self._get_wds([index])[0]
+        if index in self.param_dict:
+            return self.wd * self.param_dict[index].wd_mult
+        if index in self.wd_mult:
+            return self.wd * self.wd_mult[index]
+        if index in self.idx2name:
+            return self.wd * self.wd_mult.get(self.idx2name[index], 1.0)
+        return self.wd
 
     def _clip_kwargs(self):
         # The fused ops treat a negative clip_gradient as "no clipping"; 0 and None mean the same.
@@ -289,11 +282,14 @@ class SGD(Optimizer):
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
-        kwargs = dict(lr=lr, wd=wd, rescale_grad=self.rescale_grad, **self._clip_kwargs())
+        # A clip_gradient of None or 0 drops the attribute (no clipping).
+        clip = self.clip_gradient or None
         if state is not None:
-            nd.sgd_mom_update(weight, grad, state, momentum=self.momentum, out=weight, **kwargs)
+            nd.sgd_mom_update(weight, grad, state, out=weight, momentum=self.momentum, lr=lr, wd=wd,
+                              rescale_grad=self.rescale_grad, clip_gradient=clip)
         else:
-            nd.sgd_update(weight, grad, out=weight, **kwargs)
+            nd.sgd_update(weight, grad, out=weight, lr=lr, wd=wd, rescale_grad=self.rescale_grad,
+                          clip_gradient=clip)
 
 
 @register
@@ -483,18 +479,19 @@ class Updater:
     def __call__(self, index, grad, weight):
         """Update ``weight`` (or a list of weights) in place."""
         if isinstance(index, (list, tuple)):
-            triples = list(zip(index, grad, weight))
+            for idx, g, w in zip(index, grad, weight):
+                self._update_one(idx, g, w)
         else:
-            triples = [(index, grad, weight)]
+            self._update_one(index, grad, weight)
 
-        for idx, g, w in triples:
-            if idx not in self.states:
-                self.states[idx] = self.optimizer.create_state_multi_precision(idx, w)
-                self.states_synced[idx] = True
-            elif not self.states_synced[idx]:
-                self.states[idx] = self.sync_state_context(self.states[idx], w.context)
-                self.states_synced[idx] = True
-            self.optimizer.update_multi_precision(idx, w, g, self.states[idx])
+    def _update_one(self, index, grad, weight):
+        if index not in self.states:
+            self.states[index] = self.optimizer.create_state_multi_precision(index, weight)
+            self.states_synced[index] = True
+        elif not self.states_synced[index]:
+            self.states[index] = self.sync_state_context(self.states[index], weight.context)
+            self.states_synced[index] = True
+        self.optimizer.update_multi_precision(index, weight, grad, self.states[index])
 
     def sync_state_context(self, state, context):
         """Return ``state`` with every array moved to ``context``."""
