@@ -21,6 +21,7 @@ from . import model
 from . import autograd
 from . import random
 from . import engine
+from . import profiler
 
 for _optional in ("initializer", "init", "optimizer", "lr_scheduler", "metric", "gluon", "test_utils"):
     try:

@@ -171,6 +171,13 @@ def test_output_size_overflow_raises(make):
         make(mx.nd.ones((3, 4)))
 
 
+def test_output_bytes_overflow_names_the_operator():
+    # 2**62 float32 elements fit in a count but not in bytes.
+    with pytest.raises(ValueError, match=r"one_hot: an output of shape \[1, 4611686018427387904\] "
+                                         r"and dtype float32 would take more bytes"):
+        mx.nd.one_hot(mx.nd.array([1]), depth=2 ** 62)
+
+
 @pytest.mark.parametrize("shape", [(2.5,), (True, 3), (2, np.float32(3))])
 def test_non_integer_shape_rejected(shape):
     with pytest.raises(TypeError, match="dimensions must be integers"):

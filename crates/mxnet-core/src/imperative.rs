@@ -70,7 +70,14 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
     for desc in &out_descs {
         if !desc.shape.contains(&0) {
             let elements = desc.shape.iter().try_fold(1, |n, &d| crate::ndarray::checked_size(op.name(), n, d))?;
-            crate::ndarray::checked_size(op.name(), elements, desc.dtype.size())?;
+            if crate::ndarray::checked_size(op.name(), elements, desc.dtype.size()).is_err() {
+                return Err(Error::Value(format!(
+                    "{}: an output of shape {:?} and dtype {} would take more bytes than any array can hold; use smaller sizes",
+                    op.name(),
+                    desc.shape,
+                    desc.dtype
+                )));
+            }
         }
     }
     if !wait && !is_quick(inputs, &out_descs) {
@@ -241,6 +248,7 @@ pub(crate) fn push_forward(
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         // Bound as a whole, so that the closure owns the guard rather than copying out its flag.
         let mut guard = guard;
+        let started = crate::profiler::start();
         for x in &clear {
             // SAFETY: this operation writes `x`, a new array that covers its whole buffer.
             mxnet_cpu::parallel::fill(unsafe { x.storage().slice_mut::<u8>() }, 0);
@@ -251,6 +259,7 @@ pub(crate) fn push_forward(
             crate::ops::copy::copy_kernel(tmp, dst).map_err(|e| Arc::new(e) as OpError)?;
         }
         guard.written = true;
+        crate::profiler::finish(op.name(), started);
         Ok(())
     });
     // GPU operations only record commands, which takes microseconds whatever their size. A copy
@@ -378,7 +387,10 @@ pub fn copy_into(src: &NDArray, dst: &NDArray) -> Result<()> {
     // copy lane, because it waits for the device and must not hold a CPU worker meanwhile.
     let lane = lane_of(std::slice::from_ref(&src), std::slice::from_ref(&dst));
     let body = Box::new(move || -> std::result::Result<(), OpError> {
-        crate::ops::copy::copy_kernel(&src, &dst).map_err(|e| Arc::new(e) as OpError)
+        let started = crate::profiler::start();
+        crate::ops::copy::copy_kernel(&src, &dst).map_err(|e| Arc::new(e) as OpError)?;
+        crate::profiler::finish("_copyto", started);
+        Ok(())
     });
     let options = PushOptions { priority: current_priority(), lane, ..Default::default() };
     crate::engine().push_with(body, &reads, &writes, options).map_err(from_engine)

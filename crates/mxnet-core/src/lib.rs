@@ -14,6 +14,7 @@ pub mod ndarray;
 pub mod operator;
 pub mod ops;
 pub mod pool;
+pub mod profiler;
 pub mod random;
 pub mod registry;
 pub mod storage;

@@ -240,6 +240,27 @@ fn waitall(py: Python<'_>) -> PyResult<()> {
     crate::gil::without_gil(py, mxnet_core::gpu::synchronize_all).py()
 }
 
+/// Start or stop the operator profiler (`mx.profiler.set_state`).
+#[pyfunction]
+fn profiler_set_running(running: bool) {
+    mxnet_core::profiler::set_running(running)
+}
+
+/// Microseconds on the profiler's clock.
+#[pyfunction]
+fn profiler_now_us() -> f64 {
+    mxnet_core::profiler::now_us()
+}
+
+/// Remove and return the profiler's records as `(name, start_us, duration_us, thread)`, and
+/// the names of the threads, by index.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn profiler_take() -> (Vec<(&'static str, f64, f64, u32)>, Vec<String>) {
+    let records = mxnet_core::profiler::take().into_iter().map(|r| (r.name, r.start_us, r.duration_us, r.thread)).collect();
+    (records, mxnet_core::profiler::thread_names())
+}
+
 /// Set the engine priority of the operations this thread pushes; returns the previous one.
 #[pyfunction]
 fn set_priority(priority: i32) -> i32 {
@@ -362,6 +383,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_memory_usage, m)?)?;
     m.add_function(wrap_pyfunction!(engine_type, m)?)?;
     m.add_function(wrap_pyfunction!(set_priority, m)?)?;
+    m.add_function(wrap_pyfunction!(profiler_set_running, m)?)?;
+    m.add_function(wrap_pyfunction!(profiler_take, m)?)?;
+    m.add_function(wrap_pyfunction!(profiler_now_us, m)?)?;
     m.add_function(wrap_pyfunction!(gil::mark_exiting, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_recording, m)?)?;
