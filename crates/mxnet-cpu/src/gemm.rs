@@ -139,7 +139,8 @@ fn matmul_impl<T: GemmFloat>(
     let c = OutPtr(c.as_mut_ptr());
     if allow_parallel && m * n * k >= PARALLEL_MIN_FLOPS {
         let threads = crate::parallel::num_threads();
-        if b.row_stride == 1 && b.col_stride != 1 && n >= threads * SPLIT_MIN_COLUMNS {
+        let column_major_b = b.row_stride == 1 && b.col_stride != 1;
+        if n >= threads * SPLIT_MIN_COLUMNS && (column_major_b || m * n * k <= SPLIT_MAX_FLOPS) {
             return split_columns(threads, m, n, k, a, b, c, start, beta);
         }
         // SAFETY: the extents of `a`, `b` and `c` were checked above against their strides, and
@@ -154,6 +155,14 @@ fn matmul_impl<T: GemmFloat>(
 /// Columns of `c` per thread below which [`split_columns`] is not used: one tile of the
 /// crate's AVX-512 float32 kernel.
 const SPLIT_MIN_COLUMNS: usize = 16;
+
+/// Up to this many multiply-adds, products with a row-major `b` also take [`split_columns`].
+/// Float32 on 2 cores, GFLOP/s of the crate's threading against the split, three runs each:
+/// 256^3 153-237 against 228-231, 512^3 218-289 against 245-302, 1024^3 271-308 against
+/// 310-318, and FullyConnected's weight gradient (`dY^T X`, 256x784x128) 212 against 235.
+/// At 2048^3 the crate's threading was as fast or faster (314-321 against 239-319): there
+/// the copy of `a` that each thread packs costs more than sharing the packed `b` saves.
+const SPLIT_MAX_FLOPS: usize = 1 << 30;
 
 /// A pointer to the output that may cross to the pool's threads. Each thread writes its own
 /// columns.
@@ -337,29 +346,39 @@ mod tests {
 
     /// Every path, with accumulation, against a float64 reference: plain loops below
     /// `DIRECT_MAX_FLOPS`, the gemm crate above, and above `PARALLEL_MIN_FLOPS` the split over
-    /// columns that a transposed `b` takes (on pools of up to 8 threads, with a narrower last
-    /// block).
+    /// columns (on pools of up to 8 threads, with a narrower last block), for a transposed and
+    /// a row-major `b`, and a transposed `a` as in FullyConnected's weight gradient.
     #[test]
     fn small_and_large_products_accumulate_with_strides() {
         let sizes = [(3usize, 4usize, 5usize), (8, 9, 10), (20, 21, 22), (40, 41, 42), (101, 131, 333)];
         assert!(101 * 131 * 333 >= PARALLEL_MIN_FLOPS);
         for (size, (m, n, k)) in sizes.into_iter().enumerate() {
-            let a: Vec<f32> = (0..m * k).map(|x| ((x * 7) % 11) as f32 - 5.0).collect();
-            // `b` is stored transposed: element (p, j) at j * k + p.
-            let b: Vec<f32> = (0..k * n).map(|x| ((x * 5) % 13) as f32 - 6.0).collect();
-            let mut c: Vec<f32> = (0..m * n).map(|x| (x % 3) as f32).collect();
-            let before = c.clone();
-            matmul(
-                m, n, k,
-                MatRef { data: &a, row_stride: k as isize, col_stride: 1 },
-                MatRef { data: &b, row_stride: 1, col_stride: k as isize },
-                &mut c, true, 0.5, 2.0,
-            );
-            for i in 0..m {
-                for j in 0..n {
-                    let dot: f64 = (0..k).map(|p| a[i * k + p] as f64 * b[j * k + p] as f64).sum();
-                    let expected = 0.5 * before[i * n + j] as f64 + 2.0 * dot;
-                    assert!((c[i * n + j] as f64 - expected).abs() < 1e-3, "size {size} ({i}, {j})");
+            for (a_transposed, b_transposed) in [(false, true), (false, false), (true, false)] {
+                let a: Vec<f32> = (0..m * k).map(|x| ((x * 7) % 11) as f32 - 5.0).collect();
+                let b: Vec<f32> = (0..k * n).map(|x| ((x * 5) % 13) as f32 - 6.0).collect();
+                // Element (i, p) of `a` and (p, j) of `b`, as stored.
+                let a_at = |i: usize, p: usize| if a_transposed { a[p * m + i] } else { a[i * k + p] };
+                let b_at = |p: usize, j: usize| if b_transposed { b[j * k + p] } else { b[p * n + j] };
+                let a_ref = if a_transposed {
+                    MatRef { data: &a[..], row_stride: 1, col_stride: m as isize }
+                } else {
+                    MatRef { data: &a[..], row_stride: k as isize, col_stride: 1 }
+                };
+                let b_ref = if b_transposed {
+                    MatRef { data: &b[..], row_stride: 1, col_stride: k as isize }
+                } else {
+                    MatRef { data: &b[..], row_stride: n as isize, col_stride: 1 }
+                };
+                let mut c: Vec<f32> = (0..m * n).map(|x| (x % 3) as f32).collect();
+                let before = c.clone();
+                matmul(m, n, k, a_ref, b_ref, &mut c, true, 0.5, 2.0);
+                for i in 0..m {
+                    for j in 0..n {
+                        let dot: f64 = (0..k).map(|p| a_at(i, p) as f64 * b_at(p, j) as f64).sum();
+                        let expected = 0.5 * before[i * n + j] as f64 + 2.0 * dot;
+                        let got = c[i * n + j] as f64;
+                        assert!((got - expected).abs() < 1e-3, "size {size}, a^T {a_transposed}, b^T {b_transposed} ({i}, {j}): {got} vs {expected}");
+                    }
                 }
             }
         }
