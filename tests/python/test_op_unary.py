@@ -105,6 +105,12 @@ def test_unary_matches_numpy(name, dtype):
     np.testing.assert_allclose(out.asnumpy(), FLOAT_OPS[name][0](x), rtol=rtol, atol=rtol)
 
 
+@pytest.mark.parametrize("name", ["sqrt", "rsqrt", "cbrt", "rcbrt", "exp", "log", "tanh", "erf"])
+def test_unary_method_matches_the_function(name):
+    x = nd.array(sample(name, "float32"))
+    np.testing.assert_array_equal(getattr(x, name)().asnumpy(), getattr(nd, name)(x).asnumpy())
+
+
 @pytest.mark.parametrize("name", sorted(set(FLOAT_OPS) - {"logical_not"}))
 def test_unary_gradient_finite_difference(name):
     x = sample(name, "float64")
