@@ -93,6 +93,19 @@ pub fn fill<T: bytemuck::Pod + Send + Sync>(dst: &mut [T], value: T) {
     for_each_piece(dst, |piece| piece.fill(value))
 }
 
+/// Copy `src` into `dst` (equal lengths), across the pool from the size of
+/// [`PARALLEL_MIN_ELEMENTS`] float32 values on. A single thread copied the 800 KB gradient of
+/// a 784x256 weight in 47-58 us during training, below what the two cores' caches sustain.
+pub fn copy(src: &[u8], dst: &mut [u8]) {
+    const WIDTH: usize = std::mem::size_of::<f32>();
+    assert_eq!(src.len(), dst.len(), "parallel::copy: slices of different lengths");
+    if dst.len() < PARALLEL_MIN_ELEMENTS * WIDTH {
+        return dst.copy_from_slice(src);
+    }
+    let piece = TASK_ELEMENTS * WIDTH;
+    install(|| dst.par_chunks_mut(piece).zip(src.par_chunks(piece)).for_each(|(d, s)| d.copy_from_slice(s)));
+}
+
 /// [`for_each_chunk`] over two source slices.
 pub fn for_each_chunk2<A: Sync, B: Sync, O: Send>(
     a: &[A],

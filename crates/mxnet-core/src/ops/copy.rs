@@ -48,11 +48,17 @@ pub(crate) fn copy_kernel(src: &NDArray, dst: &NDArray) -> Result<()> {
             return Ok(());
         }
         if src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() {
-            // One memmove, which is also right when the two views overlap.
             let width = src.dtype().size();
             let from = src.storage().as_ptr().add(src.layout().offset * width);
             let to = dst.storage().as_ptr().add(dst.layout().offset * width);
-            std::ptr::copy(from, to, src.size() * width);
+            let bytes = src.size() * width;
+            if src.may_share_memory(dst) {
+                // One memmove, which is right when the two views overlap.
+                std::ptr::copy(from, to, bytes);
+            } else {
+                // Separate memory: the pieces can go to different threads.
+                mxnet_cpu::parallel::copy(std::slice::from_raw_parts(from, bytes), std::slice::from_raw_parts_mut(to, bytes));
+            }
             return Ok(());
         }
         // Views of separate memory copy straight into the destination, without the
