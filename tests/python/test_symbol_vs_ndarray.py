@@ -58,6 +58,7 @@ UNCOVERED = {
     "_backward_Embedding": "internal backward operator that autograd inserts",
     "_backward_take": "internal backward operator that autograd inserts",
     "_backward_pick": "internal backward operator that autograd inserts",
+    "_backward_topk": "internal backward operator that autograd inserts",
     "_slice_backward": "internal backward operator that autograd inserts",
     "_copyto": "copies between devices; tests/python/test_gpu.py covers it with a GPU",
 }

@@ -43,6 +43,16 @@ impl<'a> AttrReader<'a> {
         }
     }
 
+    /// Parse an attribute whose `"None"` means something other than its default (`sort`'s
+    /// `axis=None`, the flattened array): `default` when absent, `None` for `"None"`.
+    pub fn get_or_none<T: FromAttr>(&mut self, key: &str, default: T) -> Result<Option<T>> {
+        match self.raw(key) {
+            None => Ok(Some(default)),
+            Some(s) if s.trim() == "None" => Ok(None),
+            Some(_) => self.opt(key),
+        }
+    }
+
     /// Parse a required attribute as `T`. The error names the operator and the missing argument.
     pub fn required<T: FromAttr>(&mut self, key: &str) -> Result<T> {
         self.opt(key)?.ok_or_else(|| Error::Value(format!("{}: required argument '{}' is missing", self.op, key)))

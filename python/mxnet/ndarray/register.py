@@ -8,7 +8,8 @@ from .ndarray import NDArray, _invoke, _wrap
 # Keyword arguments that MXNet's generated functions accept and that carry no attribute.
 _IGNORED_KWARGS = frozenset(("name", "ctx"))
 
-# Attribute values whose str() is already MXNet's attribute string (bools give "True").
+# Attribute values whose str() is already MXNet's attribute string (bools give "True",
+# None "None").
 _STR_TYPES = frozenset((int, float, str, bool))
 
 
@@ -69,11 +70,13 @@ def _make_op_function(name, arguments, params, doc):
                 raise TypeError(f"{name}: too many positional arguments ({len(rest)} given after the "
                                 f"inputs; accepted attributes are {list(params)})")
         # Plain loops rather than comprehensions, which cost a function call each: this
-        # function runs on every eager operator call.
+        # function runs on every eager operator call. None goes through as "None", as in
+        # MXNet: operators read it as the default, except where it has a meaning of its own
+        # (`sort(axis=None)` sorts the flattened array).
         attrs = []
         for k, v in kwargs.items():
-            if v is not None and k not in _IGNORED_KWARGS:
-                attrs.append((k, str(v) if type(v) in _STR_TYPES else attr_string(v)))
+            if k not in _IGNORED_KWARGS:
+                attrs.append((k, str(v) if type(v) in _STR_TYPES or v is None else attr_string(v)))
         handles = []
         for x in inputs:
             handles.append(x._h)

@@ -51,7 +51,7 @@ def _make_symbol_function(op_name, call_name, arguments, params, doc):
         symbols = sorted(k for k, v in kwargs.items() if isinstance(v, Symbol))
         if symbols:
             raise TypeError(f"{call_name}: unknown input(s) {symbols}; inputs are {arg_names}")
-        attrs = {k: attr_string(v) for k, v in kwargs.items() if v is not None}
+        attrs = {k: attr_string(v) for k, v in kwargs.items()}
         return _create_op_node(op_name, hint, name, attrs, arg_names, inputs, named, attr)
 
     symbol_function.__name__ = call_name

@@ -65,6 +65,12 @@ def _num_outputs(op, attrs):
         # NOTE: the 1.9.1 wheel (built with oneDNN) gives Pooling a hidden workspace output;
         # builds without oneDNN count one output.
         return 2, 1
+    if op == "sort":
+        # The indices are kept, hidden, for the gradient.
+        return 2, 1
+    if op == "topk":
+        returns = attrs.get("ret_typ", "indices")
+        return {"both": (2, 2), "value": (2, 1)}.get(returns, (1, 1))
     if op == "SliceChannel":
         n = int(attrs.get("num_outputs", 1))
         return n, n

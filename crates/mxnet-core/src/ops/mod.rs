@@ -12,6 +12,7 @@ pub mod join;
 pub mod linalg;
 pub mod nn;
 pub mod optimizer;
+pub mod ordering;
 pub mod random;
 pub mod reduce;
 pub mod scalar;
@@ -52,6 +53,7 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     slice::register(defs);
     join::register(defs);
     indexing::register(defs);
+    ordering::register(defs);
     linalg::register(defs);
     nn::register(defs);
 }
