@@ -125,6 +125,14 @@ def test_scalar_ops_and_reflected(op):
     close(gpu, fwd(x), rtol=2e-6)
 
 
+def test_int32_power_with_negative_exponents():
+    a = np.array([[-1, 1, 2, -1, 3]], dtype=np.int32)
+    b = np.array([[-1], [-2], [2]], dtype=np.int32)
+    gpu, cpu = both(nd.broadcast_power, a, b)
+    np.testing.assert_array_equal(gpu, cpu)
+    np.testing.assert_array_equal(cpu, [[-1, 1, 0, -1, 0], [1, 1, 0, 1, 0], [1, 1, 4, 1, 9]])
+
+
 def test_int32_arithmetic_keeps_dtype():
     a = np.array([[7, -7, 3]], dtype=np.int32)
     b = np.array([[2], [-2]], dtype=np.int32)
@@ -930,10 +938,16 @@ def test_random_draws_into_a_gpu_out():
     assert np.abs(w.asnumpy()).max() > 0
 
 
-def test_float_to_int32_casts_saturate_like_the_cpu():
+def test_float_to_int32_casts_match_the_cpu():
     x = np.array([np.inf, -np.inf, np.nan, 3e9, -3e9, 2.7, -2.7], np.float32)
     gpu, cpu = both(lambda v: v.astype("int32"), x)
     np.testing.assert_array_equal(gpu, cpu)
+    np.testing.assert_array_equal(cpu, [-2 ** 31] * 5 + [2, -2])
+    # int32 to 8-bit dtypes keeps the low byte, as on the CPU.
+    ints = np.array([300, -1, 127, -129, 2 ** 31 - 1], np.int32)
+    for narrow in ("int8", "uint8"):
+        gpu, cpu = both(lambda v: v.astype(narrow), ints)
+        np.testing.assert_array_equal(gpu, cpu)
     half = nd.array([np.inf, -65504, 7.5], ctx=GPU, dtype="float16").astype("int32").asnumpy()
     np.testing.assert_array_equal(half, nd.array([np.inf, -65504, 7.5], dtype="float16").astype("int32").asnumpy())
 

@@ -452,3 +452,33 @@ def test_own_capsule_of_view():
     a[:] = 0.0
     np.testing.assert_array_equal(copied.asnumpy(), [4, 5, 6, 7])
     np.testing.assert_array_equal(row.asnumpy(), [0, 0, 0, 0])
+
+
+# astype from float32 in MXNet 1.9.1, a C cast on x86-64: truncate into an int32 (an int64 for
+# int64), NaN and out-of-range values become its minimum, then the low bits are kept.
+CAST_INPUT = [300, -1, np.nan, 3e9, -3e9, 2.7, -2.7, np.inf, -129, 1e19]
+CAST_MXNET = {
+    "int8": [44, -1, 0, 0, 0, 2, -2, 0, 127, 0],
+    "uint8": [44, 255, 0, 0, 0, 2, 254, 0, 127, 0],
+    "int32": [300, -1, -2 ** 31, -2 ** 31, -2 ** 31, 2, -2, -2 ** 31, -129, -2 ** 31],
+    "int64": [300, -1, -2 ** 63, 3000000000, -3000000000, 2, -2, -2 ** 63, -129, -2 ** 63],
+}
+
+
+@pytest.mark.parametrize("dtype", sorted(CAST_MXNET))
+def test_float_to_integer_casts_match_mxnet(dtype):
+    x = mx.nd.array(CAST_INPUT)
+    np.testing.assert_array_equal(x.astype(dtype).asnumpy(), CAST_MXNET[dtype])
+    filled = mx.nd.zeros((2,), dtype=dtype)
+    filled[:] = 300.5
+    np.testing.assert_array_equal(filled.asnumpy(), [CAST_MXNET[dtype][0]] * 2)
+
+
+def test_nan_assignment_to_int32_is_the_minimum():
+    # MXNet 1.9.1 writes -2147483648 on both the basic and the advanced indexing path.
+    x = mx.nd.zeros((3,), dtype="int32")
+    x[:] = np.nan
+    np.testing.assert_array_equal(x.asnumpy(), [-2 ** 31] * 3)
+    y = mx.nd.zeros((3,), dtype="int32")
+    y[[0]] = np.nan
+    np.testing.assert_array_equal(y.asnumpy(), [-2 ** 31, 0, 0])

@@ -1,4 +1,4 @@
-"""clip, where, add_n, BlockGrad, make_loss, MakeLoss and smooth_l1."""
+"""clip, where, add_n, BlockGrad, make_loss, MakeLoss, smooth_l1, and integer arange and power."""
 import numpy as np
 import pytest
 
@@ -222,3 +222,19 @@ def test_square_by_power_scalar_matches_numpy(dtype):
     with np.errstate(over="ignore"):
         expected = values * values
     np.testing.assert_array_equal(out, expected)
+
+
+def test_integer_arange_wraps_and_truncates_like_mxnet():
+    # Values from MXNet 1.9.1: start and step are truncated to the dtype's integers.
+    np.testing.assert_array_equal(nd.arange(120, 130, dtype="int8").asnumpy(),
+                                  [120, 121, 122, 123, 124, 125, 126, 127, -128, -127])
+    np.testing.assert_array_equal(nd.arange(0, 10, 2.5, dtype="int32").asnumpy(), [0, 2, 4, 6])
+    np.testing.assert_array_equal(nd.arange(5, dtype="int64", repeat=2).asnumpy(),
+                                  [0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+
+
+def test_integer_power_with_negative_exponents():
+    # MXNet 1.9.1: -1 keeps its sign for odd exponents, other bases above 1 give 0.
+    base = nd.array([-1, 2, 1, -1], dtype="int32")
+    np.testing.assert_array_equal((base ** -1).asnumpy(), [-1, 0, 1, -1])
+    np.testing.assert_array_equal((base ** -2).asnumpy(), [1, 0, 1, 1])

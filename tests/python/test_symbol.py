@@ -209,6 +209,14 @@ def test_load_0800_file_upgrades_like_reference():
     assert [list(x) for x in aux_shapes] == expect["aux_shapes"]
 
 
+def test_variable_shape_takes_numpy_integers():
+    v = mx.sym.var("a", shape=(np.int64(2), np.int32(3)))
+    assert v.attr("__shape__") == "(2, 3)"
+    assert v.infer_shape()[0] == [(2, 3)]
+    with pytest.raises(TypeError, match="dimensions must be integers"):
+        mx.sym.var("a", shape=(2.5, 3))
+
+
 def test_variable_hidden_attrs():
     v = mx.sym.var("w", shape=(3, 4), lr_mult=0.1, wd_mult=0.0, dtype=np.float16, init="zeros",
                    stype="row_sparse", __layout__="NC")

@@ -113,27 +113,50 @@ pub trait Element: Copy + Send + Sync + 'static + bytemuck::Pod + Default {
     fn from_i64_wrapping(v: i64) -> Self {
         Self::from_f64(v as f64)
     }
-    /// Convert a scalar argument (a fill value, the `s` of `x + s`): for the integer types its
-    /// integer part wrapped to the type's bits through `i64`, as MXNet does (`full(3, 300,
-    /// dtype='int8')` is 44, `uint8 + (-1)` wraps), where `from_f64` saturates.
+    /// Convert a scalar argument (a fill value, the `s` of `x + s`): for the integer types as
+    /// [`float_to_integer`] does, as MXNet does (`full(3, 300, dtype='int8')` is 44, `uint8 +
+    /// (-1)` wraps), where `from_f64` saturates.
     fn from_scalar(v: f64) -> Self {
         if Self::INTEGER {
-            Self::from_i64_wrapping(v as i64)
+            float_to_integer(v)
         } else {
             Self::from_f64(v)
         }
     }
 }
 
-/// Convert one element between dtypes: integers to integers through `i64` (wrapping), all
-/// other pairs through `f64`.
+/// Convert one element between dtypes: integers to integers through `i64` (wrapping), floats
+/// to integers with [`float_to_integer`], all other pairs through `f64`.
 #[inline(always)]
 pub fn convert<S: Element, D: Element>(x: S) -> D {
     if S::INTEGER && D::INTEGER {
         D::from_i64_wrapping(x.to_i64())
+    } else if D::INTEGER {
+        float_to_integer(x.to_f64())
     } else {
         D::from_f64(x.to_f64())
     }
+}
+
+/// Convert a float to an integer dtype as numpy and MXNet 1.9.1 do on x86-64 (a C cast):
+/// truncate toward zero into an int32 (an int64 for int64), where NaN and values out of that
+/// range become its minimum, then keep the low bits. `300.0` gives 44 as int8 and `-1.0` gives
+/// 255 as uint8; NaN gives -2147483648 as int32 and 0 as int8.
+#[inline(always)]
+pub fn float_to_integer<D: Element>(v: f64) -> D {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let wide = if D::DTYPE == DType::Int64 {
+        if (-TWO_63..TWO_63).contains(&v) {
+            v as i64
+        } else {
+            i64::MIN
+        }
+    } else if v > -2_147_483_649.0 && v < 2_147_483_648.0 {
+        v as i64
+    } else {
+        i32::MIN as i64
+    };
+    D::from_i64_wrapping(wide)
 }
 
 macro_rules! element {

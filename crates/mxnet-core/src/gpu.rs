@@ -302,7 +302,7 @@ pub(crate) fn cast(src: &NDArray, dst: &NDArray) -> Result<()> {
         (None, None) => {
             let from = elem("Cast", src.dtype())?;
             let expr = match elem("Cast", dst.dtype())? {
-                Elem::I32 if from == Elem::F32 => "f_to_i32(x0)",
+                Elem::I32 if from == Elem::F32 => "f_cast_i32(x0)",
                 to => if to == Elem::F32 { "f32(x0)" } else { "i32(x0)" },
             };
             map("Cast", expr, &[src], &[], dst)

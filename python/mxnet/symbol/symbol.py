@@ -1,6 +1,7 @@
 """The ``Symbol`` graph node and MXNet 1.x JSON save/load."""
 import json
 import logging
+import operator
 
 import numpy as np
 
@@ -510,7 +511,12 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
     if attr:
         attrs.update({k: str(v) for k, v in attr.items()})
     if shape is not None:
-        attrs["__shape__"] = str(tuple(shape))
+        # operator.index takes numpy integers (whose repr would not parse back) and rejects floats.
+        dims = (shape,) if not hasattr(shape, "__iter__") else shape
+        try:
+            attrs["__shape__"] = str(tuple(operator.index(d) for d in dims))
+        except TypeError:
+            raise TypeError(f"Variable: shape dimensions must be integers, got {shape!r}") from None
     if lr_mult is not None:
         attrs["__lr_mult__"] = str(lr_mult)
     if wd_mult is not None:

@@ -83,8 +83,12 @@ macro_rules! int_arith {
             fn pow(self, b: Self) -> Self {
                 #[allow(unused_comparisons)]
                 if b < 0 {
-                    // Integer powers with negative exponents truncate toward zero.
-                    return match self { 1 => 1, _ => 0 };
+                    // Integer powers with negative exponents truncate toward zero: 1 and -1
+                    // keep a magnitude of 1 (MXNet gives -1 for -1 ** -1), other bases give 0.
+                    // MXNet's 0 ** -1 (infinity cast to an integer) is left as 0.
+                    #[allow(unused_comparisons)]
+                    let minus_one = self < 0 && self == (0 as $t).wrapping_sub(1);
+                    return if self == 1 || (minus_one && b & 1 == 0) { 1 } else if minus_one { self } else { 0 };
                 }
                 self.wrapping_pow(b as u32)
             }

@@ -138,8 +138,18 @@ impl Operator for Arange {
         // SAFETY: called by the engine with `out` written.
         unsafe {
             dispatch_all!(out.dtype(), T => {
-                for (i, x) in out.out_data::<T>().iter_mut().enumerate() {
-                    *x = T::from_f64(start + (i / self.repeat) as f64 * self.step);
+                if T::INTEGER {
+                    // As MXNet: start and step truncated to integers, then integer arithmetic
+                    // that wraps to the dtype (`arange(0, 10, 2.5, dtype='int32')` is 0, 2, 4,
+                    // 6 and `arange(120, 130, dtype='int8')` passes 127 to -128).
+                    let (first, step) = (start as i64, self.step as i64);
+                    for (i, x) in out.out_data::<T>().iter_mut().enumerate() {
+                        *x = T::from_i64_wrapping(first.wrapping_add(((i / self.repeat) as i64).wrapping_mul(step)));
+                    }
+                } else {
+                    for (i, x) in out.out_data::<T>().iter_mut().enumerate() {
+                        *x = T::from_f64(start + (i / self.repeat) as f64 * self.step);
+                    }
                 }
             });
         }

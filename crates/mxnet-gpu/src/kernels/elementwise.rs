@@ -44,6 +44,12 @@ fn f_to_i32(v: f32) -> i32 {
     if (v <= -2147483648.0) { return -2147483647 - 1; }
     return i32(v);
 }
+// float to int32 as a cast does on the CPU (and as C does on x86-64): toward zero, with NaN
+// and values out of range as the minimum.
+fn f_cast_i32(v: f32) -> i32 {
+    if (v >= -2147483648.0 && v < 2147483648.0) { return i32(v); }
+    return -2147483647 - 1;
+}
 // A float index as the CPU converts it: truncated toward zero, NaN as 0.
 fn f_index(v: f32) -> f32 { return select(trunc(v), 0.0, is_nan(v)); }
 // A uniform draw in [0, 1) for element `i` of the stream keyed by (k0, k1). The generator is
@@ -136,7 +142,11 @@ fn f_pow(a: f32, b: f32) -> f32 {
     return p;
 }
 fn i_pow(a: i32, b: i32) -> i32 {
-    if (b < 0) { return select(0, a, a == 1 || a == -1); }
+    if (b < 0) {
+        if (a == 1) { return 1; }
+        if (a == -1) { return select(-1, 1, (b & 1) == 0); }
+        return 0;
+    }
     var r = 1; var base = a; var e = b;
     while (e > 0) { if ((e & 1) == 1) { r = r * base; } base = base * base; e = e >> 1u; }
     return r;

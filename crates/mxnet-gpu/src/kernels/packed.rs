@@ -122,10 +122,12 @@ pub fn pack(
     ];
     // `bits(v)` is the element's bit pattern in the low bits of a u32.
     let bits = match (kind, elem) {
-        (Packed::U8, Elem::F32) => "select(u32(clamp(trunc(v), 0.0, 255.0)), 0u, is_nan(v))",
-        (Packed::I8, Elem::F32) => "select(bitcast<u32>(i32(clamp(trunc(v), -128.0, 127.0))) & 0xffu, 0u, is_nan(v))",
-        (Packed::U8, _) => "u32(clamp(v, 0, 255))",
-        (Packed::I8, _) => "bitcast<u32>(clamp(v, -128, 127)) & 0xffu",
+        // The low byte of the int32 a CPU cast makes: 300.0 and 300 give 44, -1 gives 255;
+        // NaN and floats beyond the int32 range give 0 (the low byte of its minimum).
+        (Packed::U8 | Packed::I8, Elem::F32) => {
+            "select(bitcast<u32>(i32(v)) & 0xffu, 0u, !(v >= -2147483648.0 && v < 2147483648.0))"
+        }
+        (Packed::U8 | Packed::I8, _) => "bitcast<u32>(v) & 0xffu",
         (Packed::Bool, Elem::F32) => "select(0u, 1u, v != 0.0 || is_nan(v))",
         (Packed::Bool, _) => "select(0u, 1u, v != 0)",
         (Packed::F16, _) => "pack2x16float(vec2<f32>(f32(v), 0.0)) & 0xffffu",
