@@ -6,13 +6,13 @@ duration and the thread that ran it. ``dump()`` writes them, with the events of
 file that chrome://tracing and Perfetto open. ``dumps()`` returns per-operator totals.
 
 Differences from MXNet 1.9.1: memory, API-call and symbolic-graph profiling
-(``profile_memory``, ``profile_api``, ``profile_symbolic``) are accepted and ignored; operators
+(``profile_memory``, ``profile_api``, ``profile_symbolic``) are accepted and ignored. Operators
 run by the executor of a hybridized block are recorded like eager ones. A kernel that runs on
 the GPU is timed while it is recorded, not while the device runs it.
 """
 import json
 import threading
-import time
+import warnings
 
 from . import _native
 
@@ -26,9 +26,15 @@ _CONFIG_KEYS = frozenset((
 _lock = threading.Lock()
 _config = {'filename': 'profile.json', 'aggregate_stats': False}
 _state = 'stop'
+_paused = False
+# The trace (`dump`) and the statistics (`dumps`) are kept apart, so that clearing one, as
+# `dump(finished=True)` and `dumps(reset=True)` do, keeps the other.
 _records = []       # (name, category, phase, start_us, duration_us, tid, args)
+_stats = {}         # (category, name) -> [count, total_ms, min_ms, max_ms]
 _thread_names = {}  # tid -> name, for the operators' threads and Python's
+_python_tids = threading.local()
 _PYTHON_TID_BASE = 1 << 20
+_next_python_tid = [_PYTHON_TID_BASE]
 
 
 def set_config(**kwargs):
@@ -61,13 +67,17 @@ def state():
 
 def pause(profile_process='worker'):
     """Stop recording without leaving the ``'run'`` state."""
+    global _paused
     _check_process(profile_process)
+    _paused = True
     _native.profiler_set_running(False)
 
 
 def resume(profile_process='worker'):
     """Record again after :func:`pause`."""
+    global _paused
     _check_process(profile_process)
+    _paused = False
     if _state == 'run':
         _native.profiler_set_running(True)
 
@@ -82,8 +92,6 @@ def dump(finished=True, profile_process='worker'):
     with _lock:
         events = list(_records)
         names = dict(_thread_names)
-        if finished:
-            _records.clear()
     trace = [{'name': 'thread_name', 'ph': 'M', 'pid': 0, 'tid': tid, 'args': {'name': name}}
              for tid, name in sorted(names.items())]
     for name, category, phase, start, duration, tid, args in events:
@@ -96,8 +104,20 @@ def dump(finished=True, profile_process='worker'):
         if args:
             event['args'] = args
         trace.append(event)
+    text = json.dumps({'traceEvents': trace, 'displayTimeUnit': 'ms'})
     with open(_config['filename'], 'w') as out:
-        json.dump({'traceEvents': trace, 'displayTimeUnit': 'ms'}, out)
+        out.write(text)
+    if finished:
+        # Only after the file is written, so that a failed dump loses nothing.
+        with _lock:
+            del _records[:len(events)]
+
+
+def dump_profile():
+    """MXNet's deprecated name for ``dump(finished=True)``."""
+    warnings.warn('profiler.dump_profile() is deprecated; use profiler.dump() instead',
+                  DeprecationWarning, stacklevel=2)
+    dump(True)
 
 
 def dumps(reset=False, format='table', sort_by='total', ascending=False):
@@ -108,18 +128,10 @@ def dumps(reset=False, format='table', sort_by='total', ascending=False):
     if sort_by not in _SORT_KEYS:
         raise ValueError('profiler.dumps: sort_by must be one of %s, got %r' % (_SORT_KEYS, sort_by))
     _collect()
-    stats = {}
     with _lock:
-        for name, category, phase, _, duration, _, _ in _records:
-            if phase != 'X':
-                continue
-            entry = stats.setdefault((category, name), [0, 0.0, float('inf'), 0.0])
-            entry[0] += 1
-            entry[1] += duration / 1e3
-            entry[2] = min(entry[2], duration / 1e3)
-            entry[3] = max(entry[3], duration / 1e3)
+        stats = {key: list(entry) for key, entry in _stats.items()}
         if reset:
-            _records.clear()
+            _stats.clear()
     rows = [(cat, name, n, total, lo, hi, total / n) for (cat, name), (n, total, lo, hi) in stats.items()]
     column = {'count': 2, 'total': 3, 'min': 4, 'max': 5, 'avg': 6}[sort_by]
     rows.sort(key=lambda r: r[column], reverse=not ascending)
@@ -155,22 +167,41 @@ def _collect():
     with _lock:
         for tid, name in enumerate(names):
             _thread_names[tid] = name
-        _records.extend((name, 'operator', 'X', start, duration, tid, None)
-                        for name, start, duration, tid in records)
+        for name, start, duration, tid in records:
+            _records.append((name, 'operator', 'X', start, duration, tid, None))
+            _count(('operator', name), duration)
+
+
+def _count(key, duration_us):
+    """Add one timed range to the statistics; call with ``_lock`` held."""
+    ms = duration_us / 1e3
+    entry = _stats.setdefault(key, [0, 0.0, float('inf'), 0.0])
+    entry[0] += 1
+    entry[1] += ms
+    entry[2] = min(entry[2], ms)
+    entry[3] = max(entry[3], ms)
 
 
 def _python_tid():
-    thread = threading.current_thread()
-    tid = _PYTHON_TID_BASE + thread.ident % _PYTHON_TID_BASE
-    _thread_names.setdefault(tid, 'python: ' + thread.name)
+    """Return this Python thread's track in the trace: one per thread, never reused."""
+    tid = getattr(_python_tids, 'tid', None)
+    if tid is None:
+        with _lock:
+            tid = _next_python_tid[0]
+            _next_python_tid[0] += 1
+            _thread_names[tid] = 'python: ' + threading.current_thread().name
+        _python_tids.tid = tid
     return tid
 
 
 def _add(name, category, phase, start, duration=0.0, args=None):
-    if _state != 'run':
+    if _state != 'run' or _paused:
         return
+    tid = _python_tid()
     with _lock:
-        _records.append((name, category, phase, start, duration, _python_tid(), args))
+        _records.append((name, category, phase, start, duration, tid, args))
+        if phase == 'X':
+            _count((category, name), duration)
 
 
 class Domain:
@@ -251,9 +282,10 @@ class Counter:
             self.set_value(value)
 
     def set_value(self, value):
-        self.value = value
+        # An integer, as in MXNet (numpy integers would not serialize to JSON).
+        self.value = int(value)
         _add(self.name, str(self.domain), 'C', _native.profiler_now_us(),
-             args={self.name: value})
+             args={self.name: self.value})
 
     def increment(self, delta=1):
         self.set_value(self.value + delta)

@@ -208,3 +208,25 @@ def test_random_shape_takes_numpy_integers_and_rejects_floats():
     assert mx.nd.random.uniform().shape == (1,)
     with pytest.raises(TypeError, match="dimensions must be integers"):
         mx.nd.random.normal(shape=2.5)
+
+
+def test_positional_none_is_an_absent_input():
+    x, w = mx.nd.ones((2, 3)), mx.nd.ones((2, 3))
+    assert mx.nd.FullyConnected(x, w, None, num_hidden=2, no_bias=True).shape == (2, 2)
+    assert mx.nd.FullyConnected(x, w, None, 2, True).shape == (2, 2)
+
+
+def test_input_given_twice_raises():
+    x = mx.nd.ones((2, 3))
+    with pytest.raises(TypeError, match="multiple values for argument 'data'"):
+        mx.nd.FullyConnected(x, x, data=x * 0, num_hidden=2, no_bias=True)
+
+
+def test_out_list_must_match_the_outputs():
+    x = mx.nd.ones((4, 2))
+    with pytest.raises(ValueError, match="SliceChannel: out= has 1 array"):
+        mx.nd.split(x, num_outputs=2, axis=0, out=mx.nd.zeros((2, 2)))
+
+
+def test_arange_with_dtype_none_is_float32():
+    assert mx.nd.arange(3, dtype=None).dtype == np.float32

@@ -123,3 +123,76 @@ def test_stopped_profiler_records_nothing(trace_file):
     nd.ones((4,)).wait_to_read()
     assert "_ones" not in mx.profiler.dumps()
     np.testing.assert_array_equal((nd.ones((2,)) * 2).asnumpy(), [2, 2])
+
+
+def test_dump_and_dumps_keep_separate_records(trace_file):
+    x = nd.ones((50, 50))
+    mx.profiler.set_state("run")
+    nd.dot(x, x).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.dump()
+    assert "dot" in mx.profiler.dumps(reset=True)
+    mx.profiler.set_state("run")
+    nd.relu(x).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.dumps(reset=True)
+    mx.profiler.dump()
+    assert [e["name"] for e in _operator_events(trace_file)] == ["relu"]
+
+
+def test_failed_dump_keeps_the_records(trace_file, tmp_path):
+    counter = mx.profiler.Domain("d").new_counter("c")
+    mx.profiler.set_state("run")
+    counter.set_value(np.int64(3))
+    nd.exp(nd.ones((4,))).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.set_config(filename=str(tmp_path / "missing" / "p.json"))
+    with pytest.raises(FileNotFoundError):
+        mx.profiler.dump()
+    mx.profiler.set_config(filename=str(trace_file))
+    mx.profiler.dump()
+    events = json.loads(trace_file.read_text())["traceEvents"]
+    assert [e["args"]["c"] for e in events if e["name"] == "c"] == [3]
+    assert "exp" in [e["name"] for e in events]
+
+
+def test_pause_also_stops_python_events(trace_file):
+    mx.profiler.set_state("run")
+    mx.profiler.pause()
+    with mx.profiler.Event("while paused"):
+        pass
+    mx.profiler.resume()
+    with mx.profiler.Event("after resume"):
+        pass
+    mx.profiler.set_state("stop")
+    mx.profiler.dump()
+    names = [e["name"] for e in json.loads(trace_file.read_text())["traceEvents"]]
+    assert "after resume" in names
+    assert "while paused" not in names
+
+
+def test_python_threads_get_their_own_tracks(trace_file):
+    import threading
+
+    def work(label):
+        with mx.profiler.Event(label):
+            pass
+
+    mx.profiler.set_state("run")
+    for label in ("loader", "trainer", "logger"):
+        thread = threading.Thread(target=work, args=(label,), name=label)
+        thread.start()
+        thread.join()
+    mx.profiler.set_state("stop")
+    mx.profiler.dump()
+    events = json.loads(trace_file.read_text())["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M"}
+    for label in ("loader", "trainer", "logger"):
+        event = next(e for e in events if e["name"] == label)
+        assert names[event["tid"]] == "python: " + label
+
+
+def test_deprecated_dump_profile_writes_the_trace(trace_file):
+    with pytest.warns(DeprecationWarning):
+        mx.profiler.dump_profile()
+    assert "traceEvents" in json.loads(trace_file.read_text())

@@ -95,6 +95,16 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
         }
     }
 
+    if let Some(out) = out {
+        let visible = op.num_visible_outputs();
+        if out.len() != visible {
+            return Err(Error::Value(format!(
+                "{}: out= has {} array(s) but the operator returns {visible}; pass a list of {visible}",
+                op.name(),
+                out.len()
+            )));
+        }
+    }
     let on_gpu = out.and_then(|o| o.first()).map_or(out_ctx, |x| x.context()).is_gpu();
     if on_gpu && !op.supports_gpu() {
         // Random draws and other operators without inputs run on the host and are copied

@@ -29,7 +29,7 @@ thread_local! {
     /// This thread's index into `THREAD_NAMES`, given on its first record.
     static THREAD: u32 = {
         let current = std::thread::current();
-        let name = current.name().map_or_else(|| format!("{:?}", current.id()), str::to_string);
+        let name = current.name().map_or_else(|| format!("calling thread {:?}", current.id()), str::to_string);
         let mut names = THREAD_NAMES.lock().unwrap_or_else(|e| e.into_inner());
         let index = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
         names.push(name);

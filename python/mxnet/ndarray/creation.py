@@ -107,7 +107,8 @@ def full(shape, val, ctx=None, dtype=np.float32, out=None):
 def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=np.float32):
     ctx = _check_ctx(ctx)
     attrs = [("start", attr_string(float(start))), ("step", attr_string(float(step))),
-             ("repeat", attr_string(int(repeat))), ("dtype", dtype_name(dtype))]
+             ("repeat", attr_string(int(repeat))),
+             ("dtype", dtype_name(np.float32 if dtype is None else dtype))]
     if stop is not None:
         attrs.append(("stop", attr_string(float(stop))))
     return _on(_invoke("_arange", [], attrs), ctx)

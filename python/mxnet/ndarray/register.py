@@ -21,6 +21,8 @@ def _inputs_from_kwargs(name, arg_names, positional, kwargs):
         if arg in kwargs and (kwargs[arg] is None or isinstance(kwargs[arg], NDArray)):
             value = kwargs.pop(arg)
             if value is not None:
+                if slots[i] is not None:
+                    raise TypeError(f"{name}: got multiple values for argument '{arg}'")
                 slots[i] = value
     # Optional trailing inputs (a bias with no_bias=True) may be absent.
     while slots and slots[-1] is None:
@@ -50,15 +52,21 @@ def _make_op_function(name, arguments, params, doc):
                 inputs.extend(extra if isinstance(extra, (list, tuple)) else [extra])
             kwargs.pop("num_args", None)
         else:
-            # Leading NDArrays fill the inputs in order.
+            # Leading NDArrays fill the inputs in order; None there stands for an absent
+            # optional input (the bias of FullyConnected(x, w, None, no_bias=True)).
             count = 0
+            absent = False
             for value in args:
-                if count == n_args or not isinstance(value, NDArray):
+                if count == n_args:
+                    break
+                if value is None:
+                    absent = True
+                elif not isinstance(value, NDArray):
                     break
                 count += 1
             inputs = args[:count]
             rest = args[count:]
-            if kwargs and not arg_set.isdisjoint(kwargs):
+            if absent or kwargs and not arg_set.isdisjoint(kwargs):
                 inputs = _inputs_from_kwargs(name, arg_names, list(inputs), kwargs)
         # Positional values after the inputs fill the attributes in MXNet's order.
         if rest:

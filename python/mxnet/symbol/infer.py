@@ -172,10 +172,23 @@ _PARAM_DTYPE_RULES = {
 }
 
 # Output dtype of operators whose output does not take the first input's dtype.
+def _topk_dtype(attrs, data, i):
+    # Outputs: values then indices for "value" and "both", the indices alone for "indices",
+    # and a mask of the data's dtype for "mask". The hidden indices of "value" are int64.
+    returns = attrs.get("ret_typ", "indices")
+    if returns == "mask" or (returns in ("value", "both") and i == 0):
+        return data
+    return "int64" if returns == "value" else attrs.get("dtype", "float32")
+
+
+# Output dtypes that differ from the first input's: op -> f(attrs, input dtype, output index).
 _OUTPUT_DTYPE_RULES = {
-    "Embedding": lambda attrs: attrs.get("dtype", "float32"),
-    "Cast": lambda attrs: attrs["dtype"],
-    "amp_cast": lambda attrs: attrs["dtype"],
+    "Embedding": lambda attrs, data, i: attrs.get("dtype", "float32"),
+    "Cast": lambda attrs, data, i: attrs["dtype"],
+    "amp_cast": lambda attrs, data, i: attrs["dtype"],
+    "argsort": lambda attrs, data, i: attrs.get("dtype", "float32"),
+    "sort": lambda attrs, data, i: data if i == 0 else "int64",
+    "topk": _topk_dtype,
 }
 
 
@@ -249,7 +262,7 @@ def infer_type(sym, args, kwargs):
         _check_same_dtypes(node, entries, dtypes)
         for i in range(node.num_outputs):
             if node.op in _OUTPUT_DTYPE_RULES:
-                dtypes[(id(node), i)] = _OUTPUT_DTYPE_RULES[node.op](node.attrs)
+                dtypes[(id(node), i)] = _OUTPUT_DTYPE_RULES[node.op](node.attrs, dtypes[entries[0]], i)
             else:
                 dtypes[(id(node), i)] = dtypes[entries[0]]
     arg_types, out_types, aux_types, names = _collect(sym, dtypes, None)

@@ -1,8 +1,8 @@
 //! Sorting along one axis: `sort`, `argsort` and `topk`, MXNet's ordering operators.
 //!
 //! One operator serves the three names. Each lane (the elements along the axis at one position
-//! of the other axes) is ordered by a stable sort, so equal values keep their input order; MXNet
-//! 1.9.1 leaves the order of ties unspecified (above 16 elements its CPU sort reorders them).
+//! of the other axes) is ordered by a stable sort, so equal values keep their input order.
+//! MXNet 1.9.1 leaves the order of ties unspecified: above 16 elements its CPU sort reorders them.
 //! NaN sorts above every number, as in numpy: last in ascending order, first in descending.
 
 use std::cmp::Ordering;
@@ -19,7 +19,7 @@ use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::{dispatch_all, dispatch_real};
 
-/// What `topk` returns (`ret_typ`).
+/// The outputs `topk` returns (`ret_typ`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Returns {
     /// The sorted values (and, hidden, their indices for the gradient).
@@ -47,12 +47,14 @@ pub struct TopK {
     name: &'static str,
     /// `None`: the flattened array.
     axis: Option<i64>,
-    /// Elements kept per lane; 0 keeps the whole axis.
-    k: usize,
+    /// Elements kept per lane; 0 or less keeps the whole axis, as in MXNet.
+    k: i64,
     returns: Returns,
     is_ascend: bool,
-    /// The dtype of the returned indices.
+    /// The dtype of the indices output (int64 when they are hidden).
     dtype: DType,
+    /// The `dtype` attribute as given, for the symbol JSON.
+    requested: DType,
 }
 
 /// The input seen as `outer x len x inner`, `len` along the sorted axis.
@@ -82,10 +84,10 @@ impl TopK {
 
     /// Elements kept per lane.
     fn kept(&self, lanes: Lanes) -> usize {
-        if self.k == 0 {
+        if self.k <= 0 {
             lanes.len
         } else {
-            self.k
+            self.k as usize
         }
     }
 
@@ -198,13 +200,15 @@ impl Operator for TopK {
             )));
         }
         let lanes = self.lanes(&x.shape)?;
-        if self.k > lanes.len {
+        if self.k > 0 && self.k as usize > lanes.len {
             return Err(Error::Value(format!(
                 "{}: k={} is larger than the {} elements along the axis; pass k <= {}, or k=0 for all of them",
                 self.name, self.k, lanes.len, lanes.len
             )));
         }
-        self.check_index_dtype(lanes.len)?;
+        if matches!(self.returns, Returns::Indices | Returns::Both) {
+            self.check_index_dtype(lanes.len)?;
+        }
         let shape = self.out_shape(&x.shape, self.kept(lanes))?;
         let values = TensorDesc::new(shape.clone(), x.dtype);
         let indices = TensorDesc::new(shape, self.dtype);
@@ -284,7 +288,7 @@ impl Operator for TopK {
         }
         a.push(("is_ascend".into(), if self.is_ascend { "True" } else { "False" }.into()));
         if self.name != "sort" {
-            a.push(("dtype".into(), self.dtype.name().into()));
+            a.push(("dtype".into(), self.requested.name().into()));
         }
         a
     }
@@ -350,9 +354,6 @@ fn create(name: &'static str, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
 
     let (k, returns) = if is_topk {
         let k = r.get("k", 1i64)?;
-        if k < 0 {
-            return Err(Error::Value(format!("topk: k={k} must not be negative; pass k=0 to keep all elements")));
-        }
         let returns = match r.get("ret_typ", "indices".to_string())?.as_str() {
             "value" => Returns::Value,
             "indices" => Returns::Indices,
@@ -364,22 +365,25 @@ fn create(name: &'static str, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
                 )))
             }
         };
-        (k as usize, returns)
+        (k, returns)
     } else if name == "sort" {
         (0, Returns::Value)
     } else {
         (0, Returns::Indices)
     };
-    // sort's indices are hidden (for the gradient) and may be many: int64 represents every one.
-    let dtype = if name == "sort" { DType::Int64 } else { r.get("dtype", DType::Float32)? };
+    let requested = if name == "sort" { DType::Int64 } else { r.get("dtype", DType::Float32)? };
+    // Hidden indices (kept for the gradient of the values) may be many: int64 represents
+    // every one. The dtype attribute only applies to indices that are returned.
+    let dtype = if matches!(returns, Returns::Value | Returns::Mask) { DType::Int64 } else { requested };
     let accepted: &[&str] = match name {
         "topk" => &["axis", "k", "ret_typ", "is_ascend", "dtype"],
         "argsort" => &["axis", "is_ascend", "dtype"],
         _ => &["axis", "is_ascend"],
     };
     r.finish(accepted)?;
-    let op = TopK { name, axis, k, returns, is_ascend, dtype };
-    op.check_index_dtype(0)?;
+    // An index dtype that cannot represent indices at all is rejected whatever the return.
+    let op = TopK { name, axis, k, returns, is_ascend, dtype, requested };
+    TopK { dtype: requested, ..op }.check_index_dtype(0)?;
     Ok(Arc::new(op))
 }
 
