@@ -487,3 +487,10 @@ def test_numpy_style_binary_functions(name, fn):
     np.testing.assert_allclose(left, fn(np.float32(1.5), a_np), rtol=1e-6)
     with pytest.raises(TypeError, match='Symbol'):
         op(1.0, 2.0)
+
+
+def test_positional_none_is_an_absent_input():
+    x, w = mx.sym.var("x"), mx.sym.var("w")
+    fc = mx.sym.FullyConnected(x, w, None, 2, True)
+    assert fc.list_arguments() == ["x", "w"]
+    assert fc.infer_shape(x=(3, 4))[1] == [(3, 2)]

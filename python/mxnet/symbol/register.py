@@ -30,8 +30,11 @@ def _make_symbol_function(op_name, call_name, arguments, params, doc):
         else:
             named = {}
             pos = 0
-            while rest and isinstance(rest[0], Symbol) and pos < len(arg_names):
-                named[arg_names[pos]] = rest.pop(0)
+            # None in an input position stands for an absent optional input, as in mx.nd.
+            while rest and (rest[0] is None or isinstance(rest[0], Symbol)) and pos < len(arg_names):
+                value = rest.pop(0)
+                if value is not None:
+                    named[arg_names[pos]] = value
                 pos += 1
             for a in arg_names:
                 if a in kwargs and (kwargs[a] is None or isinstance(kwargs[a], Symbol)):
