@@ -127,29 +127,28 @@ def dumps(reset=False, format='table', sort_by='total', ascending=False):
         raise ValueError("profiler.dumps: format must be 'table' or 'json', got %r" % (format,))
     if sort_by not in _SORT_KEYS:
         raise ValueError('profiler.dumps: sort_by must be one of %s, got %r' % (_SORT_KEYS, sort_by))
+
     _collect()
     with _lock:
-        stats = {key: list(entry) for key, entry in _stats.items()}
+        rows = [(cat, name, n, total, lo, hi, total / n)
+                for (cat, name), (n, total, lo, hi) in _stats.items()]
         if reset:
             _stats.clear()
-    rows = [(cat, name, n, total, lo, hi, total / n) for (cat, name), (n, total, lo, hi) in stats.items()]
     column = {'count': 2, 'total': 3, 'min': 4, 'max': 5, 'avg': 6}[sort_by]
     rows.sort(key=lambda r: r[column], reverse=not ascending)
+
     if format == 'json':
         result = {}
         for cat, name, n, total, lo, hi, avg in rows:
             result.setdefault(cat, {})[name] = {'Count': n, 'Total': total, 'Min': lo, 'Max': hi,
                                                 'Avg': avg}
         return json.dumps({'Time': result, 'Unit': {'Time': 'ms'}})
+
+    header = ('Name', 'Total Count', 'Time (ms)', 'Min Time (ms)', 'Max Time (ms)', 'Avg Time (ms)')
     lines = ['Profile Statistics:', '\tTimes are in milliseconds.']
     for cat in sorted({r[0] for r in rows}):
-        lines += ['', cat, '=' * len(cat),
-                  '%-40s %11s %13s %13s %13s %13s' % ('Name', 'Total Count', 'Time (ms)',
-                                                     'Min Time (ms)', 'Max Time (ms)',
-                                                     'Avg Time (ms)'),
-                  '%-40s %11s %13s %13s %13s %13s' % ('----', '-----------', '---------',
-                                                     '-------------', '-------------',
-                                                     '-------------')]
+        lines += ['', cat, '=' * len(cat), '%-40s %11s %13s %13s %13s %13s' % header,
+                  '%-40s %11s %13s %13s %13s %13s' % tuple('-' * len(h) for h in header)]
         for _, name, n, total, lo, hi, avg in (r for r in rows if r[0] == cat):
             lines.append('%-40s %11d %13.4f %13.4f %13.4f %13.4f' % (name, n, total, lo, hi, avg))
     return '\n'.join(lines) + '\n'

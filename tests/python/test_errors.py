@@ -122,7 +122,7 @@ def test_entering_one_context_twice_restores_the_default():
     assert mx.current_context() == mx.cpu(0)
 
 
-def test_gluon_layer_runs_on_the_input_context_inside_another_default():
+def test_layer_uses_the_input_context():
     net = mx.gluon.nn.Dense(3, in_units=2)
     net.initialize(ctx=mx.cpu(1))
     x = nd.ones((1, 2), ctx=mx.cpu(1))

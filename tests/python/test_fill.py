@@ -1,5 +1,5 @@
-"""Fills on sizes that run across the kernel pool (64K elements and more): the creation
-operators and assignment of a scalar."""
+"""Fills and copies on sizes that run across the kernel pool (64K elements and more): the
+creation operators, assignment of a scalar, and copies between arrays."""
 import numpy as np
 import pytest
 
@@ -64,3 +64,15 @@ def test_integer_scalars_wrap_as_in_mxnet():
     y = mx.nd.zeros(3, dtype="int8")
     y[[0, 1]] = 300  # the advanced-index path agrees with the basic one
     np.testing.assert_array_equal(y.asnumpy(), [44, 44, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint8"])
+def test_large_copies_between_arrays(dtype):
+    # 300,301 elements: above the size at which a copy of separate arrays is split across the
+    # pool, into a view that starts at an offset.
+    src = np.random.default_rng(3).integers(0, 200, size=300_301).astype(dtype)
+    dst = mx.nd.zeros((300_401,), dtype=dtype)
+    mx.nd.array(src, dtype=dtype).copyto(dst[100:])
+    got = dst.asnumpy()
+    np.testing.assert_array_equal(got[100:], src)
+    np.testing.assert_array_equal(got[:100], 0)

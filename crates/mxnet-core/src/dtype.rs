@@ -138,10 +138,10 @@ pub fn convert<S: Element, D: Element>(x: S) -> D {
     }
 }
 
-/// Convert a float to an integer dtype as numpy and MXNet 1.9.1 do on x86-64 (a C cast):
-/// truncate toward zero into an int32 (an int64 for int64), where NaN and values out of that
-/// range become its minimum, then keep the low bits. `300.0` gives 44 as int8 and `-1.0` gives
-/// 255 as uint8; NaN gives -2147483648 as int32 and 0 as int8.
+/// Convert a float to an integer dtype as numpy and MXNet 1.9.1 do on x86-64 (a C cast).
+/// The value is truncated toward zero into an int32 (an int64 for int64), with NaN and values
+/// out of that range as its minimum, and the low bits are kept. So `300.0` gives 44 as int8,
+/// `-1.0` gives 255 as uint8, and NaN gives -2147483648 as int32 and 0 as int8.
 #[inline(always)]
 pub fn float_to_integer<D: Element>(v: f64) -> D {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;

@@ -65,6 +65,14 @@ struct Lanes {
     inner: usize,
 }
 
+impl Lanes {
+    /// Return the flat index of element `position` of lane `lane` (outer-major), in a row-major
+    /// array with `extent` elements along the axis: the input (`len`) or the output (`kept`).
+    fn index(&self, lane: usize, position: usize, extent: usize) -> usize {
+        (lane / self.inner) * extent * self.inner + position * self.inner + lane % self.inner
+    }
+}
+
 /// Split `shape` into lanes along `axis` (`None`: the flattened array).
 fn lanes(op: &str, axis: Option<i64>, shape: &[usize]) -> Result<Lanes> {
     let Some(axis) = axis else {
@@ -114,9 +122,7 @@ impl TopK {
         }
         let ascend = self.is_ascend;
         let sort_lane = |lane: usize, out: &mut [usize]| {
-            let (o, i) = (lane / inner, lane % inner);
-            let base = o * len * inner + i;
-            let at = |j: usize| data[base + j * inner];
+            let at = |j: usize| data[lanes.index(lane, j, len)];
             let mut positions: Vec<usize> = (0..len).collect();
             if ascend {
                 positions.sort_by(|&a, &b| compare(&at(a), &at(b)));
@@ -135,21 +141,9 @@ impl TopK {
         order
     }
 
+    /// Check that the indices of an axis of `len` elements fit the index dtype exactly.
     fn check_index_dtype(&self, len: usize) -> Result<()> {
-        // The largest index each dtype represents exactly.
-        let exact: u64 = match self.dtype {
-            DType::UInt8 => u8::MAX as u64,
-            DType::Float16 => 1 << 11,
-            DType::Float32 => 1 << 24,
-            DType::Int32 => i32::MAX as u64,
-            DType::Float64 | DType::Int64 => u64::MAX,
-            other => {
-                return Err(Error::Type(format!(
-                    "{}: dtype {other} cannot hold indices; use float32 (the default), float64, float16, int32, int64 or uint8",
-                    self.name
-                )))
-            }
-        };
+        let exact = max_exact_index(self.name, self.dtype)?;
         if len > 0 && (len - 1) as u64 > exact {
             return Err(Error::Value(format!(
                 "{}: dtype {} cannot hold index {} exactly ({} elements along the axis); use dtype='int64' or 'float64'",
@@ -160,6 +154,21 @@ impl TopK {
             )));
         }
         Ok(())
+    }
+}
+
+/// Return the largest index that `dtype` represents exactly, or an error for a dtype that
+/// cannot be an index dtype.
+fn max_exact_index(op: &str, dtype: DType) -> Result<u64> {
+    match dtype {
+        DType::UInt8 => Ok(u8::MAX as u64),
+        DType::Float16 => Ok(1 << 11),
+        DType::Float32 => Ok(1 << 24),
+        DType::Int32 => Ok(i32::MAX as u64),
+        DType::Float64 | DType::Int64 => Ok(u64::MAX),
+        other => Err(Error::Type(format!(
+            "{op}: dtype {other} cannot hold indices; use float32 (the default), float64, float16, int32, int64 or uint8"
+        ))),
     }
 }
 
@@ -227,10 +236,9 @@ impl Operator for TopK {
         let x = &inputs[0];
         let lanes = self.lanes(x.shape())?;
         let kept = self.kept(lanes);
-        let Lanes { len, inner, .. } = lanes;
-        // Output element (o, j, i) is the j-th element in sorted order of lane (o, i).
-        let out_index = |lane: usize, j: usize| (lane / inner) * kept * inner + j * inner + lane % inner;
-        let in_index = |lane: usize, position: usize| (lane / inner) * len * inner + position * inner + lane % inner;
+        // Element j of an output lane is the j-th of the input lane in sorted order.
+        let out_index = |lane: usize, j: usize| lanes.index(lane, j, kept);
+        let in_index = |lane: usize, position: usize| lanes.index(lane, position, lanes.len);
         // SAFETY: called by the engine with `x` read and the outputs written.
         unsafe {
             dispatch_real!(self.name, x.dtype(), T => {
@@ -319,23 +327,23 @@ impl Operator for TopKBackward {
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (grad, indices, x) = (&inputs[0], &inputs[1], &inputs[2]);
-        let Lanes { outer, len, inner } = lanes("_backward_topk", self.axis, x.shape())?;
-        let lanes_total = outer * inner;
-        let kept = grad.size().checked_div(lanes_total).unwrap_or(0);
+        let lanes = lanes("_backward_topk", self.axis, x.shape())?;
+        let count = lanes.outer * lanes.inner;
+        let kept = grad.size().checked_div(count).unwrap_or(0);
         // SAFETY: called by the engine with the inputs read and the output written.
         unsafe {
             dispatch_real!("_backward_topk", grad.dtype(), T => {
                 let g = grad.contiguous_data::<T>();
+                // Zeroed when allocated; the positions within a lane are distinct, so each
+                // gradient lands in its own element.
                 let out = outputs[0].out_data::<T>();
                 dispatch_all!(indices.dtype(), I => {
                     let idx = indices.contiguous_data::<I>();
-                    for lane in 0..lanes_total {
-                        let (o, i) = (lane / inner, lane % inner);
+                    for lane in 0..count {
                         for j in 0..kept {
-                            let at = o * kept * inner + j * inner + i;
-                            let p = idx[at].to_f64() as usize;
-                            let target = o * len * inner + p * inner + i;
-                            out[target] = T::from_f64(out[target].to_f64() + g[at].to_f64());
+                            let at = lanes.index(lane, j, kept);
+                            let position = idx[at].to_f64() as usize;
+                            out[lanes.index(lane, position, lanes.len)] = g[at];
                         }
                     }
                 });
@@ -382,9 +390,8 @@ fn create(name: &'static str, attrs: &Attrs) -> Result<Arc<dyn Operator>> {
     };
     r.finish(accepted)?;
     // An index dtype that cannot represent indices at all is rejected whatever the return.
-    let op = TopK { name, axis, k, returns, is_ascend, dtype, requested };
-    TopK { dtype: requested, ..op }.check_index_dtype(0)?;
-    Ok(Arc::new(op))
+    max_exact_index(name, requested)?;
+    Ok(Arc::new(TopK { name, axis, k, returns, is_ascend, dtype, requested }))
 }
 
 pub fn register(defs: &mut Vec<OpDef>) {
