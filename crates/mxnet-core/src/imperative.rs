@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use mxnet_engine::{Lane, OpError, PushOptions, Var};
+use mxnet_engine::{Lane, OpError, PushOptions, RunNow, Var};
 use smallvec::SmallVec;
 
 use crate::attrs::Attrs;
@@ -30,7 +30,7 @@ pub fn call1(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Resul
 
 /// Run `op` on `inputs`, writing into `out` when given. Returns the visible outputs.
 pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>) -> Result<Vec<NDArray>> {
-    let outputs = invoke_with(op, inputs, out, true)?;
+    let outputs = invoke_with(&op, inputs, out, true)?;
     Ok(outputs.expect("a push that may wait always runs"))
 }
 
@@ -39,7 +39,7 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
 /// [`QUICK_MAX_ELEMENTS`] elements. Otherwise return `None`, with nothing run or recorded.
 /// The Python binding calls this with the GIL held, so that the call neither pays for
 /// releasing the GIL nor waits for the engine while holding it.
-pub fn try_invoke_quick(op: Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Option<Vec<NDArray>>> {
+pub fn try_invoke_quick(op: &Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Option<Vec<NDArray>>> {
     if inputs.iter().any(|x| x.context().is_gpu()) || op.output_context().is_some_and(|c| c.is_gpu()) {
         return Ok(None);
     }
@@ -53,7 +53,7 @@ pub fn try_invoke_quick(op: Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Opt
 /// interval also keeps the threads waiting for the GIL from requesting a switch.
 pub const QUICK_MAX_ELEMENTS: usize = 3 * INLINE_MAX_ELEMENTS;
 
-fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>, wait: bool) -> Result<Option<Vec<NDArray>>> {
+fn invoke_with(op: &Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>, wait: bool) -> Result<Option<Vec<NDArray>>> {
     let out_ctx = op.output_context().unwrap_or_else(|| ctx_of(inputs));
     if let Some(first) = inputs.first() {
         if let Some(other) = inputs.iter().find(|x| x.context() != first.context()) {
@@ -65,7 +65,7 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
             )));
         }
     }
-    let descs: Vec<TensorDesc> = inputs.iter().map(TensorDesc::of).collect();
+    let descs: SmallVec<[TensorDesc; 4]> = inputs.iter().map(TensorDesc::of).collect();
     let out_descs = op.infer(&descs)?;
     for desc in &out_descs {
         if !desc.shape.contains(&0) {
@@ -89,7 +89,7 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
         if let Some(layout) = op.view(&inputs[0]) {
             let mut outputs = vec![inputs[0].with_layout(layout)];
             if recording {
-                autograd::record(&op, inputs, &mut outputs)?;
+                autograd::record(op, inputs, &mut outputs)?;
             }
             return Ok(Some(outputs));
         }
@@ -110,7 +110,7 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
         // Random draws and other operators without inputs run on the host and are copied
         // into a GPU `out=`, as they are for `ctx=mx.gpu()`.
         if let (true, Some(out)) = (inputs.is_empty(), out) {
-            let host = invoke(op, inputs, None)?;
+            let host = invoke(op.clone(), inputs, None)?;
             for (h, dst) in host.iter().zip(out) {
                 copy_into(h, dst)?;
             }
@@ -120,9 +120,8 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
     }
     let mut targets: Vec<NDArray> = Vec::with_capacity(out_descs.len());
     let mut copy_back: Vec<(NDArray, NDArray)> = Vec::new();
-    // New outputs allocated without the zero fill, and those of them to zero before the kernel.
-    let mut fresh: SmallVec<[NDArray; 2]> = SmallVec::new();
-    let mut clear: SmallVec<[NDArray; 2]> = SmallVec::new();
+    // Indices of the outputs allocated without the zero fill, and of those to zero before the kernel.
+    let mut new = New::default();
     for (i, desc) in out_descs.iter().enumerate() {
         let requested_out = out.and_then(|o| o.get(i));
         match requested_out {
@@ -163,23 +162,21 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
                 }
             }
             None if op.overwrites_outputs() => {
-                let x = NDArray::for_overwrite(&desc.shape, desc.dtype, out_ctx)?;
-                fresh.push(x.detach());
-                targets.push(x);
+                new.arrays.push(i);
+                targets.push(NDArray::for_overwrite_like(&desc.shape, desc.dtype, out_ctx, inputs)?);
             }
             // Zeroed by the operation itself, on the pool and in parallel, instead of on this
             // (Python's) thread: a 4 MB fill took about 200 us there.
             None if !out_ctx.is_gpu() => {
-                let x = NDArray::for_overwrite(&desc.shape, desc.dtype, out_ctx)?;
-                clear.push(x.detach());
-                fresh.push(x.detach());
-                targets.push(x);
+                new.arrays.push(i);
+                new.clear.push(i);
+                targets.push(NDArray::for_overwrite_like(&desc.shape, desc.dtype, out_ctx, inputs)?);
             }
             None => targets.push(NDArray::zeros(&desc.shape, desc.dtype, out_ctx)?),
         }
     }
 
-    if !push_forward(&op, inputs, &targets, copy_back, New { arrays: fresh, clear }, wait)? {
+    if !push_forward(op, inputs, &targets, copy_back, new, wait)? {
         return Ok(None);
     }
 
@@ -190,7 +187,7 @@ fn invoke_with(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]
         None => targets,
     };
     if recording && op.differentiable() {
-        autograd::record(&op, inputs, &mut outputs)?;
+        autograd::record(op, inputs, &mut outputs)?;
     }
     outputs.truncate(visible);
     Ok(Some(outputs))
@@ -232,6 +229,18 @@ pub(crate) fn push_forward(
     new: New,
     wait: bool,
 ) -> Result<bool> {
+    let ctx = OpContext {
+        is_train: autograd::is_training(),
+        seed: if op.is_random() { random::next_seed() } else { 0 },
+    };
+    let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
+    let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
+    if !on_gpu && copy_back.is_empty() && output_elements <= INLINE_MAX_ELEMENTS {
+        match run_now(op, &ctx, inputs, outputs, &new) {
+            RunNow::Ran => return Ok(true),
+            RunNow::Declined(()) => {}
+        }
+    }
     // Inline capacities cover almost every operator, so a push allocates only the engine's
     // block and the closure.
     let reads: SmallVec<[Var; 4]> = inputs.iter().map(|x| x.var().clone()).collect();
@@ -242,28 +251,23 @@ pub(crate) fn push_forward(
             writes.push(x.var().clone());
         }
     }
-    let ctx = OpContext {
-        is_train: autograd::is_training(),
-        seed: if op.is_random() { random::next_seed() } else { 0 },
-    };
     let op = op.clone();
     let inputs: SmallVec<[NDArray; 4]> = inputs.iter().map(|x| x.detach()).collect();
     let outputs: SmallVec<[NDArray; 2]> = outputs.iter().map(|x| x.detach()).collect();
-    let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
     let output_bytes: usize = outputs.iter().map(|x| x.size() * x.dtype().size()).sum();
-    let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
     let lane = lane_of(&inputs, &outputs);
     let New { arrays, clear } = new;
-    let guard = Outputs { arrays, written: false };
+    let guard = Outputs { arrays: outputs, new: arrays, written: false };
     let body = Box::new(move || -> std::result::Result<(), OpError> {
         // Bound as a whole, so that the closure owns the guard rather than copying out its flag.
         let mut guard = guard;
+        let outputs = &guard.arrays[..];
         let started = crate::profiler::start();
-        for x in &clear {
-            // SAFETY: this operation writes `x`, a new array that covers its whole buffer.
-            mxnet_cpu::parallel::fill(unsafe { x.storage().slice_mut::<u8>() }, 0);
+        for &i in &clear {
+            // SAFETY: this operation writes `outputs[i]`, a new array that covers its whole buffer.
+            mxnet_cpu::parallel::fill(unsafe { outputs[i].storage().slice_mut::<u8>() }, 0);
         }
-        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, &outputs) } else { op.forward(&ctx, &inputs, &outputs) };
+        let result = if on_gpu { op.forward_gpu(&ctx, &inputs, outputs) } else { op.forward(&ctx, &inputs, outputs) };
         result.map_err(|e| Arc::new(e) as OpError)?;
         for (tmp, dst) in &copy_back {
             crate::ops::copy::copy_kernel(tmp, dst).map_err(|e| Arc::new(e) as OpError)?;
@@ -293,28 +297,65 @@ pub(crate) fn push_forward(
     }
 }
 
-/// The outputs an imperative call allocated without the zero fill: every one of them goes in
-/// `arrays`, and those of operators that do not write every element also in `clear`.
+/// Run the CPU kernel of `op` on this thread if the engine lets it start at once (see
+/// [`mxnet_engine::Engine::try_run_now`]). The caller has checked that the kernel is small.
+/// A push of a small `a + b` cost more than the kernel: the boxed closure, the operation
+/// block and the clones of its arrays made up 0.4 of its 1.05 us.
+fn run_now(op: &Arc<dyn Operator>, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray], new: &New) -> RunNow<()> {
+    // As in a push, a variable both read and written (an updated weight, `out=` an input)
+    // counts as written once. The engine would decline a variable named twice among the writes.
+    let mut writes: SmallVec<[&Var; 4]> = SmallVec::new();
+    let updated = op.mutate_inputs().into_iter().filter_map(|i| inputs.get(i));
+    for v in outputs.iter().chain(updated).map(|x| x.var()) {
+        if !writes.iter().any(|w| w.same(v)) {
+            writes.push(v);
+        }
+    }
+    let reads: SmallVec<[&Var; 4]> =
+        inputs.iter().map(|x| x.var()).filter(|v| !writes.iter().any(|w| w.same(v))).collect();
+    let body = || -> std::result::Result<(), OpError> {
+        let mut guard = Outputs { arrays: outputs, new: new.arrays.clone(), written: false };
+        let started = crate::profiler::start();
+        for &i in &new.clear {
+            // SAFETY: this operation writes `outputs[i]`, a new array that covers its whole buffer.
+            unsafe { outputs[i].storage().slice_mut::<u8>() }.fill(0);
+        }
+        op.forward(ctx, inputs, outputs).map_err(|e| Arc::new(e) as OpError)?;
+        guard.written = true;
+        crate::profiler::finish(op.name(), started);
+        Ok(())
+    };
+    match crate::engine().try_run_now(&reads, &writes, body) {
+        RunNow::Ran => RunNow::Ran,
+        RunNow::Declined(_) => RunNow::Declined(()),
+    }
+}
+
+/// Indices of the outputs an imperative call allocated without the zero fill: every one of them
+/// goes in `arrays`, and those of operators that do not write every element also in `clear`.
+#[derive(Default)]
 pub(crate) struct New {
-    arrays: SmallVec<[NDArray; 2]>,
-    clear: SmallVec<[NDArray; 2]>,
+    arrays: SmallVec<[usize; 2]>,
+    clear: SmallVec<[usize; 2]>,
 }
 
 /// The new outputs of one pushed operation, zeroed when dropped unless the kernel wrote them.
 /// They may hold another array's old bytes, which an operation that fails, panics, or is
 /// dropped unrun because an input carries an error must not leave behind. `out=` arrays and
 /// updated inputs (weights) are not in here: they keep their values, as in MXNet.
-struct Outputs {
-    arrays: SmallVec<[NDArray; 2]>,
+struct Outputs<A: AsRef<[NDArray]>> {
+    arrays: A,
+    /// Indices of the new outputs in `arrays`.
+    new: SmallVec<[usize; 2]>,
     written: bool,
 }
 
-impl Drop for Outputs {
+impl<A: AsRef<[NDArray]>> Drop for Outputs<A> {
     fn drop(&mut self) {
         if self.written {
             return;
         }
-        for out in &self.arrays {
+        for out in self.new.iter().map(|&i| &self.arrays.as_ref()[i]) {
             if let Some(b) = out.storage().device_buffer() {
                 // A device call may panic, and a panic while unwinding from a kernel's panic
                 // aborts the process, so device outputs are left alone then.

@@ -64,7 +64,22 @@ impl NDArray {
         Self::allocate(shape, dtype, ctx, false)
     }
 
+    /// Like [`NDArray::for_overwrite`], sharing the layout of an array of `like` that is
+    /// row-major from offset 0 with this shape. An elementwise result then allocates no layout,
+    /// three of the allocations of a small `a + b`.
+    pub fn for_overwrite_like(shape: &[usize], dtype: DType, ctx: Context, like: &[NDArray]) -> Result<NDArray> {
+        match like.iter().find(|x| x.layout.offset == 0 && x.shape() == shape && x.layout.is_contiguous()) {
+            Some(x) => Ok(NDArray { storage: Self::allocate_storage(shape, dtype, ctx, false)?, layout: x.layout.clone(), dtype, ctx, ag: None }),
+            None => Self::for_overwrite(shape, dtype, ctx),
+        }
+    }
+
     fn allocate(shape: &[usize], dtype: DType, ctx: Context, zeroed: bool) -> Result<NDArray> {
+        Ok(NDArray::from_storage(Self::allocate_storage(shape, dtype, ctx, zeroed)?, Layout::contiguous(shape), dtype, ctx))
+    }
+
+    /// Allocate the buffer of a row-major array.
+    fn allocate_storage(shape: &[usize], dtype: DType, ctx: Context, zeroed: bool) -> Result<Arc<Storage>> {
         let size = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
         let nbytes = size.and_then(|s| s.checked_mul(dtype.size())).ok_or_else(|| {
             Error::Value(format!("cannot allocate an array of shape {shape:?} and dtype {dtype}: size overflows"))
@@ -72,8 +87,7 @@ impl NDArray {
         if ctx.is_gpu() {
             crate::gpu::check_dtype(dtype, ctx)?;
             let device = crate::gpu::device(ctx)?;
-            let storage = Storage::on_device(&device, nbytes, zeroed)?;
-            return Ok(NDArray::from_storage(Arc::new(storage), Layout::contiguous(shape), dtype, ctx));
+            return Ok(Arc::new(Storage::on_device(&device, nbytes, zeroed)?));
         }
         let storage = if zeroed { Storage::zeroed(nbytes) } else { Storage::for_overwrite(nbytes) };
         let storage = storage.ok_or_else(|| {
@@ -82,7 +96,7 @@ impl NDArray {
                  use smaller arrays or batches"
             ))
         })?;
-        Ok(NDArray::from_storage(Arc::new(storage), Layout::contiguous(shape), dtype, ctx))
+        Ok(Arc::new(storage))
     }
 
     /// Create an array from `data` in row-major order.

@@ -304,6 +304,54 @@ impl Engine {
     }
 }
 
+/// The outcome of [`Engine::try_run_now`].
+pub enum RunNow<F> {
+    /// It ran; a failure is recorded as for a pushed operation.
+    Ran,
+    /// It could not start at once and is handed back unrun.
+    Declined(F),
+}
+
+impl Engine {
+    /// Run `func` on the calling thread now, without an operation block or a queue, if every
+    /// variable lets it start at once: no write running or queued on a read, nothing on a
+    /// write, and no pending error on either. Otherwise hand `func` back, with nothing changed,
+    /// for [`Engine::push_with`].
+    ///
+    /// This is the eager fast path for small operations whose inputs are ready, where the block,
+    /// the boxed closure and the queue registration cost more than the kernel. Duplicates may
+    /// appear among `reads`; a variable in both lists is declined. The NaiveEngine declines
+    /// everything, so that its errors keep surfacing at the call.
+    pub fn try_run_now<F: FnOnce() -> Result<(), OpError>>(&self, reads: &[&Var], writes: &[&Var], func: F) -> RunNow<F> {
+        if self.kind == EngineKind::Naive || !self.inflight.try_admit(0) {
+            return RunNow::Declined(func);
+        }
+        let started_reads = reads.iter().take_while(|v| v.try_start(false)).count();
+        let started_writes =
+            if started_reads == reads.len() { writes.iter().take_while(|v| v.try_start(true)).count() } else { 0 };
+        if started_reads < reads.len() || started_writes < writes.len() {
+            let mut ready = Vec::new();
+            for v in &reads[..started_reads] {
+                ready.extend(v.cancel(false));
+            }
+            for v in &writes[..started_writes] {
+                ready.extend(v.cancel(true));
+            }
+            Shared::dispatch_ready(&self.shared, ready);
+            self.inflight.retire(0);
+            return RunNow::Declined(func);
+        }
+        let error = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(func)) {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(Arc::new(Mutex::new(Some(e)))),
+            Err(panic) => Some(Arc::new(Mutex::new(Some(panic_error(panic))))),
+        };
+        Shared::complete(&self.shared, reads.iter().copied(), writes.iter().copied(), error);
+        self.inflight.retire(0);
+        RunNow::Ran
+    }
+}
+
 impl Shared {
     /// Queue a ready operation and start a drainer for it if a slot is free.
     // Associated functions taking `&Arc<Self>` rather than methods, because loom's `Arc`
@@ -370,27 +418,40 @@ impl Shared {
                 None => None,
             },
         };
+        Shared::complete(this, blk.reads().iter(), blk.writes().iter(), error);
+        this.inflight.retire(blk.bytes);
+    }
+
+    /// Record `error` on the variables an operation wrote, finish its reads and writes, and
+    /// dispatch the operations that became ready.
+    fn complete<'a>(
+        this: &Arc<Self>,
+        reads: impl Iterator<Item = &'a Var>,
+        writes: impl Iterator<Item = &'a Var>,
+        error: Option<ErrorCell>,
+    ) {
         if let Some(cell) = &error {
             let mut errors = this.global_errors.lock().unwrap_or_else(|e| e.into_inner());
             if !errors.iter().any(|c| Arc::ptr_eq(c, cell)) {
                 errors.push(cell.clone());
             }
         }
-
         let mut ready = Vec::new();
-        for v in blk.reads() {
+        for v in reads {
             ready.extend(v.complete(false, None));
         }
-        for v in blk.writes() {
+        for v in writes {
             ready.extend(v.complete(true, error.as_ref()));
         }
+        Shared::dispatch_ready(this, ready);
+    }
+
+    fn dispatch_ready(this: &Arc<Self>, ready: Vec<Arc<OprBlock>>) {
         for next in ready {
             if next.decr_wait() {
                 Shared::dispatch(this, next);
             }
         }
-
-        this.inflight.retire(blk.bytes);
     }
 }
 

@@ -21,7 +21,7 @@ mod queue;
 mod sync;
 mod var;
 
-pub use engine::{Engine, EngineKind, OpFn, PushOptions};
+pub use engine::{Engine, EngineKind, OpFn, PushOptions, RunNow};
 pub use lanes::Lane;
 pub use queue::{Job, Spawn};
 pub use var::Var;

@@ -224,3 +224,53 @@ fn stop_waits_for_a_push_in_progress() {
         assert_eq!(cell.value.load(Ordering::SeqCst), 1);
     });
 }
+
+/// Run `op` through [`Engine::try_run_now`], or push it when declined, as the eager path does.
+fn run_now_or_push(engine: &Engine, op: OpFn, reads: &[Var], writes: &[Var]) {
+    let read_refs: Vec<&Var> = reads.iter().collect();
+    let write_refs: Vec<&Var> = writes.iter().collect();
+    if let crate::RunNow::Declined(op) = engine.try_run_now(&read_refs, &write_refs, op) {
+        engine.push(op, reads, writes).unwrap();
+    }
+}
+
+#[test]
+fn read_run_now_and_pushed_write_never_overlap() {
+    model(|| {
+        let engine = Arc::new(Engine::inline_for_model());
+        let (var, cell) = (Var::new(), Arc::new(Cell::default()));
+        engine.push(write(&cell, 1), &[], &[var.clone()]).unwrap();
+        let writer = {
+            let (engine, var, cell) = (engine.clone(), var.clone(), cell.clone());
+            thread::spawn(move || engine.push(write(&cell, 2), &[], &[var]).unwrap())
+        };
+        let seen = Arc::new(AtomicUsize::new(0));
+        run_now_or_push(&engine, read_into(&cell, &seen), &[var.clone()], &[Var::new()]);
+        writer.join().unwrap();
+        engine.wait_for_all().unwrap();
+        assert!(matches!(seen.load(Ordering::SeqCst), 1 | 2));
+        assert_eq!(cell.value.load(Ordering::SeqCst), 2);
+        assert_eq!(var.version(), 2);
+    });
+}
+
+#[test]
+fn write_run_now_and_pushed_reads_never_overlap() {
+    model(|| {
+        let engine = Arc::new(Engine::inline_for_model());
+        let (var, cell) = (Var::new(), Arc::new(Cell::default()));
+        let reader = {
+            let (engine, var, cell) = (engine.clone(), var.clone(), cell.clone());
+            thread::spawn(move || {
+                let seen = Arc::new(AtomicUsize::new(9));
+                engine.push(read_into(&cell, &seen), &[var], &[]).unwrap();
+                seen
+            })
+        };
+        run_now_or_push(&engine, write(&cell, 4), &[], &[var.clone()]);
+        let seen = reader.join().unwrap();
+        engine.wait_for_all().unwrap();
+        assert!(matches!(seen.load(Ordering::SeqCst), 0 | 4));
+        assert_eq!(var.version(), 1);
+    });
+}

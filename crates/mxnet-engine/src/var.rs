@@ -107,6 +107,24 @@ impl Var {
         self.append(blk, true)
     }
 
+    /// Start a read or write at once if it can start without queueing and the variable carries
+    /// no error, and report whether it started. Finish it with [`Var::complete`], or with
+    /// [`Var::cancel`] if the operation never ran.
+    pub(crate) fn try_start(&self, write: bool) -> bool {
+        if self.0.has_error.load(Acquire) != 0 {
+            return false;
+        }
+        let state = &self.0.state;
+        let mut s = state.load(Acquire);
+        while can_start(s, write) {
+            match state.compare_exchange_weak(s, started(s, write), AcqRel, Acquire) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
     fn append(&self, blk: &Arc<OprBlock>, write: bool) -> bool {
         let state = &self.0.state;
         let mut s = state.load(Acquire);
@@ -143,6 +161,15 @@ impl Var {
         if write {
             self.0.version.fetch_add(1, AcqRel);
         }
+        self.release(write, error)
+    }
+
+    /// Finish a read or write started by [`Var::try_start`] that did not run: the version stays.
+    pub(crate) fn cancel(&self, write: bool) -> Vec<Arc<OprBlock>> {
+        self.release(write, None)
+    }
+
+    fn release(&self, write: bool, error: Option<&ErrorCell>) -> Vec<Arc<OprBlock>> {
         let state = &self.0.state;
         let done = if write { WRITING } else { 1 };
         if error.is_none() {

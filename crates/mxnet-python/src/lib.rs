@@ -43,7 +43,7 @@ fn invoke(
     let op = errors::guarded(|| Registry::get().create(name, &attrs))?;
     // A call that takes little time on this thread keeps the GIL, as in `invoke_binary`.
     if out.is_none() {
-        if let Some(result) = errors::guarded(|| mxnet_core::try_invoke_quick(op.clone(), &inputs))? {
+        if let Some(result) = errors::guarded(|| mxnet_core::try_invoke_quick(&op, &inputs))? {
             return Ok(result.into_iter().map(PyNDArray::new).collect());
         }
     }
@@ -72,7 +72,7 @@ fn invoke_binary(py: Python<'_>, op: &Bound<'_, PyOperator>, a: PyRef<'_, PyNDAr
     let inputs = [a.inner.clone(), b.inner.clone()];
     let op = &op.get().op;
     // An operation that takes little time on this thread keeps the GIL (see `try_invoke_quick`).
-    if let Some(mut result) = errors::guarded(|| mxnet_core::try_invoke_quick(op.clone(), &inputs))? {
+    if let Some(mut result) = errors::guarded(|| mxnet_core::try_invoke_quick(op, &inputs))? {
         return Ok(PyNDArray::new(result.swap_remove(0)));
     }
     let mut result = crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op.clone(), &inputs, None)))?;
