@@ -2,6 +2,7 @@
 
 mod convert;
 mod dlpack;
+mod eager;
 mod errors;
 mod function;
 mod gil;
@@ -49,34 +50,6 @@ fn invoke(
     }
     let result = crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op, &inputs, out.as_deref())))?;
     Ok(result.into_iter().map(PyNDArray::new).collect())
-}
-
-/// An operator created once without attributes, so that the eager hot path (`a + b`) skips
-/// the name lookup and the string conversion on each call.
-#[pyclass(name = "Operator", module = "mxnet._native", frozen)]
-struct PyOperator {
-    op: std::sync::Arc<dyn mxnet_core::Operator>,
-}
-
-/// Return operator `name` created without attributes, for [`invoke_binary`].
-#[pyfunction]
-fn operator(name: &str) -> PyResult<PyOperator> {
-    errors::guarded(|| Registry::get().create(name, &Vec::new())).map(|op| PyOperator { op })
-}
-
-/// `invoke(name, [a, b], [], None)[0]` for operators with two inputs, no attributes and
-/// one output (`a + b` and the other NDArray operators), given as an [`operator`]: without
-/// the argument and result lists, which took a tenth of the call.
-#[pyfunction]
-fn invoke_binary(py: Python<'_>, op: &Bound<'_, PyOperator>, a: PyRef<'_, PyNDArray>, b: PyRef<'_, PyNDArray>) -> PyResult<PyNDArray> {
-    let inputs = [a.inner.clone(), b.inner.clone()];
-    let op = &op.get().op;
-    // An operation that takes little time on this thread keeps the GIL (see `try_invoke_quick`).
-    if let Some(mut result) = errors::guarded(|| mxnet_core::try_invoke_quick(op, &inputs))? {
-        return Ok(PyNDArray::new(result.swap_remove(0)));
-    }
-    let mut result = crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op.clone(), &inputs, None)))?;
-    Ok(PyNDArray::new(result.swap_remove(0)))
 }
 
 /// Output shapes and dtypes of operator `name` for inputs of the given `(shape, dtype)`s,
@@ -364,9 +337,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNDArray>()?;
     m.add_class::<graph::PyGraph>()?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
-    m.add_function(wrap_pyfunction!(invoke_binary, m)?)?;
-    m.add_function(wrap_pyfunction!(operator, m)?)?;
-    m.add_class::<PyOperator>()?;
+    m.add_function(wrap_pyfunction!(eager::invoke_binary, m)?)?;
+    m.add_function(wrap_pyfunction!(eager::operator, m)?)?;
+    m.add_function(wrap_pyfunction!(eager::set_array_class, m)?)?;
+    m.add_class::<eager::PyOperator>()?;
+    m.add_class::<eager::OpFunction>()?;
     m.add_function(wrap_pyfunction!(prepare_fork, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_parent, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;

@@ -39,16 +39,20 @@ def _binary_method(array_op, scalar_op, rscalar_op=None, reflected=False):
 
     Two plain NDArrays take a path with no further Python call: this is the eager hot path
     (``a + b``), where each interpreted call costs a measurable share of the dispatch time.
+    The native call returns the new NDArray.
     """
-    invoke, new, op = _native.invoke_binary, object.__new__, _native.operator(array_op)
+    invoke, op = _native.invoke_binary, _native.operator(array_op)
 
-    def method(self, other):
-        if type(other) is NDArray and type(self) is NDArray:
-            a, b = (other, self) if reflected else (self, other)
-            result = new(NDArray)
-            result._h = invoke(op, a._h, b._h)
-            return result
-        return self._binary(other, array_op, scalar_op, rscalar_op, reflected)
+    if reflected:
+        def method(self, other):
+            if type(other) is NDArray and type(self) is NDArray:
+                return invoke(op, other._h, self._h)
+            return self._binary(other, array_op, scalar_op, rscalar_op, reflected)
+    else:
+        def method(self, other):
+            if type(other) is NDArray and type(self) is NDArray:
+                return invoke(op, self._h, other._h)
+            return self._binary(other, array_op, scalar_op, rscalar_op, reflected)
     return method
 
 
@@ -407,6 +411,8 @@ def _method(opname, doc_name=None):
     method.__doc__ = f"Call ``mx.nd.{opname}`` with this array as the first input."
     return method
 
+
+_native.set_array_class(NDArray)
 
 # Methods that wrap the operator of the same name.
 for _name in ("sum", "mean", "max", "min", "prod", "nansum", "nanprod", "norm", "argmax", "argmin",

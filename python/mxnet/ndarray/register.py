@@ -102,7 +102,13 @@ def _make_op_function(name, arguments, params, doc):
     inputs_doc = ", ".join(arguments) if arguments else "none"
     params_doc = ", ".join(params) if params else "none"
     op_function.__doc__ = f"{doc}\n\nInputs: {inputs_doc}\nAttributes: {params_doc}\n"
-    return op_function
+    # The native function runs the common call (input arrays first, attributes by keyword)
+    # without interpreting any of the above, and hands every other call to op_function.
+    function = _native.OpFunction(name, arg_names, variadic, op_function, attr_string)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = op_function.__doc__
+    function.__wrapped__ = op_function
+    return function
 
 
 def populate(namespace, internal_namespace):
