@@ -87,3 +87,23 @@ def test_results_are_plain_ndarrays_recorded_by_autograd():
     assert type(y) is mx.nd.NDArray
     y.backward()
     np.testing.assert_array_equal(x.grad.asnumpy(), (X > 0) + 1.0)
+
+
+def test_operator_functions_copy_pickle_and_inspect_as_functions():
+    import copy
+    import inspect
+    import pickle
+
+    relu = mx.nd.relu
+    assert copy.copy(relu) is relu and copy.deepcopy({"act": relu})["act"] is relu
+    assert pickle.loads(pickle.dumps(relu)) is relu
+    assert pickle.loads(pickle.dumps(mx.nd._plus_scalar)) is mx.nd._plus_scalar
+    assert inspect.isroutine(relu)
+    lam = copy.deepcopy(mx.gluon.nn.Lambda(relu))
+    np.testing.assert_array_equal(lam(mx.nd.array(X)).asnumpy(), np.maximum(X, 0))
+
+    class Holder:
+        act = relu
+
+    # Read through an instance it stays the same function, as a built-in function does.
+    assert Holder().act is relu

@@ -970,8 +970,8 @@ def test_invalid_device_ids_and_too_many_axes_are_explained():
     with pytest.raises(ValueError, match="invalid device id -1"):
         mx.gpu(-1)
     x = nd.ones((2,) * 10, ctx=GPU).transpose(tuple(range(9, -1, -1)))
-    with pytest.raises(MXNetError, match="broadcast_mul.*at most 8 axes"):
-        (x * nd.ones((2,) * 10, ctx=GPU)).wait_to_read()
+    with pytest.raises(MXNetError, match="transpose.*at most 8 axes"):
+        x.wait_to_read()
 
 
 @pytest.mark.parametrize("narrow", ["uint8", "int8", "bool", "float16", "bfloat16"])

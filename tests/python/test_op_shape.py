@@ -38,11 +38,14 @@ def test_transpose_method_positional_axes():
     np.testing.assert_allclose(nd(a).T.asnumpy(), a.T.astype(np.float32))
 
 
-def test_transpose_is_view_sharing_memory():
+def test_transpose_returns_a_new_array():
+    # As in MXNet 1.9.1: no memory shared in either direction.
     x = nd(np.zeros((2, 3)))
     t = mx.nd.transpose(x)
     x[1, 2] = 5
-    assert t[2, 1].asscalar() == 5
+    assert t[2, 1].asscalar() == 0
+    t[:] = 7
+    assert x.asnumpy().sum() == 5
 
 
 def test_transpose_bad_axes_errors():
@@ -312,11 +315,31 @@ def test_slice_short_begin_keeps_trailing_axes():
     np.testing.assert_allclose(mx.nd.slice(nd(a), begin=(1,), end=(3,)).asnumpy(), a[1:3].astype(np.float32))
 
 
-def test_slice_is_view_sharing_memory():
+@pytest.mark.parametrize("make", [
+    lambda x: mx.nd.slice(x, begin=(1, 1), end=(3, 3)),
+    lambda x: mx.nd.slice_axis(x, axis=0, begin=1, end=3),
+    lambda x: mx.nd.expand_dims(x, axis=0),
+    lambda x: mx.nd.reshape(x, shape=(16,)),
+    lambda x: mx.nd.flip(x, axis=0),
+    lambda x: x.T,
+    lambda x: x.flatten(),
+])
+def test_view_operators_return_new_arrays(make):
+    # MXNet 1.9.1: writing the input after the call leaves the result alone, and writing the
+    # result leaves the input alone. Only the reshape method shares memory.
     x = mx.nd.zeros((4, 4))
-    s = mx.nd.slice(x, begin=(1, 1), end=(3, 3))
-    x[2, 2] = 9
-    assert s[1, 1].asscalar() == 9
+    s = make(x)
+    x[:] = 9
+    assert s.asnumpy().sum() == 0
+    s[:] = 1
+    assert (x.asnumpy() == 9).all()
+
+
+def test_reshape_method_shares_memory():
+    x = mx.nd.zeros((4, 4))
+    r = x.reshape((16,))
+    x[1, 1] = 3
+    assert r[5].asscalar() == 3
 
 
 def test_slice_zero_step_errors():

@@ -160,16 +160,20 @@ def test_basic_slicing_matches_numpy(case):
 
 @SETTINGS
 @given(case=array_and_basic_key())
-def test_write_through_slice_changes_base(case):
+def test_write_through_slice_changes_base_only_when_contiguous(case):
+    # MXNet 1.9.1 returns a view for a key that selects one contiguous block and a copy for
+    # any other, so only the first kind of result writes through to the array.
     shape, key = case
     a = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
     x = mx.nd.array(a)
-    view = x[key]
-    if view.size == 0:
+    result = x[key]
+    if result.size == 0:
         return
-    view[:] = -1
-    a[key] = -1
+    result[:] = -1
+    if a[key].flags.c_contiguous:
+        a[key] = -1
     np.testing.assert_array_equal(x.asnumpy(), a)
+    assert (result.asnumpy() == -1).all()
 
 
 @SETTINGS

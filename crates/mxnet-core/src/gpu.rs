@@ -120,14 +120,18 @@ pub fn map_as(
         kernel_inputs.push(Input { buffer: buffer(x)?, layout, elem: rule(x.dtype())? });
     }
     let output = Output { buffer: buffer(out)?, layout: out.layout(), elem: rule(out.dtype())? };
-    elementwise::map(expr, &kernel_inputs, scalars, output).map_err(|e| match e {
+    elementwise::map(expr, &kernel_inputs, scalars, output).map_err(|e| explain_axes(op, out.shape(), e))
+}
+
+/// Explain the elementwise kernel's axis limit in terms of operator `op` and its output.
+fn explain_axes(op: &str, shape: &[usize], e: GpuError) -> Error {
+    match e {
         GpuError::Kernel(m) if m.contains("dimensions after merging") => Error::MXNet(format!(
             "{op}: the GPU kernel indexes at most 8 axes after merging contiguous ones, and this view of \
-             shape {:?} needs more; reshape to fewer axes or call .copy() first ({m})",
-            out.shape()
+             shape {shape:?} needs more; reshape to fewer axes or call .copy() first ({m})"
         )),
         other => other.into(),
-    })
+    }
 }
 
 /// A matrix operand of [`matmul`]: element `(b, i, j)` of `array`'s buffer at
@@ -171,6 +175,11 @@ pub fn reduce(op: &str, reducer: mxnet_gpu::kernels::reduce::Reducer, x: &NDArra
 /// Copy `src` into the view `dst` where either is on a GPU, inside an engine operation that
 /// reads `src` and writes `dst`. Same-dtype copies only; casts on a GPU go through `map`.
 pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
+    copy_for("copy", src, dst)
+}
+
+/// [`copy`] on behalf of operator `op`, which errors name.
+pub(crate) fn copy_for(op: &str, src: &NDArray, dst: &NDArray) -> Result<()> {
     let width = src.dtype().size();
     match (src.context(), dst.context()) {
         (Context::Cpu(_), Context::Gpu(_)) => {
@@ -215,7 +224,7 @@ pub(crate) fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
                 };
                 let input = [Input { buffer: buffer(src)?, layout: src.layout(), elem: Elem::U32 }];
                 let output = Output { buffer: buffer(dst)?, layout: dst.layout(), elem: Elem::U32 };
-                return Ok(elementwise::map("x0", &input, &[], output)?);
+                return elementwise::map("x0", &input, &[], output).map_err(|e| explain_axes(op, dst.shape(), e));
             }
             if !src.is_contiguous() {
                 // Narrow dtypes: a strided read goes through float32, which represents every value

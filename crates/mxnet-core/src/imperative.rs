@@ -28,9 +28,27 @@ pub fn call1(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Resul
     Ok(call(name, inputs, attrs)?.swap_remove(0))
 }
 
+/// Whether the output of a view operator (`transpose`, `slice`, `expand_dims`, ...) may share
+/// its input's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Views {
+    /// Share it, at no cost: for callers that never write into the result (gradients,
+    /// graphs) and for the `reshape` method, which shares memory in MXNet too.
+    Share,
+    /// Give the output its own buffer, as MXNet's operators do, so that a write into the
+    /// result never changes the input, nor the other way round.
+    Copy,
+}
+
 /// Run `op` on `inputs`, writing into `out` when given. Returns the visible outputs.
 pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>) -> Result<Vec<NDArray>> {
-    let outputs = invoke_with(&op, inputs, out, true)?;
+    invoke_for_user(op, inputs, out, Views::Share)
+}
+
+/// Like [`invoke`], for a call from the user's code, where `views` decides whether a view
+/// operator's output shares its input's buffer.
+pub fn invoke_for_user(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>, views: Views) -> Result<Vec<NDArray>> {
+    let outputs = invoke_with(&op, inputs, out, true, views)?;
     Ok(outputs.expect("a push that may wait always runs"))
 }
 
@@ -39,11 +57,11 @@ pub fn invoke(op: Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>
 /// [`QUICK_MAX_ELEMENTS`] elements. Otherwise return `None`, with nothing run or recorded.
 /// The Python binding calls this with the GIL held, so that the call neither pays for
 /// releasing the GIL nor waits for the engine while holding it.
-pub fn try_invoke_quick(op: &Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Option<Vec<NDArray>>> {
+pub fn try_invoke_quick(op: &Arc<dyn Operator>, inputs: &[NDArray], views: Views) -> Result<Option<Vec<NDArray>>> {
     if inputs.iter().any(|x| x.context().is_gpu()) || op.output_context().is_some_and(|c| c.is_gpu()) {
         return Ok(None);
     }
-    invoke_with(op, inputs, None, false)
+    invoke_with(op, inputs, None, false, views)
 }
 
 /// Elements (inputs and outputs together) of the largest kernel [`try_invoke_quick`] runs on the
@@ -53,7 +71,13 @@ pub fn try_invoke_quick(op: &Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Op
 /// interval also keeps the threads waiting for the GIL from requesting a switch.
 pub const QUICK_MAX_ELEMENTS: usize = 3 * INLINE_MAX_ELEMENTS;
 
-fn invoke_with(op: &Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray]>, wait: bool) -> Result<Option<Vec<NDArray>>> {
+fn invoke_with(
+    op: &Arc<dyn Operator>,
+    inputs: &[NDArray],
+    out: Option<&[NDArray]>,
+    wait: bool,
+    views: Views,
+) -> Result<Option<Vec<NDArray>>> {
     let out_ctx = op.output_context().unwrap_or_else(|| ctx_of(inputs));
     if let Some(first) = inputs.first() {
         if let Some(other) = inputs.iter().find(|x| x.context() != first.context()) {
@@ -85,7 +109,7 @@ fn invoke_with(op: &Arc<dyn Operator>, inputs: &[NDArray], out: Option<&[NDArray
     }
     let recording = autograd::is_recording();
 
-    if out.is_none() && inputs.len() == 1 && out_descs.len() == 1 {
+    if views == Views::Share && out.is_none() && inputs.len() == 1 && out_descs.len() == 1 {
         if let Some(layout) = op.view(&inputs[0]) {
             let mut outputs = vec![inputs[0].with_layout(layout)];
             if recording {
@@ -235,7 +259,10 @@ pub(crate) fn push_forward(
     };
     let on_gpu = outputs.first().is_some_and(|x| x.context().is_gpu());
     let output_elements: usize = outputs.iter().map(|x| x.size()).sum();
-    if !on_gpu && copy_back.is_empty() && output_elements <= INLINE_MAX_ELEMENTS {
+    // Not for a copy from a GPU either: it waits for the device, which the push leaves to a
+    // copy lane so that the caller returns at once.
+    let on_host = !on_gpu && inputs.iter().all(|x| !x.context().is_gpu());
+    if on_host && copy_back.is_empty() && output_elements <= INLINE_MAX_ELEMENTS {
         match run_now(op, &ctx, inputs, outputs, &new) {
             RunNow::Ran => return Ok(true),
             RunNow::Declined(()) => {}

@@ -23,7 +23,7 @@ pub use attrs::{AttrReader, Attrs};
 pub use context::Context;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
-pub use imperative::{call, call1, invoke, try_invoke_quick};
+pub use imperative::{call, call1, invoke, invoke_for_user, try_invoke_quick, Views};
 pub use ndarray::NDArray;
 pub use operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 pub use registry::Registry;

@@ -329,7 +329,11 @@ impl Engine {
         let started_reads = reads.iter().take_while(|v| v.try_start(false)).count();
         let started_writes =
             if started_reads == reads.len() { writes.iter().take_while(|v| v.try_start(true)).count() } else { 0 };
-        if started_reads < reads.len() || started_writes < writes.len() {
+        // A failed writer sets the error before it releases the variable, so once started, an
+        // error it left is visible here. `try_start` checked before starting, which a writer
+        // failing in between slips past.
+        let all_started = started_reads == reads.len() && started_writes == writes.len();
+        if !all_started || reads.iter().chain(writes).any(|v| v.has_error()) {
             let mut ready = Vec::new();
             for v in &reads[..started_reads] {
                 ready.extend(v.cancel(false));

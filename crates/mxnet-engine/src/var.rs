@@ -107,6 +107,11 @@ impl Var {
         self.append(blk, true)
     }
 
+    /// True once an operation that wrote this variable failed (the error may be raised since).
+    pub(crate) fn has_error(&self) -> bool {
+        self.0.has_error.load(Acquire) != 0
+    }
+
     /// Start a read or write at once if it can start without queueing and the variable carries
     /// no error, and report whether it started. Finish it with [`Var::complete`], or with
     /// [`Var::cancel`] if the operation never ran.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use mxnet_core::{NDArray, Operator, Registry};
+use mxnet_core::{NDArray, Operator, Registry, Views};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
@@ -65,11 +65,12 @@ fn wrap_outputs(py: Python<'_>, mut outputs: Vec<NDArray>) -> PyResult<PyObject>
 
 /// Run `op` on `inputs`: at once while holding the GIL if that takes little time (see
 /// `mxnet_core::try_invoke_quick`), otherwise through the engine with the GIL released.
+/// Outputs of view operators get their own buffers, as MXNet's operators return.
 fn run(py: Python<'_>, op: &Arc<dyn Operator>, inputs: &[NDArray]) -> PyResult<Vec<NDArray>> {
-    if let Some(outputs) = errors::guarded(|| mxnet_core::try_invoke_quick(op, inputs))? {
+    if let Some(outputs) = errors::guarded(|| mxnet_core::try_invoke_quick(op, inputs, Views::Copy))? {
         return Ok(outputs);
     }
-    crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op.clone(), inputs, None)))
+    crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke_for_user(op.clone(), inputs, None, Views::Copy)))
 }
 
 /// An operator created once without attributes, so that the eager hot path (`a + b`) skips
@@ -128,6 +129,26 @@ impl OpFunction {
             }
             None => Ok(self.general.call(py, args, kwargs)?),
         }
+    }
+
+    /// Return the function itself when read as a class attribute, as a built-in function does:
+    /// it takes no `self`. Being a descriptor also makes `inspect.isroutine` true, so `help()`
+    /// and `inspect` list operator functions as functions.
+    fn __get__(slf: Py<Self>, _instance: &Bound<'_, PyAny>, _owner: Option<&Bound<'_, PyAny>>) -> Py<Self> {
+        slf
+    }
+
+    /// Pickle by name, as a function is: the unpickler looks up `__module__`.`__name__`.
+    fn __reduce__(&self) -> &str {
+        &self.name
+    }
+
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+        slf
     }
 
     fn __repr__(&self) -> String {

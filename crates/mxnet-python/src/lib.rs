@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use mxnet_core::autograd;
 use mxnet_core::imperative::copy_into;
-use mxnet_core::{dispatch_all, DType, Element, NDArray, Operator, Registry};
+use mxnet_core::{dispatch_all, DType, Element, NDArray, Operator, Registry, Views};
 use pyo3::prelude::*;
 
 use errors::IntoPyResult;
@@ -30,25 +30,30 @@ fn handles(xs: &[PyRef<'_, PyNDArray>]) -> Vec<NDArray> {
 
 /// Call a registered operator: `invoke(name, inputs, attrs, out)`. `attrs` are
 /// `(key, value)` string pairs in MXNet's form; `out` optionally names the output arrays.
+/// The output of a view operator gets its own buffer, as in MXNet, unless `share_views`.
 #[pyfunction]
-#[pyo3(signature = (name, inputs, attrs, out=None))]
+#[pyo3(signature = (name, inputs, attrs, out=None, share_views=false))]
 fn invoke(
     py: Python<'_>,
     name: &str,
     inputs: Vec<PyRef<'_, PyNDArray>>,
     attrs: Vec<(String, String)>,
     out: Option<Vec<PyRef<'_, PyNDArray>>>,
+    share_views: bool,
 ) -> PyResult<Vec<PyNDArray>> {
     let inputs = handles(&inputs);
     let out = out.map(|o| handles(&o));
     let op = errors::guarded(|| Registry::get().create(name, &attrs))?;
+    let views = if share_views { Views::Share } else { Views::Copy };
     // A call that takes little time on this thread keeps the GIL, as in `invoke_binary`.
     if out.is_none() {
-        if let Some(result) = errors::guarded(|| mxnet_core::try_invoke_quick(&op, &inputs))? {
+        if let Some(result) = errors::guarded(|| mxnet_core::try_invoke_quick(&op, &inputs, views))? {
             return Ok(result.into_iter().map(PyNDArray::new).collect());
         }
     }
-    let result = crate::gil::without_gil(py, || errors::guarded(|| mxnet_core::invoke(op, &inputs, out.as_deref())))?;
+    let result = crate::gil::without_gil(py, || {
+        errors::guarded(|| mxnet_core::invoke_for_user(op, &inputs, out.as_deref(), views))
+    })?;
     Ok(result.into_iter().map(PyNDArray::new).collect())
 }
 

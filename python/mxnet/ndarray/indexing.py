@@ -136,7 +136,14 @@ def get_item(arr, key):
     norm, basic = _expand_key(key, arr.ndim)
     if basic:
         from .. import autograd
-        return _basic_view(arr, norm, record=autograd.is_recording())
+        recording = autograd.is_recording()
+        view = _basic_view(arr, norm, record=recording)
+        # As in MXNet, a key that selects one contiguous block (x[1:3], x[0], x[0, 2:4])
+        # returns a view; any other (x[:, 0], x[::2]) returns a copy, so that writing into
+        # the result leaves the array alone.
+        if not recording and not view._h.is_contiguous:
+            return view.copy()
+        return view
     flat, shape = _advanced_flat_indices(arr, key)
     from .creation import array
     # A GPU has no int64; positions there fit int32 (arrays are below 2^32 bytes).

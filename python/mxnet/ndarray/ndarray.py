@@ -15,14 +15,18 @@ def _wrap(handle):
     return arr
 
 
-def _invoke(name, inputs, attrs=(), out=None):
-    """Call operator ``name`` on NDArray ``inputs``; returns an NDArray or a list of them."""
+def _invoke(name, inputs, attrs=(), out=None, share_views=False):
+    """Call operator ``name`` on NDArray ``inputs``; returns an NDArray or a list of them.
+
+    The result of a view operator (``transpose``, ``slice``, ``expand_dims``) gets its own
+    buffer, as in MXNet, unless ``share_views``: writing into it never changes the input.
+    """
     handles = [x._h for x in inputs]
     if not isinstance(attrs, (list, tuple)):
         attrs = list(attrs)
     if out is None:
         # The common case first: this function is on the path of every eager call.
-        results = _native.invoke(name, handles, attrs, None)
+        results = _native.invoke(name, handles, attrs, None, share_views)
         if len(results) == 1:
             return _wrap(results[0])
         return [_wrap(h) for h in results]
@@ -63,8 +67,10 @@ def _attrs(**kwargs):
 class NDArray:
     """An n-dimensional array on a device, with MXNet 1.x's API.
 
-    Arithmetic broadcasts like NumPy. Reshape, slicing, transpose and ``broadcast_to`` return
-    views that share memory with the original, as in NumPy.
+    Arithmetic broadcasts like NumPy. As in MXNet, the ``reshape`` method and indexing that
+    selects one contiguous block (``x[1:3]``, ``x[0]``) return views that share memory with
+    the array; operators (``transpose``, ``slice``, ``expand_dims``, ``mx.nd.reshape``) and
+    other indexing return new arrays.
     """
 
     __slots__ = ("_h", "__weakref__")
@@ -361,7 +367,9 @@ class NDArray:
             shape = shape[0]
         if "shape" in kwargs:
             shape = kwargs.pop("shape")
-        return _invoke("Reshape", [self], _attrs(shape=tuple(shape), **kwargs))
+        # The method shares memory with the array where it can, as in MXNet (the operator
+        # mx.nd.reshape returns a copy).
+        return _invoke("Reshape", [self], _attrs(shape=tuple(shape), **kwargs), share_views=True)
 
     def reshape_like(self, other, **kwargs):
         return _invoke("reshape_like", [self, other], _attrs(**kwargs))

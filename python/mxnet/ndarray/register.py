@@ -106,6 +106,7 @@ def _make_op_function(name, arguments, params, doc):
     # without interpreting any of the above, and hands every other call to op_function.
     function = _native.OpFunction(name, arg_names, variadic, op_function, attr_string)
     function.__name__ = function.__qualname__ = name
+    function.__module__ = "mxnet.ndarray"
     function.__doc__ = op_function.__doc__
     function.__wrapped__ = op_function
     return function

@@ -50,6 +50,8 @@ impl<M: ViewMap> Operator for ViewOp<M> {
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let (x, out) = (&inputs[0], &outputs[0]);
         match self.0.map(x.layout()) {
+            // On a GPU through `copy_for`, so that the kernel's limits name this operator.
+            Ok(layout) if out.context().is_gpu() => crate::gpu::copy_for(self.0.name(), &x.with_layout(layout), out),
             Ok(layout) => super::copy::copy_kernel(&x.with_layout(layout), out),
             Err(e) if !self.0.copies_in_order() => Err(e),
             Err(_) => {
