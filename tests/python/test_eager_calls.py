@@ -107,3 +107,11 @@ def test_operator_functions_copy_pickle_and_inspect_as_functions():
 
     # Read through an instance it stays the same function, as a built-in function does.
     assert Holder().act is relu
+
+
+def test_every_namespace_holds_the_same_function():
+    import pickle
+
+    assert mx.nd.op.relu is mx.nd.relu
+    assert mx.nd._internal._plus_scalar is mx.nd._plus_scalar
+    assert pickle.loads(pickle.dumps(mx.nd.op.relu)) is mx.nd.relu

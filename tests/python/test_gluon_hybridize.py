@@ -586,3 +586,48 @@ def test_symbolblock_inside_hybridized_net():
     np.testing.assert_array_equal(expected, [[7.0, 7.0]])
     net.hybridize()
     np.testing.assert_array_equal(net(x).asnumpy(), expected)
+
+
+class _WeightView(gluon.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.w = self.params.get("w", shape=(2, 3), init=mx.init.One())
+
+    def hybrid_forward(self, F, x, w):
+        return w.reshape((3, 2)) + 0 * x.sum()
+
+
+@pytest.mark.parametrize("static_alloc", [False, True])
+def test_hybridized_outputs_own_their_buffers(static_alloc):
+    # MXNet 1.9.1: a graph's outputs are new arrays, even where the last node is a view of the
+    # input (Flatten, transpose) or of a weight (the reshape method).
+    for make in (nn.Flatten, lambda: nn.HybridLambda(lambda F, x: F.transpose(x))):
+        net = make()
+        net.hybridize(static_alloc=static_alloc)
+        x = nd.ones((2, 3, 4))
+        y = net(x)
+        x[:] = 0
+        assert y.sum().asscalar() == 24
+        y *= 3
+        assert x.sum().asscalar() == 0
+        assert y.asnumpy().flags.c_contiguous
+    class Identity(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return F.reshape(x, shape=(-1,))
+    block = Identity()
+    block.hybridize(static_alloc=static_alloc)
+    x = nd.ones((2, 2))
+    x.attach_grad()
+    with autograd.record():
+        loss = (block(x) * nd.array([1, 2, 3, 4])).sum()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [[1, 2], [3, 4]])
+
+
+def test_hybridized_output_viewing_a_weight_is_a_copy():
+    block = _WeightView()
+    block.initialize()
+    block.hybridize()
+    out = block(nd.ones((1,)))
+    out[:] = 9
+    assert block.w.data().sum().asscalar() == 6

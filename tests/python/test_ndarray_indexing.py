@@ -233,3 +233,19 @@ def test_advanced_assignment_into_strided_view():
     view[np.array([0, 1]), ::2] = 9
     a[1:3][np.array([0, 1]), ::2] = 9
     np.testing.assert_array_equal(x.asnumpy(), a)
+
+
+def test_recorded_contiguous_index_is_a_view_and_strided_one_a_copy():
+    # MXNet 1.9.1 records contiguous keys as views of the array.
+    x = mx.nd.ones((2, 3))
+    x.attach_grad()
+    with mx.autograd.record():
+        row = x[1]
+        column = x[:, 1]
+    x[:] = 0
+    assert row.sum().asscalar() == 0
+    assert column.sum().asscalar() == 2
+    with mx.autograd.record():
+        y = (x[1] * mx.nd.array([1, 2, 3])).sum() + (x[:, 0] * 5).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [[5, 0, 0], [6, 2, 3]])

@@ -5,14 +5,13 @@ from . import ndarray as _ndarray_module
 from . import register as _register
 from .ndarray import NDArray
 from .creation import array, empty, zeros, ones, full, arange, from_numpy, waitall
-from .utils_shape import concatenate, moveaxis
+from .utils_shape import concatenate, moveaxis, split_v2
 from .dlpack import from_dlpack, to_dlpack_for_read, to_dlpack_for_write
 
 _internal = _types.ModuleType("mxnet.ndarray._internal", "Internal operators (names starting with _).")
 op = _types.ModuleType("mxnet.ndarray.op", "All registered operators.")
 
-_register.populate(globals(), _internal.__dict__)
-_register.populate(op.__dict__, _internal.__dict__)
+_register.populate((globals(), op.__dict__), _internal.__dict__)
 _ndarray_module.op = op
 
 from . import random  # noqa: E402  (needs the operator functions above)

@@ -60,14 +60,16 @@ def _reshape_exact(x, shape):
     return x.reshape(shape)
 
 
-def _basic_view(arr, key, record):
+def _basic_view(arr, key, record, share=True):
+    """Return ``arr[key]`` for a basic key as a view of ``arr``, or, with ``record``, through
+    the recorded ``slice`` operator, whose result is a view only with ``share``."""
     begin, end, step, result = _basic_plan(arr.shape, key)
     if record:
         # slice.indices() marks "run past index 0" of a negative step with stop -1, which the
         # slice op would read as the last element, so pass None, which has only one meaning.
         end_attr = tuple(None if s < 0 and e < 0 else e for e, s in zip(end, step))
         out = _invoke("slice", [arr], [("begin", str(tuple(begin))), ("end", str(end_attr)),
-                                      ("step", str(tuple(step)))])
+                                      ("step", str(tuple(step)))], share_views=share)
         if tuple(result) != out.shape:
             out = _reshape_exact(out, tuple(result) if result else (1,))
         return out
@@ -136,14 +138,14 @@ def get_item(arr, key):
     norm, basic = _expand_key(key, arr.ndim)
     if basic:
         from .. import autograd
-        recording = autograd.is_recording()
-        view = _basic_view(arr, norm, record=recording)
         # As in MXNet, a key that selects one contiguous block (x[1:3], x[0], x[0, 2:4])
-        # returns a view; any other (x[:, 0], x[::2]) returns a copy, so that writing into
-        # the result leaves the array alone.
-        if not recording and not view._h.is_contiguous:
-            return view.copy()
-        return view
+        # returns a view, recorded or not; any other (x[:, 0], x[::2]) returns a copy, so
+        # that writing into the result leaves the array alone.
+        view = _basic_view(arr, norm, record=False)
+        contiguous = view._h.is_contiguous
+        if autograd.is_recording():
+            return _basic_view(arr, norm, record=True, share=contiguous)
+        return view if contiguous else view.copy()
     flat, shape = _advanced_flat_indices(arr, key)
     from .creation import array
     # A GPU has no int64; positions there fit int32 (arrays are below 2^32 bytes).

@@ -112,15 +112,19 @@ def _make_op_function(name, arguments, params, doc):
     return function
 
 
-def populate(namespace, internal_namespace):
-    """Add every operator (and alias) to ``namespace``; names starting with ``_`` also go to
-    ``internal_namespace``."""
+def populate(namespaces, internal_namespace):
+    """Add every operator (and alias) to each of ``namespaces``; names starting with ``_`` also
+    go to ``internal_namespace``. Every namespace gets the same function object, so
+    ``mx.nd.op.relu is mx.nd.relu`` and pickling finds it under either name."""
     for name, aliases, arguments, params, doc in _native.list_ops():
         fn = _make_op_function(name, arguments, params, doc)
         for n in [name] + list(aliases):
             if keyword.iskeyword(n):
                 continue
-            target = internal_namespace if n.startswith("_") else namespace
-            target[n] = fn
             if n.startswith("_"):
-                namespace.setdefault(n, fn)
+                internal_namespace[n] = fn
+            for namespace in namespaces:
+                if n.startswith("_"):
+                    namespace.setdefault(n, fn)
+                else:
+                    namespace[n] = fn

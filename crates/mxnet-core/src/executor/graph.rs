@@ -94,6 +94,11 @@ impl Graph {
                 inputs.len()
             )));
         }
+        let heads = self.forward_heads(inputs, static_alloc)?;
+        heads.into_iter().map(|h| own_buffer(h, inputs)).collect()
+    }
+
+    fn forward_heads(&self, inputs: &[NDArray], static_alloc: bool) -> Result<Vec<NDArray>> {
         if !static_alloc || autograd::is_recording() {
             return self.run(inputs, None, None);
         }
@@ -168,6 +173,22 @@ fn read(values: &[Vec<Option<NDArray>>], e: &Entry, reader: usize) -> Result<NDA
             outputs.len()
         ))),
     }
+}
+
+/// Copy a head that views a graph input (a `transpose` or `reshape` of the data or of a
+/// weight) or that is strided. MXNet's graphs return new contiguous arrays, so writing into a
+/// result never changes an input, nor the other way round. The copy is an operator, so
+/// autograd records it when recording is on.
+fn own_buffer(head: NDArray, inputs: &[NDArray]) -> Result<NDArray> {
+    // Host arrays may also wrap one numpy buffer in two storages; device storages cannot.
+    let aliases = |x: &NDArray| match x.context().is_gpu() || head.context().is_gpu() {
+        true => x.shares_storage(&head),
+        false => x.may_share_memory(&head),
+    };
+    if head.is_contiguous() && !inputs.iter().any(aliases) {
+        return Ok(head);
+    }
+    crate::imperative::call1("_copy", &[&head], &[])
 }
 
 /// Copy a head that lives in (or views) a planned buffer, which the next call overwrites.
