@@ -371,6 +371,11 @@ class NDArray:
         # mx.nd.reshape returns a copy).
         return _invoke("Reshape", [self], _attrs(shape=tuple(shape), **kwargs), share_views=True)
 
+    def split_v2(self, indices_or_sections, axis=0, squeeze_axis=False):
+        """Split this array along ``axis``: see ``mx.nd.split_v2``."""
+        from .utils_shape import split_v2
+        return split_v2(self, indices_or_sections, axis, squeeze_axis)
+
     def reshape_like(self, other, **kwargs):
         return _invoke("reshape_like", [self, other], _attrs(**kwargs))
 

@@ -13,6 +13,20 @@ use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 use crate::dispatch_all;
 
+/// Zero the contiguous array `out`, on its device, for operator `op`'s kernel. New outputs come
+/// zeroed already, but an `out=` array keeps its old values.
+pub(crate) fn fill_zeros(op: &str, out: &NDArray) -> Result<()> {
+    if out.context().is_gpu() {
+        let zero = format!("{}(0)", crate::gpu::elem(op, out.dtype())?.wgsl());
+        return crate::gpu::map(op, &zero, &[], &[], out);
+    }
+    // SAFETY: called inside the engine operation that writes `out`.
+    unsafe {
+        dispatch_all!(out.dtype(), T => out.out_data::<T>().fill(T::default()));
+    }
+    Ok(())
+}
+
 /// Copy `src` into the view `dst`, converting the dtype when they differ.
 ///
 /// Reads the whole source before writing, so overlapping views of one storage copy correctly.

@@ -5,6 +5,7 @@ pub mod axes;
 pub mod binary;
 pub mod copy;
 pub mod creation;
+pub mod diag;
 pub mod elemwise_misc;
 pub mod grad_util;
 pub mod indexing;
@@ -55,5 +56,6 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     indexing::register(defs);
     ordering::register(defs);
     linalg::register(defs);
+    diag::register(defs);
     nn::register(defs);
 }

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::imperative::call1;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
-use crate::dispatch_all;
 
 /// Begin, end and step per leading axis; `None` takes the default of Python slices.
 #[derive(Clone, Debug)]
@@ -182,20 +181,13 @@ impl Operator for SliceBackward {
         true
     }
 
-    fn forward_gpu(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
-        let out = &outputs[0];
-        let zero = format!("{}(0)", crate::gpu::elem("_slice_backward", out.dtype())?.wgsl());
-        crate::gpu::map("_slice_backward", &zero, &[], &[], out)?;
-        let region = self.spec.map("_slice_backward", out.layout())?;
-        super::copy::copy_kernel(&inputs[0], &out.with_layout(region))
+    fn forward_gpu(&self, ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        self.forward(ctx, inputs, outputs)
     }
 
     fn forward(&self, _ctx: &OpContext, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let out = &outputs[0];
-        // SAFETY: called by the engine with `out` written.
-        unsafe {
-            dispatch_all!(out.dtype(), T => out.out_data::<T>().fill(T::default()));
-        }
+        super::copy::fill_zeros("_slice_backward", out)?;
         let region = self.spec.map("_slice_backward", out.layout())?;
         super::copy::copy_kernel(&inputs[0], &out.with_layout(region))
     }
