@@ -61,6 +61,7 @@ UNCOVERED = {
     "_backward_topk": "internal backward operator that autograd inserts",
     "_slice_backward": "internal backward operator that autograd inserts",
     "_backward_diag": "internal backward operator that autograd inserts",
+    "_backward_Pad": "internal backward operator that autograd inserts",
     "_copyto": "copies between devices; tests/python/test_gpu.py covers it with a GPU",
 }
 
@@ -184,6 +185,8 @@ def shape_cases():
              out_shape=(2, 1, 3)),
         case("gen_reverse", "reverse", [("data", (2, 3))], {"axis": 1}, out_shape=(2, 3)),
         case("gen_diag", "diag", [("data", (3, 4))], {"k": 1}, out_shape=(3,)),
+        case("gen_Pad", "Pad", [("data", (1, 2, 3, 4))],
+             {"mode": "reflect", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1)}, out_shape=(1, 2, 6, 7)),
         case("gen_diag_vector", "diag", [("data", (3,))], {"k": -1}, out_shape=(4, 4)),
         case("gen_squeeze", "squeeze", [("data", (2, 1, 3))], out_shape=(2, 3)),
         case("gen_slice_like", "slice_like", [("data", (3, 4)), ("shape_like", (2, 3))],

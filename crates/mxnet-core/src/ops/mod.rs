@@ -14,6 +14,7 @@ pub mod linalg;
 pub mod nn;
 pub mod optimizer;
 pub mod ordering;
+pub mod pad;
 pub mod random;
 pub mod reduce;
 pub mod scalar;
@@ -57,5 +58,6 @@ pub(crate) fn register_all(defs: &mut Vec<OpDef>) {
     ordering::register(defs);
     linalg::register(defs);
     diag::register(defs);
+    pad::register(defs);
     nn::register(defs);
 }
