@@ -76,3 +76,16 @@ def test_large_copies_between_arrays(dtype):
     got = dst.asnumpy()
     np.testing.assert_array_equal(got[100:], src)
     np.testing.assert_array_equal(got[:100], 0)
+
+
+def test_full_with_an_array_like_value_broadcasts():
+    # MXNet 1.9.1 broadcasts a list, numpy array or NDArray value to the shape.
+    np.testing.assert_array_equal(mx.nd.full((2, 3), [1, 2, 3]).asnumpy(), np.broadcast_to([1, 2, 3], (2, 3)))
+    as_int = mx.nd.full((2,), np.array([1.5, 2.5]), dtype="int32")
+    assert as_int.dtype == np.int32
+    np.testing.assert_array_equal(as_int.asnumpy(), [1, 2])
+    out = mx.nd.zeros((2,))
+    mx.nd.full((2,), mx.nd.array([4, 5]), out=out)
+    np.testing.assert_array_equal(out.asnumpy(), [4, 5])
+    with pytest.raises(ValueError, match="does not broadcast to shape"):
+        mx.nd.full((2,), [1, 2, 3])

@@ -98,7 +98,21 @@ def ones(shape, ctx=None, dtype=None, **kwargs):
 
 
 def full(shape, val, ctx=None, dtype=np.float32, out=None):
+    """An array of ``shape`` filled with ``val``: a number, or an array-like that broadcasts to
+    ``shape`` (each row a copy of ``[1, 2, 3]``), as in MXNet."""
     ctx = _check_ctx(ctx)
+    if isinstance(val, (list, tuple, np.ndarray, NDArray)):
+        values = val.asnumpy() if isinstance(val, NDArray) else np.asarray(val)
+        try:
+            filled = np.broadcast_to(values, _shape_tuple(shape))
+        except ValueError:
+            raise ValueError(f"full: a value of shape {values.shape} does not broadcast to shape "
+                             f"{_shape_tuple(shape)}; pass a number or an array of a broadcastable shape") from None
+        result = array(filled, ctx=ctx, dtype=dtype or np.float32)
+        if out is None:
+            return result
+        out[:] = result
+        return out
     result = _invoke("_full", [], [("shape", attr_string(_shape_tuple(shape))), ("value", attr_string(float(val))),
                                    ("dtype", dtype_name(dtype or np.float32))], out=out)
     return result if out is not None else _on(result, ctx)
