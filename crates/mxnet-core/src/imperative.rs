@@ -79,6 +79,8 @@ fn invoke_with(
     views: Views,
 ) -> Result<Option<Vec<NDArray>>> {
     let out_ctx = op.output_context().unwrap_or_else(|| ctx_of(inputs));
+    let widened = crate::widen::for_inputs(op, inputs, out_ctx.is_gpu());
+    let op = widened.as_ref().unwrap_or(op);
     if let Some(first) = inputs.first() {
         if let Some(other) = inputs.iter().find(|x| x.context() != first.context()) {
             return Err(Error::MXNet(format!(

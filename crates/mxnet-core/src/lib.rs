@@ -18,6 +18,7 @@ pub mod profiler;
 pub mod random;
 pub mod registry;
 pub mod storage;
+mod widen;
 
 pub use attrs::{AttrReader, Attrs};
 pub use context::Context;

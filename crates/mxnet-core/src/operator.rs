@@ -121,6 +121,12 @@ pub trait Operator: Send + Sync + 'static {
         false
     }
 
+    /// True when the CPU kernel handles float16 and bfloat16 itself (copies, casts, views).
+    /// Other operators compute half-precision inputs in float32 (see `crate::widen`).
+    fn computes_half(&self) -> bool {
+        false
+    }
+
     /// Whether autograd should record this op at all (false for random draws, comparisons).
     fn differentiable(&self) -> bool {
         true

@@ -121,6 +121,10 @@ pub struct Cast {
 }
 
 impl Operator for Cast {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         self.name
     }
@@ -164,6 +168,10 @@ pub struct CopyTo {
 }
 
 impl Operator for CopyTo {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "_copyto"
     }

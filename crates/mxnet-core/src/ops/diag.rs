@@ -91,6 +91,10 @@ impl Diag {
 }
 
 impl Operator for Diag {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "diag"
     }
@@ -148,6 +152,10 @@ pub struct DiagBackward {
 }
 
 impl Operator for DiagBackward {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "_backward_diag"
     }

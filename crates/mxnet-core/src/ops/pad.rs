@@ -153,6 +153,10 @@ pub struct Pad {
 }
 
 impl Operator for Pad {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "Pad"
     }
@@ -206,6 +210,10 @@ pub struct PadBackward {
 }
 
 impl Operator for PadBackward {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "_backward_Pad"
     }

@@ -162,6 +162,10 @@ pub struct SliceBackward {
 }
 
 impl Operator for SliceBackward {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "_slice_backward"
     }

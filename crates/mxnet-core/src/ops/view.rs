@@ -31,6 +31,10 @@ pub trait ViewMap: Send + Sync + 'static {
 pub struct ViewOp<M: ViewMap>(pub M);
 
 impl<M: ViewMap> Operator for ViewOp<M> {
+    fn computes_half(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         self.0.name()
     }
