@@ -1041,3 +1041,22 @@ def test_reads_to_host_from_threads_while_others_synchronise():
     for t in threads:
         t.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("shape, k", [((3, 4), 1), ((3,), -1), ((2, 3, 4), 0)])
+def test_diag_on_the_gpu_matches_numpy(shape, k):
+    a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    x = nd.array(a, ctx=GPU)
+    x.attach_grad()
+    with mx.autograd.record():
+        out = nd.diag(x, k=k)
+    out.backward(nd.ones(out.shape, ctx=GPU) * 2)
+    expected = np.diag(a, k) if a.ndim == 1 else np.diagonal(a, k, 0, 1)
+    np.testing.assert_array_equal(out.asnumpy(), expected)
+    # The gradient is 2 on the elements the diagonal read, and 0 elsewhere.
+    grad = np.full_like(a, 2.0) if a.ndim == 1 else np.zeros_like(a)
+    if a.ndim > 1:
+        n = np.diagonal(a, k, 0, 1).shape[-1]
+        rows, cols = (np.arange(n), np.arange(n) + k) if k >= 0 else (np.arange(n) - k, np.arange(n))
+        grad[rows, cols] = 2.0
+    np.testing.assert_array_equal(x.grad.asnumpy(), grad)

@@ -116,9 +116,11 @@ impl Var {
     /// no error, and report whether it started. Finish it with [`Var::complete`], or with
     /// [`Var::cancel`] if the operation never ran.
     pub(crate) fn try_start(&self, write: bool) -> bool {
-        if self.0.has_error.load(Acquire) != 0 {
-            return false;
-        }
+        !self.has_error() && self.start_if_free(write)
+    }
+
+    /// Start a read or write with one compare-and-swap if nothing is in its way.
+    fn start_if_free(&self, write: bool) -> bool {
         let state = &self.0.state;
         let mut s = state.load(Acquire);
         while can_start(s, write) {
@@ -131,14 +133,10 @@ impl Var {
     }
 
     fn append(&self, blk: &Arc<OprBlock>, write: bool) -> bool {
-        let state = &self.0.state;
-        let mut s = state.load(Acquire);
-        while can_start(s, write) {
-            match state.compare_exchange_weak(s, started(s, write), AcqRel, Acquire) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
+        if self.start_if_free(write) {
+            return true;
         }
+        let state = &self.0.state;
         let mut waiting = self.lock();
         let mut s = state.load(Acquire);
         loop {
