@@ -235,7 +235,7 @@ def test_advanced_assignment_into_strided_view():
     np.testing.assert_array_equal(x.asnumpy(), a)
 
 
-def test_recorded_contiguous_index_is_a_view_and_strided_one_a_copy():
+def test_recorded_index_view_or_copy():
     # MXNet 1.9.1 records contiguous keys as views of the array.
     x = mx.nd.ones((2, 3))
     x.attach_grad()

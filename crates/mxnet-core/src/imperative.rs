@@ -17,15 +17,24 @@ use crate::registry::Registry;
 
 /// Call a registered operator by name: `call("broadcast_add", &[a, b], &[])`.
 pub fn call(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Result<Vec<NDArray>> {
-    let attrs: Attrs = attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let op = Registry::get().create(name, &attrs)?;
-    let inputs: Vec<NDArray> = inputs.iter().map(|x| (*x).clone()).collect();
-    invoke(op, &inputs, None)
+    call_with(name, inputs, &attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
 }
 
 /// Like [`call`] for single-output operators.
 pub fn call1(name: &str, inputs: &[&NDArray], attrs: &[(&str, String)]) -> Result<NDArray> {
     Ok(call(name, inputs, attrs)?.swap_remove(0))
+}
+
+/// Like [`call`], with attributes in their owned form, as an operator's `attrs()` returns them.
+pub(crate) fn call_with(name: &str, inputs: &[&NDArray], attrs: &Attrs) -> Result<Vec<NDArray>> {
+    let op = Registry::get().create(name, attrs)?;
+    let inputs: Vec<NDArray> = inputs.iter().map(|x| (*x).clone()).collect();
+    invoke(op, &inputs, None)
+}
+
+/// Like [`call_with`] for single-output operators.
+pub(crate) fn call1_with(name: &str, inputs: &[&NDArray], attrs: &Attrs) -> Result<NDArray> {
+    Ok(call_with(name, inputs, attrs)?.swap_remove(0))
 }
 
 /// Whether the output of a view operator (`transpose`, `slice`, `expand_dims`, ...) may share

@@ -1,7 +1,6 @@
 //! Half precision on the CPU. Most CPU kernels compute in float32 or float64 only, so an
-//! operator with a float16 or bfloat16 input runs through [`Widened`]: the half inputs are
-//! converted to float32, the kernel runs, and each result is rounded to its output's dtype
-//! once. MXNet 1.9.1 has float16 CPU kernels for elementwise operators and rejects float16 in
+//! operator with a float16 or bfloat16 input runs through [`Widened`]. It converts the half
+//! inputs to float32, runs the kernel and rounds each result to its output's dtype once. MXNet 1.9.1 has float16 CPU kernels for elementwise operators and rejects float16 in
 //! others (`dot` on the CPU raises); here every operator accepts it.
 
 use std::sync::Arc;

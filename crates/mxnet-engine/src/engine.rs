@@ -326,12 +326,14 @@ impl Engine {
         if self.kind == EngineKind::Naive || !self.inflight.try_admit(0) {
             return RunNow::Declined(func);
         }
+
         let started_reads = reads.iter().take_while(|v| v.try_start(false)).count();
         let started_writes =
             if started_reads == reads.len() { writes.iter().take_while(|v| v.try_start(true)).count() } else { 0 };
+
         // A failed writer sets the error before it releases the variable, so once started, an
-        // error it left is visible here. `try_start` checked before starting, which a writer
-        // failing in between slips past.
+        // error it left is visible here. A writer that fails between `try_start`'s own check
+        // and the start is caught only by this second check.
         let all_started = started_reads == reads.len() && started_writes == writes.len();
         if !all_started || reads.iter().chain(writes).any(|v| v.has_error()) {
             let mut ready = Vec::new();
@@ -345,11 +347,8 @@ impl Engine {
             self.inflight.retire(0);
             return RunNow::Declined(func);
         }
-        let error = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(func)) {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(Arc::new(Mutex::new(Some(e)))),
-            Err(panic) => Some(Arc::new(Mutex::new(Some(panic_error(panic))))),
-        };
+
+        let error = run_caught(func);
         Shared::complete(&self.shared, reads.iter().copied(), writes.iter().copied(), error);
         self.inflight.retire(0);
         RunNow::Ran
@@ -413,14 +412,7 @@ impl Shared {
                 drop(func);
                 Some(cell)
             }
-            None => match func {
-                Some(f) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(Arc::new(Mutex::new(Some(e)))),
-                    Err(panic) => Some(Arc::new(Mutex::new(Some(panic_error(panic))))),
-                },
-                None => None,
-            },
+            None => func.and_then(run_caught),
         };
         Shared::complete(this, blk.reads().iter(), blk.writes().iter(), error);
         this.inflight.retire(blk.bytes);
@@ -571,6 +563,15 @@ impl std::error::Error for EngineError {}
 
 fn skipped_error() -> OpError {
     std::sync::Arc::new(EngineError("an input of this operation failed earlier and its error was already raised".into()))
+}
+
+/// Run an operation body and return the cell of its error or panic, if any.
+fn run_caught(func: impl FnOnce() -> Result<(), OpError>) -> Option<ErrorCell> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(func)) {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(Arc::new(Mutex::new(Some(e)))),
+        Err(panic) => Some(Arc::new(Mutex::new(Some(panic_error(panic))))),
+    }
 }
 
 fn panic_error(panic: Box<dyn std::any::Any + Send>) -> OpError {

@@ -139,8 +139,8 @@ def get_item(arr, key):
     if basic:
         from .. import autograd
         # As in MXNet, a key that selects one contiguous block (x[1:3], x[0], x[0, 2:4])
-        # returns a view, recorded or not; any other (x[:, 0], x[::2]) returns a copy, so
-        # that writing into the result leaves the array alone.
+        # returns a view, recorded or not. Any other key (x[:, 0], x[::2]) returns a copy, so
+        # writing into that result leaves the array alone.
         view = _basic_view(arr, norm, record=False)
         contiguous = view._h.is_contiguous
         if autograd.is_recording():

@@ -10,7 +10,7 @@ use super::copy::{copy_kernel, fill_zeros};
 use super::view::axis_index;
 use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::error::{Error, Result};
-use crate::imperative::call1;
+use crate::imperative::call1_with;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 
@@ -52,10 +52,6 @@ impl Diagonal {
 
     fn attrs(&self) -> Attrs {
         vec![("k".into(), self.k.to_string()), ("axis1".into(), self.axis1.to_string()), ("axis2".into(), self.axis2.to_string())]
-    }
-
-    fn attr_refs(attrs: &Attrs) -> Vec<(&str, String)> {
-        attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
     }
 
     fn parse<'a>(op: &'static str, attrs: &'a Attrs) -> Result<(Diagonal, AttrReader<'a>)> {
@@ -129,12 +125,11 @@ impl Operator for Diag {
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let (x, dy) = (&g.inputs[0], &g.out_grads[0]);
         let dx = if x.ndim() == 1 {
-            let attrs = self.of_matrix().attrs();
-            call1("diag", &[dy], &Diagonal::attr_refs(&attrs))?
+            call1_with("diag", &[dy], &self.of_matrix().attrs())?
         } else {
             let mut attrs = self.0.attrs();
             attrs.push(("shape".into(), tuple_string(x.shape())));
-            call1("_backward_diag", &[dy], &Diagonal::attr_refs(&attrs))?
+            call1_with("_backward_diag", &[dy], &attrs)?
         };
         Ok(vec![Some(dx)])
     }
@@ -179,8 +174,7 @@ impl Operator for DiagBackward {
 
     /// Read the diagonal back out, for second-order gradients.
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
-        let attrs = self.diagonal.attrs();
-        Ok(vec![Some(call1("diag", &[&g.out_grads[0]], &Diagonal::attr_refs(&attrs))?)])
+        Ok(vec![Some(call1_with("diag", &[&g.out_grads[0]], &self.diagonal.attrs())?)])
     }
 
     fn attrs(&self) -> Attrs {

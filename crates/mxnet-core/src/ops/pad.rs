@@ -11,7 +11,7 @@ use crate::attrs::{tuple_string, AttrReader, Attrs};
 use crate::dispatch_all;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::imperative::call1;
+use crate::imperative::call1_with;
 use crate::ndarray::NDArray;
 use crate::operator::{GradContext, OpContext, OpDef, Operator, TensorDesc};
 
@@ -191,8 +191,7 @@ impl Operator for Pad {
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
         let mut attrs = self.spec.attrs();
         attrs.push(("shape".into(), tuple_string(g.inputs[0].shape())));
-        let attrs: Vec<(&str, String)> = attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        Ok(vec![Some(call1("_backward_Pad", &[&g.out_grads[0]], &attrs)?)])
+        Ok(vec![Some(call1_with("_backward_Pad", &[&g.out_grads[0]], &attrs)?)])
     }
 
     fn attrs(&self) -> Attrs {
@@ -261,9 +260,7 @@ impl Operator for PadBackward {
     /// Pad the head gradient again with zeros, for second-order gradients: both directions
     /// are linear and each is the other's transpose.
     fn backward(&self, g: &GradContext) -> Result<Vec<Option<NDArray>>> {
-        let attrs = self.spec.attrs();
-        let attrs: Vec<(&str, String)> = attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        Ok(vec![Some(call1("Pad", &[&g.out_grads[0]], &attrs)?)])
+        Ok(vec![Some(call1_with("Pad", &[&g.out_grads[0]], &self.spec.attrs())?)])
     }
 
     fn attrs(&self) -> Attrs {
